@@ -1,0 +1,123 @@
+"""The typed rows a pass works on: customers, orders and payments.
+
+Money is `Decimal` in the row's own currency; dates are `datetime.date` already
+converted with the workbook's date system. Every row keeps a `RowRef` so a finding
+or a write can name the exact row it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+def column_letter(column: int) -> str:
+    """Return the Excel column name for a 1-based column number (1 -> A, 28 -> AB)."""
+    letters = ""
+    while column > 0:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+@dataclass(frozen=True, slots=True)
+class RowRef:
+    """A row of a sheet: file name as the user knows it, sheet name, 1-based row."""
+
+    file: str
+    sheet: str
+    row: int
+
+    def cell(self, column: int) -> str:
+        """Return `file › sheet › A1` for a 1-based column of this row."""
+        return f"{self.file} › {self.sheet} › {column_letter(column)}{self.row}"
+
+    def __str__(self) -> str:
+        return f"{self.file} › {self.sheet} › row {self.row}"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    customer_id: str
+    name: str
+    ref: RowRef
+    rating: str | None = None
+    # A limit typed in the customers sheet; it takes precedence over the rating table.
+    credit_limit: Decimal | None = None
+    salesperson: str | None = None
+    email: str | None = None
+    contact: str | None = None
+    salutation: str | None = None
+    language: str | None = None
+    currency: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A manager's release of a blocked order, typed in the orders sheet."""
+
+    approver: str
+    approved_amount: Decimal | None
+    expires: dt.date | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order; once invoiced (invoice date set) it is also an open receivable."""
+
+    order_id: str
+    customer_id: str
+    order_date: dt.date
+    amount: Decimal
+    currency: str
+    ref: RowRef
+    salesperson: str | None = None
+    invoice_id: str | None = None
+    invoice_date: dt.date | None = None
+    due_date: dt.date | None = None
+    # The status and reason currently in the sheet (the engine's own earlier output).
+    status: str | None = None
+    reason: str | None = None
+    override: Override | None = None
+    promised_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    payment_id: str
+    customer_id: str
+    payment_date: dt.date
+    amount: Decimal
+    currency: str
+    ref: RowRef
+    # The order or invoice id the payment names, if any.
+    reference: str | None = None
+    method: str | None = None
+    promised_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A row the engine will not decide on, because a value in it could not be read.
+
+    For an orders row the engine writes HELD and `reason` into its status cells; for a
+    customers row (an unreadable credit limit, say) all that customer's orders are held.
+    """
+
+    kind: str  # "orders", "payments" or "customers"
+    key: str  # the row's order, payment or customer id, or "" when that is unreadable
+    ref: RowRef
+    reason: str
+
+
+@dataclass(slots=True)
+class Inputs:
+    """The typed rows of one pass."""
+
+    customers: list[Customer] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
