@@ -1,0 +1,281 @@
+"""The arrears-guard command line: watch, once, check, preview, explain, status.
+
+Logging is configured here and nowhere else; the engine only logs and returns
+findings, and this module turns them into text and exit codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from engine.findings import EngineError
+from engine.project import Project
+
+log = logging.getLogger("engine")
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+
+
+def parse_as_of(ctx, param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD, e.g. 2013-06-28.")
+
+
+as_of_option = click.option(
+    "--as-of",
+    callback=parse_as_of,
+    metavar="YYYY-MM-DD",
+    help="Pin 'today' for reproducible runs and replays (default: today in the "
+    "agency's time zone from the rules).",
+)
+
+
+def configure_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(show_path=False, rich_tracebacks=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("watchdog", "matplotlib", "PIL", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def progress_display(enabled: bool):
+    """Yield a step callback; a progress bar appears once a pass runs over a second."""
+    if not enabled:
+        yield lambda name: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        transient=True, console=None,
+    )
+    task = progress.add_task("pass", total=None)
+    timer = threading.Timer(1.0, progress.start)
+    timer.daemon = True
+    timer.start()
+
+    def step(name: str) -> None:
+        progress.update(task, description=f"pass: {name}")
+
+    try:
+        yield step
+    finally:
+        timer.cancel()
+        progress.stop()
+
+
+def print_findings(findings, out=None) -> None:
+    out = out or sys.stdout
+    for finding in findings:
+        click.echo(f"{finding.severity.value}: {finding}", file=out)
+
+
+def fail_with(exc: EngineError) -> None:
+    print_findings(exc.findings, sys.stderr)
+    sys.exit(EXIT_FINDINGS)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=".", show_default=True,
+    help="Project folder: the one holding rules/, templates/ and the workbook map.",
+)
+@as_of_option
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.version_option(package_name="arrears-guard")
+@click.pass_context
+def cli(ctx, project_dir: Path, as_of, verbose: bool):
+    """Credit control inside the Excel workbooks a travel agency already keeps.
+
+    With no command, runs `watch`. Examples:
+
+    \b
+      arrears-guard --as-of 2013-06-28 once
+      arrears-guard check
+      arrears-guard preview --json
+      arrears-guard explain ORD-0001234567
+    """
+    configure_logging(verbose)
+    ctx.obj = {"project": Project.at(project_dir), "as_of": as_of}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(watch)
+
+
+def project_and_date(ctx, as_of):
+    return ctx.obj["project"], as_of or ctx.obj["as_of"]
+
+
+@cli.command()
+@as_of_option
+@click.pass_context
+def once(ctx, as_of):
+    """Run one pass: read, decide, write back, report and mail, then exit.
+
+    Exits 0 when the pass reported nothing, 1 when it reported any finding.
+
+    \b
+    Example:  arrears-guard --as-of 2013-06-28 once
+    """
+    from engine.pipeline import run_pass, summary_counts
+
+    project, as_of = project_and_date(ctx, as_of)
+    try:
+        with progress_display(sys.stderr.isatty()) as step:
+            result = run_pass(project, as_of=as_of, progress=step)
+    except EngineError as exc:
+        fail_with(exc)
+    print_findings(result.findings)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary_counts(result).items()))
+    click.echo(
+        f"Pass as of {result.as_of}: {counts or 'no orders to decide'}; "
+        f"{result.cells_written} cells written; {len(result.findings)} findings."
+    )
+    sys.exit(EXIT_FINDINGS if len(result.findings) else EXIT_OK)
+
+
+@cli.command()
+@as_of_option
+@click.pass_context
+def watch(ctx, as_of):
+    """Run a full pass, then a pass after every save of a watched workbook or rule file.
+
+    Stops cleanly on Ctrl+C or SIGTERM.
+
+    \b
+    Example:  arrears-guard --as-of 2013-06-28 watch
+    """
+    from engine.pipeline import flush_pending, run_pass
+    from engine.service import run_service
+
+    project, as_of = project_and_date(ctx, as_of)
+    try:
+        code = run_service(project, as_of=as_of, run_pass=run_pass, flush_pending=flush_pending)
+    except EngineError as exc:
+        fail_with(exc)
+    sys.exit(code)
+
+
+@cli.command()
+@click.pass_context
+def check(ctx):
+    """Check every rule file, the workbook map and the templates; run rule examples.
+
+    Prints every error of every file as file:line:column: message, then exits 1 if
+    there was any.
+
+    \b
+    Example:  arrears-guard check
+    """
+    from engine.rules.check import check_project
+
+    project = ctx.obj["project"]
+    findings = check_project(project.root)
+    for finding in findings:
+        click.echo(str(finding))
+    errors = [f for f in findings if f.severity.value == "error"]
+    if errors:
+        click.echo(f"{len(errors)} error(s); the rules in force stay as they were.")
+        sys.exit(EXIT_FINDINGS)
+    click.echo("Rules, workbook map and templates are valid.")
+
+
+@cli.command()
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+@click.pass_context
+def preview(ctx, as_of, as_json: bool):
+    """Show what a pass would change, without writing or sending anything.
+
+    Lists each order whose status would change and each letter that would go out.
+
+    \b
+    Example:  arrears-guard --as-of 2013-06-28 preview --json
+    """
+    from engine.preview import build_preview, format_preview
+
+    project, as_of = project_and_date(ctx, as_of)
+    try:
+        data = build_preview(project, as_of=as_of)
+    except EngineError as exc:
+        fail_with(exc)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_preview(data))
+
+
+@cli.command()
+@click.argument("order_id")
+@as_of_option
+@click.pass_context
+def explain(ctx, order_id: str, as_of):
+    """Print the full trace of the decision on one order.
+
+    Shows the exposure parts, the limit and how it was derived, and each rule tried
+    with why it matched or not.
+
+    \b
+    Example:  arrears-guard --as-of 2013-06-28 explain ORD-0001234567
+    """
+    from engine.preview import explain_order
+
+    project, as_of = project_and_date(ctx, as_of)
+    try:
+        text = explain_order(project, order_id, as_of=as_of)
+    except EngineError as exc:
+        fail_with(exc)
+    click.echo(text)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx, as_json: bool):
+    """Print the service's last pass, pending writes and observer mode.
+
+    \b
+    Example:  arrears-guard status
+    """
+    from engine.service import service_status
+
+    project = ctx.obj["project"]
+    try:
+        info = service_status(project)
+    except EngineError as exc:
+        fail_with(exc)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    for key, value in info.items():
+        click.echo(f"{key}: {value}")
+
+
+def main() -> None:
+    cli(prog_name="arrears-guard")
+
+

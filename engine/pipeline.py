@@ -1,0 +1,342 @@
+"""One pass: read -> ledger -> limits -> decide -> write back -> report -> mail.
+
+Each stage is a plain function call below; a stage that fails with an EngineError is
+reported as findings and the stages that do not depend on it still run, so one broken
+workbook or template cannot stop the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from engine.filestamp import FileStamp
+from engine.findings import EngineError, Finding, FindingLog, Severity
+from engine.project import Project
+from engine.state import open_state
+from engine.writeback import (
+    SheetWrite,
+    changed_cells,
+    customer_figures,
+    drop_pending,
+    load_pending,
+    locked_finding,
+    store_pending,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class PassResult:
+    as_of: dt.date
+    dry_run: bool
+    findings: FindingLog = field(default_factory=FindingLog)
+    decisions: list = field(default_factory=list)
+    # Files the engine wrote, with their new stamps (the watcher ignores these contents).
+    written: dict[Path, FileStamp] = field(default_factory=dict)
+    cells_written: int = 0
+    # Files not written because a lock file exists, with the lock owner's name.
+    locked: dict[Path, str | None] = field(default_factory=dict)
+    # Files a person saved between this pass's read and its write.
+    changed_during_pass: set[Path] = field(default_factory=set)
+    planned_writes: list[SheetWrite] = field(default_factory=list)
+    # Order id -> (status, reason) as the sheet showed them before this pass.
+    previous: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    letters: list = field(default_factory=list)
+    delivery: object | None = None
+    report_written: bool = False
+    duration: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def agency_today(timezone: str) -> dt.date:
+    """Return today's date in the agency's time zone, not the server's."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def load_rules(project: Project):
+    from engine.rules.check import load_rules as load
+
+    return load(project.root)
+
+
+def run_pass(
+    project: Project,
+    *,
+    as_of: dt.date | None = None,
+    dry_run: bool = False,
+    rules=None,
+    send_mail: bool = True,
+    progress: Progress | None = None,
+) -> PassResult:
+    """Run one pass over the mapped workbooks and return what it found and did.
+
+    `rules` lets the service pass the last good rule set; without it the rules are
+    loaded (and a broken rule file raises EngineError). With `dry_run` nothing is written
+    or sent, and `planned_writes` and `letters` say what would have been.
+    """
+    started = time.perf_counter()
+    step = progress or (lambda name: None)
+    from engine.inputs import read_inputs
+    from engine.workbook_map import load_workbook_map
+
+    if rules is None:
+        step("rules")
+        rules = load_rules(project)
+    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    if as_of is None:
+        as_of = agency_today(rules.timezone)
+    result = PassResult(as_of=as_of, dry_run=dry_run)
+
+    step("read")
+    inputs, reads, read_findings = read_inputs(workbook_map)
+    result.findings.extend(read_findings)
+    result.counts.update(
+        orders=len(inputs.orders),
+        payments=len(inputs.payments),
+        customers=len(inputs.customers),
+        held=len(inputs.held),
+    )
+
+    result.previous = {order.order_id: (order.status, order.reason) for order in inputs.orders}
+
+    step("ledger")
+    ledger = build_ledger_for(rules, inputs, as_of)
+    result.findings.extend(ledger.findings)
+
+    step("decide")
+    from engine.decide import customer_limit, decide_orders, salesperson_limit
+
+    decisions = decide_orders(rules, ledger, inputs, as_of)
+    result.decisions = decisions
+    customers = {customer.customer_id: customer for customer in inputs.customers}
+    limits = {
+        cid: customer_limit(rules, customer, ledger.account(cid), as_of).amount
+        for cid, customer in customers.items()
+    }
+    result.counts["decided"] = len(decisions)
+
+    step("write back")
+    result.planned_writes = plan_writes(reads, decisions, ledger, customers, limits, as_of)
+    state = None if dry_run else open_state(workbook_map.state)
+    if not dry_run:
+        apply_writes(state, result)
+        record_decisions(state, decisions, as_of)
+
+    step("report")
+    if not dry_run:
+        salespeople = sorted({c.salesperson for c in customers.values() if c.salesperson})
+        sales_limits = {name: salesperson_limit(rules, name).amount for name in salespeople}
+        result.report_written = write_report_if_changed(
+            state, workbook_map.report, ledger, customers, limits, sales_limits, as_of,
+            rules.base_currency,
+        )
+
+    if send_mail:
+        step("mail")
+        from engine.notify import send_mail_for_pass
+
+        send_mail_for_pass(
+            project, workbook_map, rules, inputs, ledger, customers, limits, result, state
+        )
+
+    if state is not None:
+        state.close()
+    result.duration = time.perf_counter() - started
+    log.info(
+        "pass as of %s: %d orders, %d payments, %d customers read; %d decided; "
+        "%d cells written; %d findings; %.2f s",
+        as_of, result.counts["orders"], result.counts["payments"],
+        result.counts["customers"], len(decisions), result.cells_written,
+        len(result.findings), result.duration,
+    )
+    return result
+
+
+def build_ledger_for(rules, inputs, as_of: dt.date):
+    from engine.ledger import build_ledger
+
+    return build_ledger(inputs, as_of, make_to_base(rules))
+
+
+def make_to_base(rules):
+    """Return the converter of amounts in any currency into the base currency."""
+
+    def to_base(amount: Decimal, currency: str, ref) -> Decimal:
+        code = (currency or rules.base_currency).strip().upper()
+        if code == rules.base_currency:
+            return amount
+        rate = rules.fx_rates.get(code)
+        if rate is None:
+            known = ", ".join(sorted(rules.fx_rates)) or "none"
+            raise EngineError(
+                Finding(
+                    str(ref),
+                    f"currency '{currency}' has no rate in the FX table (rates: {known}).",
+                    "Add it under fx in rules/credit.yaml.",
+                )
+            )
+        return amount * rate
+
+    return to_base
+
+
+def plan_writes(reads, decisions, ledger, customers, limits, as_of) -> list[SheetWrite]:
+    """Return the owned cells that differ from the sheets, per sheet."""
+    writes: list[SheetWrite] = []
+    orders_read = reads.get("orders")
+    if orders_read is not None:
+        writes.append(plan_orders_write(orders_read, decisions))
+    customers_read = reads.get("customers")
+    if customers_read is not None:
+        writes.append(plan_customers_write(customers_read, ledger, customers, limits, as_of))
+    return [write for write in writes if write.cells]
+
+
+def new_sheet_write(read) -> SheetWrite:
+    write = SheetWrite(read.path, read.source.sheet, read.shown_as, read.stamp)
+    for column, header in read.new_headers.items():
+        write.cells[(read.header_row, column)] = header
+    return write
+
+
+def plan_orders_write(read, decisions) -> SheetWrite:
+    write = new_sheet_write(read)
+    by_row = {row.ref.row: row for row in read.rows}
+    for decision in decisions:
+        row = by_row.get(decision.ref.row)
+        current = row.owned if row is not None else {}
+        new = {"status": decision.status, "reason": decision.reason}
+        write.cells.update(changed_cells(decision.ref.row, read.owned_columns, current, new))
+    return write
+
+
+def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
+    write = new_sheet_write(read)
+    by_row = {customer.ref.row: customer for customer in customers.values()}
+    for row in read.rows:
+        customer = by_row.get(row.ref.row)
+        if customer is None:
+            continue
+        account = ledger.account(customer.customer_id)
+        new = customer_figures(account, limits.get(customer.customer_id), as_of)
+        write.cells.update(changed_cells(row.ref.row, read.owned_columns, row.owned, new))
+    return write
+
+
+def apply_writes(state, result: PassResult) -> None:
+    """Write each planned sheet; keep it pending when locked, drop it when changed."""
+    from engine.xlsx.patch import FileChanged, FileLocked, write_cells
+
+    for write in result.planned_writes:
+        try:
+            stamp = write_cells(
+                write.path, write.sheet, write.cells,
+                expected=write.expected, shown_as=write.shown_as,
+            )
+        except FileLocked as exc:
+            owner = getattr(exc, "owner", None)
+            store_pending(state, write, owner)
+            result.locked[write.path] = owner
+            result.findings.add(locked_finding(write.shown_as, owner))
+            log.info("%s is locked by %s; %d cells kept pending",
+                     write.shown_as, owner or "another user", len(write.cells))
+            continue
+        except FileChanged:
+            result.changed_during_pass.add(write.path)
+            log.info("%s changed during the pass; write dropped, pass will rerun",
+                     write.shown_as)
+            continue
+        except EngineError as exc:
+            result.findings.extend(exc.findings)
+            log.warning("write to %s failed: %s", write.shown_as, exc)
+            continue
+        drop_pending(state, write.path, write.sheet)
+        result.written[write.path] = stamp
+        result.cells_written += len(write.cells)
+        log.info("wrote %d cells to %s › %s", len(write.cells), write.shown_as, write.sheet)
+
+
+def flush_pending(project: Project) -> PassResult:
+    """Write results kept while workbooks were locked; report those still locked."""
+    from engine.workbook_map import load_workbook_map
+
+    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    result = PassResult(as_of=dt.date.today(), dry_run=False)
+    state = open_state(workbook_map.state)
+    try:
+        for write, _owner in load_pending(state):
+            result.planned_writes.append(write)
+        apply_writes(state, result)
+        for path in result.changed_during_pass:
+            for write in result.planned_writes:
+                if write.path == path:
+                    drop_pending(state, write.path, write.sheet)
+    finally:
+        state.close()
+    return result
+
+
+def record_decisions(state, decisions, as_of: dt.date) -> None:
+    from engine.decision_log import record_decisions as record
+
+    record(state, decisions, as_of)
+
+
+def write_report_if_changed(state, path: Path, ledger, customers, limits, sales_limits,
+                            as_of, base_currency) -> bool:
+    """Write the report workbook unless its content equals the last one written."""
+    from engine.report import write_report
+
+    digest = report_digest(ledger, limits, sales_limits, as_of)
+    state.execute(
+        "CREATE TABLE IF NOT EXISTS report_state (path TEXT PRIMARY KEY, digest TEXT)"
+    )
+    row = state.execute(
+        "SELECT digest FROM report_state WHERE path = ?", (str(path),)
+    ).fetchone()
+    if row is not None and row["digest"] == digest and path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_report(path, ledger, customers, limits, sales_limits, as_of, base_currency)
+    state.execute(
+        "INSERT OR REPLACE INTO report_state VALUES (?, ?)", (str(path), digest)
+    )
+    log.info("wrote report %s", path)
+    return True
+
+
+def report_digest(ledger, limits, sales_limits, as_of) -> str:
+    digest = hashlib.sha256(str(as_of).encode())
+    for customer_id in sorted(ledger.accounts):
+        account = ledger.accounts[customer_id]
+        digest.update(
+            f"{customer_id}|{account.outstanding}|{account.overdue}|{account.exposure}|"
+            f"{sorted(account.buckets.items())}|{limits.get(customer_id)}|"
+            f"{len(account.open_items)}\n".encode()
+        )
+    digest.update(repr(sorted(sales_limits.items(), key=str)).encode())
+    return digest.hexdigest()
+
+
+def summary_counts(result: PassResult) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    for decision in result.decisions:
+        key = decision.status + (" with warning" if decision.warning else "")
+        statuses[key] = statuses.get(key, 0) + 1
+    return statuses
+
+
+def has_errors(result: PassResult) -> bool:
+    return any(f.severity is Severity.ERROR for f in result.findings)

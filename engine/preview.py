@@ -1,0 +1,115 @@
+"""What a pass would change, shown before anything is written or sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from engine.findings import EngineError, Finding
+from engine.project import Project
+
+
+def build_preview(project: Project, *, as_of: dt.date | None) -> dict:
+    """Run a dry pass and return the status changes and letters it would make."""
+    from engine.pipeline import run_pass
+
+    result = run_pass(project, as_of=as_of, dry_run=True)
+    changes = []
+    for decision in result.decisions:
+        before = result.previous.get(decision.order_id, (None, None))
+        if before == (decision.status, decision.reason):
+            continue
+        changes.append(
+            {
+                "order_id": decision.order_id,
+                "row": str(decision.ref),
+                "status_before": before[0] or "",
+                "status_after": decision.status,
+                "warning": decision.warning,
+                "reason": decision.reason,
+                "rule": decision.rule,
+                "rule_where": decision.rule_where,
+            }
+        )
+    letters = [letter_summary(letter) for letter in result.letters]
+    return {
+        "as_of": result.as_of.isoformat(),
+        "orders": changes,
+        "letters": letters,
+        "cells": sum(len(write.cells) for write in result.planned_writes),
+        "findings": [str(finding) for finding in result.findings],
+    }
+
+
+def letter_summary(letter) -> dict:
+    return {
+        "kind": getattr(letter, "kind", "reminder"),
+        "customer_id": getattr(letter, "customer_id", ""),
+        "level": getattr(letter, "level", None),
+        "to": list(getattr(letter, "to", ()) or ()),
+        "items": [getattr(item, "invoice_id", str(item)) for item in getattr(letter, "items", ())],
+        "subject": getattr(letter, "subject", ""),
+    }
+
+
+def format_preview(data: dict) -> str:
+    """Format a preview as plain-text tables, one line per order and per letter."""
+    lines = [f"Preview as of {data['as_of']}: nothing has been written or sent."]
+    lines.append("")
+    lines.append(f"Orders whose status would change: {len(data['orders'])}")
+    if data["orders"]:
+        width = max(len(change["order_id"]) for change in data["orders"])
+        for change in data["orders"]:
+            before = change["status_before"] or "(empty)"
+            lines.append(
+                f"  {change['order_id']:<{width}}  {before:>8} -> {change['status_after']:<8}"
+                f"  {change['reason']}"
+            )
+    lines.append("")
+    lines.append(f"Letters that would go out: {len(data['letters'])}")
+    for letter in data["letters"]:
+        level = f"level {letter['level']}" if letter["level"] else letter["kind"]
+        to = ", ".join(letter["to"])
+        items = ", ".join(letter["items"])
+        lines.append(f"  {letter['customer_id']:<12} {level:<10} to {to}: {items}")
+    if data["findings"]:
+        lines.append("")
+        lines.append(f"Findings: {len(data['findings'])}")
+        lines.extend(f"  {finding}" for finding in data["findings"])
+    return "\n".join(lines)
+
+
+def explain_order(project: Project, order_id: str, *, as_of: dt.date | None) -> str:
+    """Return the full trace of the decision on one order.
+
+    An order still open to decision is explained from a fresh dry pass; an order
+    approved earlier is explained from the decision log.
+    """
+    from engine.decide import explain_decision
+    from engine.pipeline import run_pass
+
+    wanted = order_id.strip().casefold()
+    result = run_pass(project, as_of=as_of, dry_run=True, send_mail=False)
+    for decision in result.decisions:
+        if decision.order_id.casefold() == wanted:
+            return explain_decision(decision)
+
+    from engine.decision_log import explain
+    from engine.state import open_state
+    from engine.workbook_map import load_workbook_map
+
+    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    if workbook_map.state.exists():
+        connection = open_state(workbook_map.state)
+        try:
+            text = explain(connection, order_id)
+        finally:
+            connection.close()
+        if text:
+            return text
+    raise EngineError(
+        Finding(
+            order_id,
+            "no decision found for this order id.",
+            "Check the id in the Order ID column; ids match ignoring case.",
+        )
+    )

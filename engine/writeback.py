@@ -1,0 +1,193 @@
+"""Turning a pass's results into owned-cell values, and writing only what changed.
+
+The orders sheet gets a status and a reason per decided order; the customers sheet gets
+balances, limit, utilisation and aging per customer. A cell is written only when its
+new value differs from what the sheet shows, so a pass on unchanged input writes nothing
+and the watcher sees no change of the engine's own making.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from engine.filestamp import FileStamp
+from engine.findings import Finding, Severity
+from engine.state import ensure_schema
+
+log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+
+Cells = dict[tuple[int, int], object]
+
+PENDING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending_writes (
+    path TEXT NOT NULL,
+    sheet TEXT NOT NULL,
+    cells TEXT NOT NULL,
+    expected TEXT NOT NULL,
+    owner TEXT,
+    since TEXT NOT NULL,
+    PRIMARY KEY (path, sheet)
+);
+"""
+
+
+@dataclass(slots=True)
+class SheetWrite:
+    """The cells one pass wants to change in one sheet."""
+
+    path: Path
+    sheet: str
+    shown_as: str
+    expected: FileStamp
+    cells: Cells = field(default_factory=dict)
+
+
+def as_decimal(value: object) -> Decimal | None:
+    """Return a sheet value as Decimal, or None when it is empty or not a number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, float)):
+        return Decimal(repr(value))
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+def same_value(current: object, new: object) -> bool:
+    """Return True when writing `new` would not change what the cell shows."""
+    if new is None or new == "":
+        return current is None or current == ""
+    if isinstance(new, str):
+        return isinstance(current, str) and current == new
+    if isinstance(new, dt.date):
+        if isinstance(current, dt.datetime):
+            return current.date() == new and current.time() == dt.time(0)
+        return isinstance(current, dt.date) and current == new
+    if isinstance(new, (Decimal, int)):
+        old = as_decimal(current)
+        return old is not None and old == Decimal(new)
+    return current == new
+
+
+def changed_cells(
+    row: int,
+    columns: Mapping[str, int],
+    current: Mapping[str, object],
+    new: Mapping[str, object],
+) -> Cells:
+    """Return the (row, column) -> value pairs of `new` that differ from `current`."""
+    cells: Cells = {}
+    for name, value in new.items():
+        column = columns.get(name)
+        if column is None:
+            continue
+        if not same_value(current.get(name), value):
+            cells[(row, column)] = value
+    return cells
+
+
+def customer_figures(account, limit: Decimal | None, as_of: dt.date) -> dict[str, object]:
+    """Return the owned customers-sheet values for one customer's account."""
+    utilisation = None
+    if limit is not None and limit > 0:
+        utilisation = (account.exposure / limit * 100).quantize(TENTH)
+    figures = {
+        "outstanding": account.outstanding.quantize(CENT),
+        "overdue": account.overdue.quantize(CENT),
+        "exposure": account.exposure.quantize(CENT),
+        "limit": limit.quantize(CENT) if limit is not None else None,
+        "utilisation": utilisation,
+        "checked_on": as_of,
+    }
+    for bucket, amount in account.buckets.items():
+        figures[bucket] = amount.quantize(CENT)
+    return figures
+
+
+# Pending writes: results kept while a workbook is open in Excel.
+
+
+def store_pending(connection: sqlite3.Connection, write: SheetWrite, owner: str | None) -> None:
+    """Keep a write that could not happen now, replacing an older one for that sheet."""
+    ensure_schema(connection, PENDING_SCHEMA)
+    cells = [[row, column, encode_value(value)] for (row, column), value in write.cells.items()]
+    expected = [write.expected.size, write.expected.mtime_ns, write.expected.sha256]
+    connection.execute(
+        "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            str(write.path),
+            write.sheet,
+            json.dumps(cells),
+            json.dumps(expected),
+            owner,
+            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        ),
+    )
+
+
+def load_pending(connection: sqlite3.Connection) -> list[tuple[SheetWrite, str | None]]:
+    ensure_schema(connection, PENDING_SCHEMA)
+    pending = []
+    for row in connection.execute("SELECT * FROM pending_writes ORDER BY path, sheet"):
+        size, mtime_ns, sha256 = json.loads(row["expected"])
+        path = Path(row["path"])
+        write = SheetWrite(path, row["sheet"], path.name, FileStamp(size, mtime_ns, sha256))
+        for row_number, column, value in json.loads(row["cells"]):
+            write.cells[(row_number, column)] = decode_value(value)
+        pending.append((write, row["owner"]))
+    return pending
+
+
+def drop_pending(connection: sqlite3.Connection, path: Path, sheet: str) -> None:
+    ensure_schema(connection, PENDING_SCHEMA)
+    connection.execute(
+        "DELETE FROM pending_writes WHERE path = ? AND sheet = ?", (str(path), sheet)
+    )
+
+
+def encode_value(value: object) -> list:
+    if value is None:
+        return ["none", None]
+    if isinstance(value, Decimal):
+        return ["decimal", str(value)]
+    if isinstance(value, dt.date):
+        return ["date", value.isoformat()]
+    if isinstance(value, int):
+        return ["int", value]
+    return ["str", str(value)]
+
+
+def decode_value(encoded: list) -> object:
+    kind, value = encoded
+    if kind == "decimal":
+        return Decimal(value)
+    if kind == "date":
+        return dt.date.fromisoformat(value)
+    if kind == "none":
+        return None
+    return value
+
+
+def locked_finding(shown_as: str, owner: str | None) -> Finding:
+    who = owner or "another user"
+    return Finding(
+        shown_as,
+        f"is open by {who}; flags will be written when it is closed.",
+        severity=Severity.INFO,
+        code="workbook-locked",
+    )
