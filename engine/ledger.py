@@ -1,0 +1,434 @@
+"""The customer ledger on one day: open items, aging, credit and exposure.
+
+Semantics of `build_ledger(inputs, as_of, to_base)`:
+
+- Only rows dated on or before `as_of` exist on that day. An order whose invoice date
+  is after `as_of` is not invoiced yet, and a payment dated after `as_of` is not
+  received yet, so a replay on any past date reproduces that day's figures.
+- An order with an invoice date is a receivable (an open item until paid), whatever
+  its status. An order without one whose status is APPROVED is `pending` exposure.
+  An invoiced order with a negative amount is a credit note: it is allocated like an
+  unreferenced payment received on its invoice date.
+- Payments are allocated in payment date, then row, order. A payment first pays the
+  item its `reference` names: the reference is matched against invoice numbers, then
+  order ids, ignoring case and surrounding spaces. What is left (or the whole payment
+  when the reference is empty, unknown or names another customer's item) pays the
+  customer's oldest open items: by due date, then invoice date, then row. Partial
+  payments leave the rest of an item open. What is left after every item of the
+  customer is paid is `credit`.
+- An item is overdue on `as_of` when it is open and its due date is before `as_of`.
+  Its days overdue are `(as_of - due_date).days` and set its aging bucket.
+- `exposure = outstanding - credit + pending`: what the customer would owe if every
+  approved order were invoiced today, net of money received but not yet allocated.
+- Every amount is converted to the base currency with `to_base` and added as Decimal.
+  A row whose currency `to_base` rejects is left out, with its finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from engine.aging import BUCKETS, bucket_for, days_overdue
+from engine.findings import EngineError, Finding, Severity
+from engine.model import Inputs, Order, Payment, RowRef
+
+__all__ = [
+    "BUCKETS",
+    "Account",
+    "Ledger",
+    "OpenItem",
+    "SettledItem",
+    "ToBase",
+    "average_days_late",
+    "build_ledger",
+    "late_payments",
+]
+
+log = logging.getLogger(__name__)
+
+ToBase = Callable[[Decimal, str, RowRef], Decimal]
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """An invoice not fully paid on the ledger date; amounts in base currency."""
+
+    order: Order
+    invoice_id: str
+    customer_id: str
+    due_date: dt.date
+    amount: Decimal
+    open_amount: Decimal
+    days_overdue: int
+    bucket: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettledItem:
+    """An invoice fully paid on or before the ledger date."""
+
+    invoice_id: str
+    customer_id: str
+    due_date: dt.date
+    settled_on: dt.date  # date of the payment that closed it
+    days_late: int  # settled_on - due_date, 0 when paid on time
+    invoice_date: dt.date | None = None
+    amount: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Account:
+    """One customer's figures in base currency on the ledger date."""
+
+    customer_id: str
+    outstanding: Decimal = ZERO
+    overdue: Decimal = ZERO
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+    credit: Decimal = ZERO  # unallocated overpayment, never negative
+    pending: Decimal = ZERO  # approved orders not yet invoiced
+    exposure: Decimal = ZERO  # outstanding - credit + pending
+    open_items: list[OpenItem] = field(default_factory=list)
+    settled: list[SettledItem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Ledger:
+    as_of: dt.date
+    accounts: dict[str, Account]
+    findings: list[Finding] = field(default_factory=list)
+
+    def account(self, customer_id: str) -> Account:
+        """Return the customer's account, or an empty one for an unknown id."""
+        return self.accounts.get(customer_id) or Account(customer_id)
+
+
+@dataclass(slots=True)
+class _Item:
+    """A receivable while payments are allocated; `open_amount` goes down."""
+
+    order: Order
+    invoice_id: str
+    invoice_date: dt.date
+    due_date: dt.date
+    amount: Decimal
+    open_amount: Decimal
+    row_index: int
+    settled_on: dt.date | None = None
+
+
+@dataclass(slots=True)
+class _Receipt:
+    """Money to allocate: a payment, or a credit note as an unreferenced receipt."""
+
+    customer_id: str
+    date: dt.date
+    amount: Decimal
+    reference: str | None
+    ref: RowRef
+    # Sort position among receipts of the same date: credit notes (0) before
+    # payments (1), each in row order.
+    order_key: tuple[int, int]
+
+
+@dataclass(slots=True)
+class _CustomerBook:
+    items: list[_Item] = field(default_factory=list)
+    oldest_open: int = 0  # index into `items`; every item before it is paid
+    credit: Decimal = ZERO
+    pending: Decimal = ZERO
+
+
+def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
+    """Allocate the payments to the invoices and age what is open on `as_of`."""
+    findings: list[Finding] = []
+    books: dict[str, _CustomerBook] = defaultdict(_CustomerBook)
+    for customer in inputs.customers:
+        books[customer.customer_id]  # every known customer gets an account
+
+    receipts = _collect_orders(inputs.orders, as_of, to_base, books, findings)
+    receipts += _collect_payments(inputs.payments, as_of, to_base, findings)
+    by_invoice, by_order = _index_items(books)
+
+    receipts.sort(key=lambda receipt: (receipt.date, receipt.order_key))
+    for receipt in receipts:
+        _allocate(receipt, books, by_invoice, by_order, findings)
+
+    accounts = {cid: _account(cid, book, as_of) for cid, book in books.items()}
+    log.debug("ledger on %s: %d accounts, %d findings", as_of, len(accounts), len(findings))
+    return Ledger(as_of, accounts, findings)
+
+
+def _collect_orders(
+    orders: list[Order],
+    as_of: dt.date,
+    to_base: ToBase,
+    books: dict[str, _CustomerBook],
+    findings: list[Finding],
+) -> list[_Receipt]:
+    """Add invoices and pending orders to the books; return credit notes as receipts."""
+    credit_notes: list[_Receipt] = []
+    for index, order in enumerate(orders):
+        invoiced = order.invoice_date is not None and order.invoice_date <= as_of
+        if not invoiced:
+            if _is_approved(order) and order.order_date <= as_of:
+                amount = _convert(order.amount, order.currency, order.ref, to_base, findings)
+                if amount is not None:
+                    books[order.customer_id].pending += amount
+            continue
+
+        amount = _convert(order.amount, order.currency, order.ref, to_base, findings)
+        if amount is None or amount == ZERO:
+            continue
+        if amount < ZERO:
+            credit_notes.append(
+                _Receipt(
+                    order.customer_id, order.invoice_date, -amount, None, order.ref, (0, index)
+                )
+            )
+            continue
+        books[order.customer_id].items.append(_item(order, amount, index, findings))
+
+    for book in books.values():
+        book.items.sort(key=lambda item: (item.due_date, item.invoice_date, item.row_index))
+    return credit_notes
+
+
+def _item(order: Order, amount: Decimal, index: int, findings: list[Finding]) -> _Item:
+    due_date = order.due_date
+    if due_date is None:
+        due_date = order.invoice_date
+        findings.append(
+            Finding(
+                str(order.ref),
+                f"order {order.order_id} is invoiced but has no due date; "
+                f"it is treated as due on its invoice date {order.invoice_date}.",
+                "Type the due date in the Due Date column.",
+                Severity.WARNING,
+                code="ledger-no-due-date",
+            )
+        )
+    return _Item(
+        order=order,
+        invoice_id=(order.invoice_id or "").strip() or order.order_id,
+        invoice_date=order.invoice_date,
+        due_date=due_date,
+        amount=amount,
+        open_amount=amount,
+        row_index=index,
+    )
+
+
+def _collect_payments(
+    payments: list[Payment], as_of: dt.date, to_base: ToBase, findings: list[Finding]
+) -> list[_Receipt]:
+    receipts = []
+    for index, payment in enumerate(payments):
+        if payment.payment_date > as_of:
+            continue
+        amount = _convert(payment.amount, payment.currency, payment.ref, to_base, findings)
+        if amount is None:
+            continue
+        if amount <= ZERO:
+            findings.append(
+                Finding(
+                    str(payment.ref),
+                    f"payment {payment.payment_id} has amount {payment.amount}; "
+                    "only amounts above zero are allocated, so it is ignored.",
+                    "Record refunds outside the payments sheet, or correct the amount.",
+                    Severity.WARNING,
+                    code="ledger-payment-not-positive",
+                )
+            )
+            continue
+        receipts.append(
+            _Receipt(
+                payment.customer_id,
+                payment.payment_date,
+                amount,
+                payment.reference,
+                payment.ref,
+                (1, index),
+            )
+        )
+    return receipts
+
+
+def _convert(
+    amount: Decimal, currency: str, ref: RowRef, to_base: ToBase, findings: list[Finding]
+) -> Decimal | None:
+    try:
+        return to_base(amount, currency, ref)
+    except EngineError as exc:
+        findings.extend(exc.findings)
+        return None
+
+
+def _is_approved(order: Order) -> bool:
+    return (order.status or "").strip().upper() == "APPROVED"
+
+
+def _normalise(reference: str | None) -> str:
+    return (reference or "").strip().casefold()
+
+
+def _index_items(books: dict[str, _CustomerBook]) -> tuple[dict, dict]:
+    by_invoice: dict[str, tuple[str, _Item]] = {}
+    by_order: dict[str, tuple[str, _Item]] = {}
+    for customer_id, book in books.items():
+        for item in book.items:
+            by_invoice.setdefault(_normalise(item.order.invoice_id), (customer_id, item))
+            by_order.setdefault(_normalise(item.order.order_id), (customer_id, item))
+    by_invoice.pop("", None)
+    by_order.pop("", None)
+    return by_invoice, by_order
+
+
+def _allocate(
+    receipt: _Receipt,
+    books: dict[str, _CustomerBook],
+    by_invoice: dict[str, tuple[str, _Item]],
+    by_order: dict[str, tuple[str, _Item]],
+    findings: list[Finding],
+) -> None:
+    """Pay the referenced item, then the oldest open items; keep the rest as credit."""
+    book = books[receipt.customer_id]
+    remaining = receipt.amount
+
+    target = _referenced_item(receipt, by_invoice, by_order, findings)
+    if target is not None and target.open_amount > ZERO:
+        remaining = _pay(target, remaining, receipt.date)
+
+    while remaining > ZERO and book.oldest_open < len(book.items):
+        item = book.items[book.oldest_open]
+        if item.open_amount > ZERO:
+            remaining = _pay(item, remaining, receipt.date)
+        if item.open_amount == ZERO:
+            book.oldest_open += 1
+    book.credit += remaining
+
+
+def _referenced_item(
+    receipt: _Receipt,
+    by_invoice: dict[str, tuple[str, _Item]],
+    by_order: dict[str, tuple[str, _Item]],
+    findings: list[Finding],
+) -> _Item | None:
+    key = _normalise(receipt.reference)
+    if not key:
+        return None
+    found = by_invoice.get(key) or by_order.get(key)
+    if found is None:
+        findings.append(
+            Finding(
+                str(receipt.ref),
+                f"payment reference '{receipt.reference}' matches no invoice or order; "
+                "the payment goes to the customer's oldest open items.",
+                "Correct the Reference to an invoice number or order id.",
+                Severity.WARNING,
+                code="ledger-unknown-reference",
+            )
+        )
+        return None
+    owner, item = found
+    if owner != receipt.customer_id:
+        findings.append(
+            Finding(
+                str(receipt.ref),
+                f"payment reference '{receipt.reference}' is an invoice of customer "
+                f"{owner}, not of {receipt.customer_id}; the payment goes to "
+                f"{receipt.customer_id}'s oldest open items.",
+                "Correct the Customer ID or the Reference of this payment.",
+                Severity.WARNING,
+                code="ledger-reference-other-customer",
+            )
+        )
+        return None
+    return item
+
+
+def _pay(item: _Item, amount: Decimal, date: dt.date) -> Decimal:
+    """Pay as much of the item as `amount` covers; return what is left of `amount`."""
+    paid = min(amount, item.open_amount)
+    item.open_amount -= paid
+    if item.open_amount == ZERO:
+        item.settled_on = date
+    return amount - paid
+
+
+def _account(customer_id: str, book: _CustomerBook, as_of: dt.date) -> Account:
+    account = Account(customer_id, credit=book.credit, pending=book.pending)
+    for item in book.items:
+        if item.open_amount == ZERO:
+            account.settled.append(_settled(customer_id, item))
+            continue
+        days = days_overdue(item.due_date, as_of)
+        bucket = bucket_for(days)
+        account.open_items.append(
+            OpenItem(
+                order=item.order,
+                invoice_id=item.invoice_id,
+                customer_id=customer_id,
+                due_date=item.due_date,
+                amount=item.amount,
+                open_amount=item.open_amount,
+                days_overdue=days,
+                bucket=bucket,
+            )
+        )
+        account.outstanding += item.open_amount
+        account.buckets[bucket] += item.open_amount
+        if days > 0:
+            account.overdue += item.open_amount
+    account.exposure = account.outstanding - account.credit + account.pending
+    return account
+
+
+def _settled(customer_id: str, item: _Item) -> SettledItem:
+    return SettledItem(
+        invoice_id=item.invoice_id,
+        customer_id=customer_id,
+        due_date=item.due_date,
+        settled_on=item.settled_on,
+        days_late=max(0, (item.settled_on - item.due_date).days),
+        invoice_date=item.invoice_date,
+        amount=item.amount,
+    )
+
+
+def _settled_within(
+    account: Account, as_of: dt.date, within_days: int
+) -> Iterable[SettledItem]:
+    start = as_of - dt.timedelta(days=within_days)
+    return (item for item in account.settled if start < item.settled_on <= as_of)
+
+
+def late_payments(
+    account: Account, as_of: dt.date, *, min_days_late: int, within_days: int
+) -> int:
+    """Count invoices settled more than `min_days_late` days late.
+
+    Only invoices settled in the `within_days` days up to and including `as_of` count.
+    """
+    return sum(
+        1
+        for item in _settled_within(account, as_of, within_days)
+        if item.days_late > min_days_late
+    )
+
+
+def average_days_late(account: Account, as_of: dt.date, *, within_days: int) -> Decimal:
+    """Return the mean days late, to 0.01, of invoices settled in the window.
+
+    The window is the `within_days` days up to and including `as_of`; invoices paid on
+    time count as 0 days late. Returns 0 when no invoice was settled in the window.
+    """
+    days = [item.days_late for item in _settled_within(account, as_of, within_days)]
+    if not days:
+        return ZERO
+    return (Decimal(sum(days)) / len(days)).quantize(Decimal("0.01"))
