@@ -1,0 +1,214 @@
+"""Turning the rows of the three mapped sheets into typed customers, orders and payments.
+
+A row with a required value that cannot be read becomes a `HeldRow` with a finding for
+each bad cell: it is never decided on a guessed or default value. An unreadable credit
+limit holds the customer (and so all of its orders), because "no limit" is a guess too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from engine.findings import Finding
+from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
+from engine.values import MissingValue, ValueProblem, parse_date, parse_money
+from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
+from engine.xlsx.read import SheetRead, SheetRow, read_sheet
+
+log = logging.getLogger(__name__)
+
+class RowValues:
+    """Typed values of one row; problems are collected instead of raised."""
+
+    def __init__(self, read: SheetRead, row: SheetRow):
+        self.read = read
+        self.row = row
+        self.source = read.source
+        self.problems: list[Finding] = list(row.held)
+        self.key = self.text(self.source.key_field, required=False) or ""
+
+    def where(self, name: str) -> str:
+        where = self.row.ref.cell(self.read.columns[name])
+        key = self.row.values.get(self.source.key_field)
+        return f"{where} ({text_of(key)})" if key is not None else where
+
+    def text(self, name: str, *, required: bool | None = None) -> str | None:
+        value = text_of(self.row.values.get(name))
+        if value is None and self.is_required(name, required):
+            self.problems.append(Finding(self.where(name) if name in self.read.columns
+                                         else str(self.row.ref),
+                                         f"{name.replace('_', ' ')} is missing.",
+                                         "Fill in the cell.", code="value"))
+        return value
+
+    def money(self, name: str, *, required: bool | None = None) -> Decimal | None:
+        if name not in self.read.columns:
+            return None
+        try:
+            return parse_money(self.row.values.get(name), self.source.locale,
+                               where=self.where(name))
+        except MissingValue as exc:
+            if self.is_required(name, required):
+                self.problems.append(exc.finding)
+        except ValueProblem as exc:
+            self.problems.append(exc.finding)
+        return None
+
+    def date(self, name: str, *, required: bool | None = None) -> dt.date | None:
+        if name not in self.read.columns:
+            return None
+        try:
+            return parse_date(self.row.values.get(name), date1904=self.read.date1904,
+                              date_order=self.source.date_order,
+                              extra_formats=self.source.date_formats,
+                              where=self.where(name), window=self.source.date_window)
+        except MissingValue as exc:
+            if self.is_required(name, required):
+                self.problems.append(exc.finding)
+        except ValueProblem as exc:
+            self.problems.append(exc.finding)
+        return None
+
+    def is_required(self, name: str, required: bool | None) -> bool:
+        if required is not None:
+            return required
+        return name in REQUIRED[self.source.kind]
+
+    def held(self) -> HeldRow | None:
+        if not self.problems:
+            return None
+        reason = "; ".join(f"{problem.where.rsplit(' › ', 1)[-1]}: {problem.message}"
+                           for problem in self.problems)
+        return HeldRow(self.source.kind, self.key, self.row.ref, reason)
+
+
+def text_of(value: object) -> str | None:
+    """Return a cell as text: ids typed as numbers (1001.0) read as '1001'."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def read_inputs(wmap: WorkbookMap) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
+    """Read the three mapped sheets; raise EngineError when one cannot be read at all."""
+    reads = {kind: read_sheet(wmap.source_path(kind), wmap.sources[kind],
+                              shown_as=wmap.sources[kind].file)
+             for kind in KINDS if kind in wmap.sources}
+    inputs = Inputs()
+    findings: list[Finding] = []
+    currencies = {}
+    for read in filter(None, [reads.get("customers")]):
+        findings.extend(read.findings)
+        for row in read.rows:
+            values = RowValues(read, row)
+            customer = build_customer(values)
+            collect(inputs, findings, values, customer, inputs.customers)
+            if customer is not None and customer.currency:
+                currencies[customer.customer_id] = customer.currency
+    for kind, build, target in (("orders", build_order, inputs.orders),
+                                ("payments", build_payment, inputs.payments)):
+        read = reads.get(kind)
+        if read is None:
+            continue
+        findings.extend(read.findings)
+        for row in read.rows:
+            values = RowValues(read, row)
+            record = build(values, currencies, wmap.base_currency)
+            collect(inputs, findings, values, record, target)
+    log.info("read %d customers, %d orders, %d payments; %d rows held",
+             len(inputs.customers), len(inputs.orders), len(inputs.payments),
+             len(inputs.held))
+    return inputs, reads, dedupe(findings)
+
+
+def collect(inputs: Inputs, findings: list[Finding], values: RowValues, record, target):
+    held = values.held()
+    findings.extend(problem for problem in values.problems if problem not in values.row.held)
+    if held is not None:
+        inputs.held.append(held)
+    elif record is not None:
+        target.append(record)
+
+
+def dedupe(findings: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(findings))
+
+
+def build_customer(values: RowValues) -> Customer | None:
+    customer_id = values.text("customer_id")
+    name = values.text("name")
+    # An empty credit limit means no typed limit (the rating decides); text that
+    # cannot be read holds the customer.
+    limit = values.money("credit_limit", required=False)
+    if values.problems:
+        return None
+    return Customer(
+        customer_id=customer_id, name=name, ref=values.row.ref,
+        rating=values.text("rating"), credit_limit=limit,
+        salesperson=values.text("salesperson"), email=values.text("email"),
+        contact=values.text("contact"), salutation=values.text("salutation"),
+        language=values.text("language"), currency=upper(values.text("currency")),
+        country=values.text("country"),
+    )
+
+
+def build_order(values: RowValues, currencies: dict, base_currency: str) -> Order | None:
+    order_id = values.text("order_id")
+    customer_id = values.text("customer_id")
+    order_date = values.date("order_date")
+    amount = values.money("amount")
+    invoice_date = values.date("invoice_date")
+    due_date = values.date("due_date")
+    promised = values.date("promised_date")
+    override = build_override(values)
+    currency = upper(values.text("currency")) or currencies.get(customer_id) or base_currency
+    if values.problems:
+        return None
+    return Order(
+        order_id=order_id, customer_id=customer_id, order_date=order_date, amount=amount,
+        currency=currency, ref=values.row.ref, salesperson=values.text("salesperson"),
+        invoice_id=values.text("invoice_id"), invoice_date=invoice_date,
+        due_date=due_date, status=text_of(values.row.owned.get("status")),
+        reason=text_of(values.row.owned.get("reason")), override=override,
+        promised_date=promised,
+    )
+
+
+def build_override(values: RowValues) -> Override | None:
+    """Return the manager's release typed in the row; an approver name starts one."""
+    approver = values.text("override_approver")
+    amount = values.money("override_amount", required=False)
+    expires = values.date("override_expires", required=False)
+    reason = values.text("override_reason")
+    if approver is None:
+        return None
+    return Override(approver=approver, approved_amount=amount, expires=expires,
+                    reason=reason or "")
+
+
+def build_payment(values: RowValues, currencies: dict, base_currency: str) -> Payment | None:
+    customer_id = values.text("customer_id")
+    payment_date = values.date("payment_date")
+    amount = values.money("amount")
+    payment_id = values.text("payment_id") or f"row {values.row.ref.row}"
+    currency = upper(values.text("currency")) or currencies.get(customer_id) or base_currency
+    promised = values.date("promised_date")
+    if values.problems:
+        return None
+    return Payment(
+        payment_id=payment_id, customer_id=customer_id, payment_date=payment_date,
+        amount=amount, currency=currency, ref=values.row.ref,
+        reference=values.text("reference"), method=values.text("method"),
+        promised_date=promised,
+    )
+
+
+def upper(text: str | None) -> str | None:
+    return text.upper() if text else None

@@ -1,0 +1,261 @@
+"""Reading a mapped sheet into rows of raw cell values, with findings for unsafe cells.
+
+Values come from python-calamine, which returns cached formula results only. The
+sheet XML scan in `sheetscan` adds what calamine does not say: which cells are
+formulas without a usable result or error values. Rows with such a cell in a mapped
+field are marked held so no decision is made on them; the other rows are read.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from python_calamine import CalamineError, CalamineWorkbook
+
+from engine.filestamp import FileStamp, stamp_of_bytes
+from engine.findings import EngineError, Finding, Severity
+from engine.model import RowRef, column_letter
+from engine.workbook_map import SourceMap, suggest
+from engine.xlsx.headers import Header, find_header, sheet_label
+from engine.xlsx.sheetscan import (
+    FormulaCell,
+    Package,
+    SheetPart,
+    WorkbookNotFound,
+    open_package,
+    scan_sheet,
+)
+
+log = logging.getLogger(__name__)
+
+TOTALS_WORDS = re.compile(
+    r"^\s*(grand\s+total|sub-?total|totals?|sum|summe|gesamt|insgesamt|total\s+general)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class SheetRow:
+    """One data row: raw values by field, and the findings that hold it, if any."""
+
+    ref: RowRef
+    values: dict[str, object]  # mapped field -> raw value (None for an empty cell)
+    owned: dict[str, object]  # owned field -> value now in the sheet
+    held: list[Finding] = field(default_factory=list)  # non-empty: never decide
+
+
+@dataclass
+class SheetRead:
+    source: SourceMap
+    path: Path
+    shown_as: str  # the file name as the user knows it
+    stamp: FileStamp  # of the exact bytes that were parsed
+    date1904: bool
+    header_row: int  # 1-based
+    columns: dict[str, int]  # mapped field -> 1-based column
+    owned_columns: dict[str, int]  # owned field -> 1-based column
+    new_headers: dict[int, str]  # column -> header the writer adds in header_row
+    rows: list[SheetRow]
+    findings: list[Finding]
+
+
+def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
+    """Read the mapped sheet of one workbook; raise EngineError for whole-file faults."""
+    shown = shown_as or path.name
+    data = read_bytes(path, shown)
+    stamp = stamp_of_bytes(path, data)
+    package = open_package(data, shown)
+    name = find_sheet(package, source, shown)
+    part = scan_sheet(package, name, shown)
+    grid, merges = parse_grid(data, name, shown)
+
+    header = find_header(grid, merges, source, shown, name)
+    findings = list(header.findings)
+    owned_columns, new_headers = place_owned(header, source, grid)
+    if source.sheet != name:
+        source = replace(source, sheet=name)
+    rows = read_rows(grid, merges, part, package, source, shown, header, owned_columns,
+                     findings)
+    log.info("%s › %s: %d rows read from header row %d, %d findings",
+             shown, name, len(rows), header.row, len(findings))
+    return SheetRead(source, path, shown, stamp, package.date1904, header.row,
+                     header.columns, owned_columns, new_headers, rows, findings)
+
+
+def read_bytes(path: Path, shown: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise WorkbookNotFound(Finding(shown, f"file not found in {path.parent}.",
+                                       "Put the workbook there or fix 'file:' in "
+                                       "rules/workbooks.yaml.")) from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise EngineError(Finding(shown, f"cannot read the file ({exc.strerror}).",
+                                  "Check the file's permissions.")) from None
+
+
+def find_sheet(package: Package, source: SourceMap, shown: str) -> str:
+    """Return the workbook's spelling of the mapped sheet; Excel ignores case in names."""
+    for name in package.sheets:
+        if name.casefold() == source.sheet.casefold():
+            return name
+    names = list(package.sheets)
+    listed = ", ".join(sheet_label(name) for name in names) or "none"
+    hint = suggest(source.sheet, names) if names else ""
+    where = source.where.get("sheet", "rules/workbooks.yaml")
+    raise EngineError(Finding(shown, f"sheet {sheet_label(source.sheet)} not found; "
+                              f"sheets: {listed}.",
+                              f"{hint} Fix 'sheet:' in {where} or rename the sheet."
+                              .strip()))
+
+
+def parse_grid(data: bytes, name: str, shown: str):
+    """Return the sheet's values from A1 as a list of rows, and its merged ranges."""
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = workbook.get_sheet_by_name(name)
+        grid = sheet.to_python(skip_empty_area=False)
+        merges = sheet.merged_cell_ranges or []
+    except (CalamineError, ValueError, OSError) as exc:
+        raise EngineError(Finding(f"{shown} › {name}", f"the sheet cannot be read ({exc}).",
+                                  "Open it in Excel and save it again.")) from None
+    return grid, merges
+
+
+def place_owned(header: Header, source: SourceMap, grid) -> tuple[dict, dict]:
+    """Find owned columns; a missing one goes right of everything used."""
+    owned_columns: dict[str, int] = {}
+    new_headers: dict[int, str] = {}
+    next_free = max([len(row) for row in grid] + list(header.columns.values()) +
+                    list(header.owned.values()) + [0]) + 1
+    for name, text in source.owned.items():
+        column = header.owned.get(name)
+        if column is None:
+            column, next_free = next_free, next_free + 1
+            new_headers[column] = text
+        owned_columns[name] = column
+    return owned_columns, new_headers
+
+
+def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap,
+              shown: str, header: Header, owned_columns: dict[str, int],
+              findings: list[Finding]) -> list[SheetRow]:
+    start = source.data_starts or header.row + 1
+    table = next((t for t in part.tables if t.first_row in header.rows), None)
+    covered = merged_cells(merges, start, header.columns, shown, source.sheet, findings)
+    rows = []
+    for index in range(start - 1, len(grid)):
+        number = index + 1
+        cells = grid[index]
+        values = {name: cell_value(cells, column) for name, column in
+                  header.columns.items()}
+        owned = {name: cell_value(cells, column) for name, column in owned_columns.items()}
+        if not any(value is not None for value in values.values()):
+            continue
+        if table is not None and skip_for_table(table, number, source, shown, findings):
+            continue
+        if is_totals_row(cells, values, source.key_field):
+            continue
+        row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
+        check_formulas(row, part, package, source, header.columns)
+        for name, column in header.columns.items():
+            anchor = covered.get((number, column))
+            if anchor:
+                row.held.append(Finding(row.ref.cell(column), f"cell is inside the "
+                                        f"merged range {anchor}, so it reads as empty.",
+                                        "Unmerge the cells and fill in each row."))
+        findings.extend(row.held)
+        rows.append(row)
+    return rows
+
+
+def cell_value(cells: list, column: int) -> object:
+    if column > len(cells):
+        return None
+    value = cells[column - 1]
+    return None if value == "" else value
+
+
+def skip_for_table(table, number: int, source: SourceMap, shown: str,
+                   findings: list[Finding]) -> bool:
+    """Skip an Excel Table's totals row, and rows below it when the map says so."""
+    if table.last_row - table.totals_rows < number <= table.last_row:
+        return True
+    if number > table.last_row and source.rows_below_table == "report":
+        findings.append(Finding(
+            f"{shown} › {source.sheet} › row {number}",
+            f"row is below the Excel table '{table.name}' (which ends at row "
+            f"{table.last_row}) and was not read.",
+            "Extend the table over this row, or move the row into it.",
+            severity=Severity.WARNING, code="below-table"))
+        return True
+    return False
+
+
+def is_totals_row(cells: list, values: dict[str, object], key_field: str) -> bool:
+    """Return True for a Total/Sum row, or a row with no id whose values are numbers."""
+    first_text = next((cell for cell in cells if isinstance(cell, str) and cell.strip()),
+                      None)
+    if first_text is not None and TOTALS_WORDS.match(first_text):
+        return True
+    if values.get(key_field) is not None:
+        return False
+    present = [value for value in values.values() if value is not None]
+    return bool(present) and not any(isinstance(value, str) for value in present)
+
+
+def check_formulas(row: SheetRow, part: SheetPart, package: Package, source: SourceMap,
+                   columns: dict[str, int]) -> None:
+    for name, column in columns.items():
+        cell = part.formulas.get((row.ref.row, column))
+        if cell is None:
+            continue
+        message = formula_problem(cell, package.calculated, source.field_kind(name))
+        if message:
+            row.held.append(Finding(row.ref.cell(column), message[0], message[1],
+                                    code="formula"))
+
+
+def formula_problem(cell: FormulaCell, calculated: bool, kind: str):
+    """Return (message, fix) when a formula's cached value cannot be trusted."""
+    shown = f'formula "={cell.formula}"' if cell.formula else "shared formula"
+    if cell.is_error:
+        if cell.formula or cell.cached is None:
+            return (f"{shown} returned the error {cell.cached}.",
+                    "Correct the formula in Excel.")
+        return f"cell holds the error {cell.cached}.", "Correct the value in Excel."
+    if cell.cached is None or (cell.cached == "" and kind != "text"):
+        return (f"{shown} has no cached result (file last saved by a program that does "
+                "not calculate).", "Open and save it in Excel, or enable recalculation.")
+    if not calculated and kind == "money" and cell.cached.strip() in ("0", "0.0"):
+        return (f"{shown} has a cached result of 0 that was never calculated (file last "
+                "saved by a program that does not calculate).",
+                "Open and save it in Excel, or enable recalculation.")
+    return None
+
+
+def merged_cells(merges, start: int, columns: dict[str, int], shown: str, sheet: str,
+                 findings: list[Finding]) -> dict[tuple[int, int], str]:
+    """Return the mapped data cells hidden inside merged ranges, with the range name."""
+    mapped = set(columns.values())
+    covered: dict[tuple[int, int], str] = {}
+    for (top, left), (bottom, right) in merges:
+        top, left, bottom, right = top + 1, left + 1, bottom + 1, right + 1
+        if bottom < start or not any(left <= column <= right for column in mapped):
+            continue
+        name = f"{column_letter(left)}{top}:{column_letter(right)}{bottom}"
+        findings.append(Finding(f"{shown} › {sheet} › {name}",
+                                "merged cells cover mapped data cells; only "
+                                f"{column_letter(left)}{top} holds the value.",
+                                "Unmerge the cells and fill in each row.",
+                                severity=Severity.WARNING, code="merged"))
+        for row in range(max(top, start), bottom + 1):
+            for column in mapped:
+                if left <= column <= right and (row, column) != (top, left):
+                    covered[(row, column)] = name
+    return covered
+

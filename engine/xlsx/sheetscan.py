@@ -1,0 +1,277 @@
+"""Checks on a workbook's zip package and sheet XML, made before python-calamine parses it.
+
+python-calamine 0.9.1 aborts the whole process (no catchable exception) on a sheet with
+cells at A1 and XFD1048576, because it allocates the dense range between them, and on
+a zip member that inflates to gigabytes. So the declared member sizes and the extent of
+the cells that hold values are checked here first. The same pass collects what
+calamine does not return: formula text, error values and the workbook's date system.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from engine.findings import EngineError, Finding
+
+MAX_MEMBER_BYTES = 1 << 30  # one sheet part of 1 GiB is about 2.5 million full rows
+MAX_TOTAL_BYTES = 2 << 30
+# calamine allocates rows x columns cells between the first and last cell with a value.
+MAX_DENSE_CELLS = 50_000_000
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]+)"')
+WIDE_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{2,3})[0-9]+"[^>]*?(/?)>')
+VALUE_TAG = re.compile(rb"<(?:v|is)\b")
+FORMULA_TAG = re.compile(rb"<f\b")
+ERROR_CELL = re.compile(rb'<c\b[^>]*?\bt="e"[^>]*>')
+CACHED = re.compile(rb"<v>([^<]*)</v>")
+FORMULA_TEXT = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
+
+
+class IncompleteWorkbook(EngineError):
+    """A workbook that is empty or cut short, most likely still being saved."""
+
+
+class WorkbookNotFound(EngineError):
+    """The mapped workbook file does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaCell:
+    formula: str  # without the leading '=', '' for a shared-formula follower
+    cached: str | None  # the <v> text, None when the cell has no cached value
+    is_error: bool  # t="e": the cached value is an error such as #N/A
+
+
+@dataclass
+class SheetPart:
+    """What the sheet XML says beyond the values calamine returns."""
+
+    name: str  # the sheet name as spelled in the workbook
+    path: str  # zip member, such as xl/worksheets/sheet1.xml
+    formulas: dict[tuple[int, int], FormulaCell] = field(default_factory=dict)
+    tables: list[TableInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """An Excel Table (ListObject) on the sheet, in 1-based rows."""
+
+    name: str
+    first_row: int
+    last_row: int  # the totals row when there is one
+    totals_rows: int
+
+
+@dataclass
+class Package:
+    """A workbook's zip package after the safety checks."""
+
+    archive: zipfile.ZipFile
+    date1904: bool
+    calculated: bool  # False when no calcChain exists or Excel must recalc on load
+    sheets: dict[str, tuple[str, str]]  # sheet name -> (zip member, visibility state)
+
+
+def open_package(data: bytes, shown: str) -> Package:
+    """Check the file is an .xlsx workbook of sane size and open its zip package."""
+    classify(data, shown)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise IncompleteWorkbook(Finding(
+            shown, "the file is not a complete zip package (cut short or still being "
+            "saved).", "Wait for the save to finish; if it stays, restore the file "
+            "from a backup.", code="incomplete")) from None
+    names = set(archive.namelist())
+    if "xl/workbook.bin" in names:
+        raise EngineError(Finding(shown, "this is an Excel binary workbook (.xlsb).",
+                                  "Open it in Excel and save it as .xlsx."))
+    if "xl/workbook.xml" not in names:
+        raise EngineError(Finding(shown, "this zip file is not an Excel workbook (no "
+                                  "xl/workbook.xml).", "Save the data as .xlsx in Excel."))
+    check_sizes(archive, shown)
+    return read_workbook_part(archive, names, shown)
+
+
+def classify(data: bytes, shown: str) -> None:
+    """Raise EngineError for files that are not zip packages, naming what they are."""
+    if not data:
+        raise IncompleteWorkbook(Finding(shown, "the file is empty (0 bytes).",
+                                         "Wait for the save to finish.", code="incomplete"))
+    if data.startswith(OLE_MAGIC):
+        raise EngineError(Finding(
+            shown, "this is an old .xls file or a password-protected workbook.",
+            "Open it in Excel and save it as .xlsx without a password."))
+    if data.startswith(b"PK"):
+        return
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<")):
+        raise EngineError(Finding(
+            shown, "this is a web page or XML file saved with an .xlsx name.",
+            "Open it in Excel and save it as .xlsx."))
+    try:
+        data[:4096].decode("utf-8")
+        text = True
+    except UnicodeDecodeError:
+        text = False
+    if text:
+        raise EngineError(Finding(
+            shown, "this is a text (CSV) file saved with an .xlsx name.",
+            "Open it in Excel and save it as .xlsx."))
+    raise EngineError(Finding(shown, "this is not an Excel workbook.",
+                              "Save the data as .xlsx in Excel."))
+
+
+def check_sizes(archive: zipfile.ZipFile, shown: str) -> None:
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
+            raise EngineError(Finding(
+                shown, f"part {info.filename} declares {info.file_size:,} bytes "
+                f"uncompressed (limit {MAX_MEMBER_BYTES:,}, {MAX_TOTAL_BYTES:,} in "
+                "total).", "Remove unused rows and objects, or split the workbook."))
+
+
+def read_workbook_part(archive: zipfile.ZipFile, names: set[str], shown: str) -> Package:
+    try:
+        workbook = etree.fromstring(archive.read("xl/workbook.xml"))
+        rels = etree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, etree.XMLSyntaxError, zipfile.BadZipFile) as exc:
+        raise EngineError(Finding(shown, f"the workbook part is damaged ({exc}).",
+                                  "Open it in Excel and save it again.")) from None
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
+    properties = workbook.find(f"{{{MAIN_NS}}}workbookPr")
+    date1904 = properties is not None and properties.get("date1904") in ("1", "true")
+    calc = workbook.find(f"{{{MAIN_NS}}}calcPr")
+    full_calc = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+    sheets = {}
+    for sheet in workbook.iter(f"{{{MAIN_NS}}}sheet"):
+        target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
+        sheets[sheet.get("name")] = (member_path("xl", target), sheet.get("state", "visible"))
+    calculated = "xl/calcChain.xml" in names and not full_calc
+    return Package(archive, date1904, calculated, sheets)
+
+
+def member_path(base: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+def scan_sheet(package: Package, name: str, shown: str) -> SheetPart:
+    """Check the sheet's extent and collect its formula cells and tables."""
+    path = package.sheets[name][0]
+    try:
+        xml = package.archive.read(path)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise IncompleteWorkbook(Finding(shown, f"sheet '{name}' cannot be read ({exc}).",
+                                         "Wait for the save to finish.")) from None
+    check_extent(xml, name, shown)
+    part = SheetPart(name, path, formulas=scan_formulas(xml))
+    part.tables = read_tables(package.archive, path)
+    return part
+
+
+def check_extent(xml: bytes, name: str, shown: str) -> None:
+    """Reject a sheet whose cells with values span more cells than calamine can hold."""
+    last_row = last_value_row(xml)
+    if last_row * 16384 <= MAX_DENSE_CELLS:
+        return
+    last_column = 0
+    for match in WIDE_CELL.finditer(xml):
+        letters, empty = match.groups()
+        if empty or column_number(letters) <= last_column:
+            continue
+        end = xml.find(b"</c>", match.end())
+        if VALUE_TAG.search(xml, match.end(), end if end >= 0 else len(xml)):
+            last_column = column_number(letters)
+    last_column = max(last_column, 26)
+    if last_row * last_column > MAX_DENSE_CELLS:
+        raise EngineError(Finding(
+            f"{shown} › {name}", f"the cells with values span {last_row:,} rows by "
+            f"{last_column:,} columns, too large to read safely.",
+            "Delete the stray values far below or right of the table and save."))
+
+
+def last_value_row(xml: bytes) -> int:
+    """Return the row of the last cell holding a value (rows are stored in order)."""
+    position = len(xml)
+    while True:
+        found = max(xml.rfind(b"<v>", 0, position), xml.rfind(b"<v ", 0, position),
+                    xml.rfind(b"<is>", 0, position))
+        if found < 0:
+            return 0
+        start = xml.rfind(b"<c ", 0, found)
+        match = CELL_REF.match(xml, start) if start >= 0 else None
+        if match:
+            return int(match.group(2))
+        position = found
+
+
+def scan_formulas(xml: bytes) -> dict[tuple[int, int], FormulaCell]:
+    """Return formula and error cells by (row, column), both 1-based."""
+    cells: dict[tuple[int, int], FormulaCell] = {}
+    starts = {m.start() for m in ERROR_CELL.finditer(xml)}
+    for match in FORMULA_TAG.finditer(xml):
+        starts.add(xml.rfind(b"<c ", 0, match.start()))
+    for start in sorted(starts):
+        ref = CELL_REF.match(xml, start)
+        if not ref:
+            continue  # TODO: cells without an r attribute are not located
+        end = xml.find(b"</c>", start)
+        body = xml[start:end if end >= 0 else len(xml)]
+        head = body[: body.find(b">") + 1]
+        formula = FORMULA_TEXT.search(body)
+        cached = CACHED.search(body)
+        text = html.unescape((formula.group(1) or b"").decode()) if formula else ""
+        cells[(int(ref.group(2)), column_number(ref.group(1)))] = FormulaCell(
+            formula=text,
+            cached=html.unescape(cached.group(1).decode()) if cached else None,
+            is_error=b't="e"' in head,
+        )
+    return cells
+
+
+def read_tables(archive: zipfile.ZipFile, sheet_path: str) -> list[TableInfo]:
+    folder, file = posixpath.split(sheet_path)
+    try:
+        rels = etree.fromstring(archive.read(f"{folder}/_rels/{file}.rels"))
+    except (KeyError, etree.XMLSyntaxError):
+        return []
+    tables = []
+    for rel in rels:
+        if not rel.get("Type", "").endswith("/table"):
+            continue
+        try:
+            table = etree.fromstring(archive.read(member_path(folder, rel.get("Target"))))
+        except (KeyError, etree.XMLSyntaxError):
+            continue
+        first, last = ref_rows(table.get("ref", ""))
+        tables.append(TableInfo(table.get("displayName") or table.get("name", ""),
+                                first, last, int(table.get("totalsRowCount", "0"))))
+    return tables
+
+
+def ref_rows(ref: str) -> tuple[int, int]:
+    rows = [int(part) for part in re.findall(r"[0-9]+", ref)]
+    return (rows[0], rows[-1]) if rows else (0, 0)
+
+
+def column_number(letters: bytes | str) -> int:
+    if isinstance(letters, bytes):
+        letters = letters.decode()
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
