@@ -1,0 +1,265 @@
+"""The report workbook: exposure by customer and by salesperson, and the open items.
+
+The engine owns this file entirely, so it is written whole with openpyxl. Every amount
+is in the base currency and rounded half-up to the cent before it is written. Each
+totals row is the sum of the rounded cells above it, so the sheet adds up as shown.
+The workbook is saved to a temporary file in the same folder and moved over the old
+report with `os.replace`, so a reader never sees a half-written report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from engine.aging import BUCKETS
+from engine.findings import EngineError, Finding
+from engine.ledger import Account, Ledger
+from engine.model import Customer
+
+log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+MONEY_FORMAT = "#,##0.00"
+PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "yyyy-mm-dd"
+NO_SALESPERSON = "(none)"
+BUCKET_HEADERS = ("Not Due", "1-30", "31-60", "61-90", "Over 90")
+FIGURE_HEADERS = ("Outstanding", "Overdue", *BUCKET_HEADERS, "Credit", "Pending", "Exposure")
+BOLD = Font(bold=True)
+
+
+def write_report(
+    path: Path,
+    ledger: Ledger,
+    customers: Mapping[str, Customer],
+    limits: Mapping[str, Decimal | None],
+    salesperson_limits: Mapping[str, Decimal | None],
+    as_of: dt.date,
+    base_currency: str,
+) -> None:
+    """Write the report workbook to `path`, replacing any earlier report atomically."""
+    book = Workbook()
+    by_customer = book.active
+    by_customer.title = "By customer"
+    _fill_by_customer(by_customer, ledger, customers, limits)
+    _fill_by_salesperson(
+        book.create_sheet("By salesperson"), ledger, customers, salesperson_limits
+    )
+    _fill_open_items(book.create_sheet("Open items"), ledger, customers)
+    _fill_about(book.create_sheet("About"), ledger, as_of, base_currency)
+    book.properties.title = f"Receivables report on {as_of.isoformat()}"
+    _save_atomically(book, path)
+    log.info("report written to %s for %s", path, as_of)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _figures(account: Account) -> list[Decimal]:
+    """Return the FIGURE_HEADERS amounts of an account, each rounded to the cent."""
+    amounts = [
+        account.outstanding,
+        account.overdue,
+        *(account.buckets[bucket] for bucket in BUCKETS),
+        account.credit,
+        account.pending,
+        account.exposure,
+    ]
+    return [_cents(amount) for amount in amounts]
+
+
+def _utilisation(exposure: Decimal, limit: Decimal | None) -> Decimal | None:
+    """Return exposure as a fraction of the limit, or None without a positive limit."""
+    if limit is None or limit <= ZERO:
+        return None
+    return (exposure / limit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _salesperson(customers: Mapping[str, Customer], customer_id: str) -> str:
+    customer = customers.get(customer_id)
+    return (customer.salesperson if customer else None) or NO_SALESPERSON
+
+
+def _fill_by_customer(ws, ledger, customers, limits) -> None:
+    headers = ["Customer ID", "Name", "Salesperson", *FIGURE_HEADERS, "Limit", "Utilisation %"]
+    rows = []
+    for customer_id in sorted(ledger.accounts):
+        customer = customers.get(customer_id)
+        figures = _figures(ledger.accounts[customer_id])
+        limit = limits.get(customer_id)
+        rows.append(
+            [
+                customer_id,
+                customer.name if customer else "",
+                _salesperson(customers, customer_id),
+                *figures,
+                _cents(limit) if limit is not None else None,
+                _utilisation(figures[-1], limit),
+            ]
+        )
+    _write_table(ws, headers, rows, money_columns=range(4, 15), percent_column=15)
+
+
+def _fill_by_salesperson(ws, ledger, customers, salesperson_limits) -> None:
+    headers = ["Salesperson", "Customers", *FIGURE_HEADERS, "Limit", "Utilisation %"]
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * len(FIGURE_HEADERS))
+    counts: dict[str, int] = defaultdict(int)
+    for customer_id, account in ledger.accounts.items():
+        salesperson = _salesperson(customers, customer_id)
+        counts[salesperson] += 1
+        totals[salesperson] = _add(totals[salesperson], _figures(account))
+
+    rows = []
+    for salesperson in sorted(totals):
+        limit = salesperson_limits.get(salesperson)
+        figures = totals[salesperson]
+        rows.append(
+            [
+                salesperson,
+                counts[salesperson],
+                *figures,
+                _cents(limit) if limit is not None else None,
+                _utilisation(figures[-1], limit),
+            ]
+        )
+    _write_table(
+        ws, headers, rows, money_columns=range(3, 14), percent_column=14, count_columns=(2,)
+    )
+
+
+def _fill_open_items(ws, ledger, customers) -> None:
+    headers = [
+        "Customer ID",
+        "Name",
+        "Salesperson",
+        "Order ID",
+        "Invoice No",
+        "Invoice Date",
+        "Due Date",
+        "Amount",
+        "Open Amount",
+        "Days Overdue",
+        "Bucket",
+    ]
+    bucket_names = dict(zip(BUCKETS, BUCKET_HEADERS, strict=True))
+    rows = []
+    for customer_id in sorted(ledger.accounts):
+        customer = customers.get(customer_id)
+        for item in ledger.accounts[customer_id].open_items:
+            rows.append(
+                [
+                    customer_id,
+                    customer.name if customer else "",
+                    _salesperson(customers, customer_id),
+                    item.order.order_id,
+                    item.invoice_id,
+                    item.order.invoice_date,
+                    item.due_date,
+                    _cents(item.amount),
+                    _cents(item.open_amount),
+                    item.days_overdue,
+                    bucket_names[item.bucket],
+                ]
+            )
+    _write_table(ws, headers, rows, money_columns=(8, 9), date_columns=(6, 7))
+
+
+def _fill_about(ws, ledger: Ledger, as_of: dt.date, base_currency: str) -> None:
+    open_items = sum(len(account.open_items) for account in ledger.accounts.values())
+    lines = [
+        ("As of", as_of),
+        ("Base currency", base_currency),
+        ("Customers", len(ledger.accounts)),
+        ("Open items", open_items),
+        ("Amounts", f"in {base_currency}, rounded to the cent; totals add the cells"),
+    ]
+    for label, value in lines:
+        ws.append([label, value])
+        ws.cell(row=ws.max_row, column=1).font = BOLD
+    ws["B1"].number_format = DATE_FORMAT
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 40
+
+
+def _add(left: Sequence[Decimal], right: Sequence[Decimal]) -> list[Decimal]:
+    return [a + b for a, b in zip(left, right, strict=True)]
+
+
+def _write_table(
+    ws: Worksheet,
+    headers: list[str],
+    rows: list[list],
+    *,
+    money_columns: Iterable[int],
+    percent_column: int | None = None,
+    date_columns: Iterable[int] = (),
+    count_columns: Iterable[int] = (),
+) -> None:
+    """Write a header, the rows and a totals row; format, freeze and filter the table."""
+    money_columns = tuple(money_columns)
+    ws.append(headers)
+    for row in rows:
+        ws.append(row)
+    last_data_row = ws.max_row
+
+    totals: list = ["Total"] + [None] * (len(headers) - 1)
+    for column in (*money_columns, *count_columns):
+        totals[column - 1] = sum((row[column - 1] or 0 for row in rows), start=ZERO)
+    # A limit column holds limits, not amounts owed, so it has no total.
+    if "Limit" in headers:
+        totals[headers.index("Limit")] = None
+    ws.append(totals)
+
+    for cell in ws[1]:
+        cell.font = BOLD
+    for cell in ws[ws.max_row]:
+        cell.font = BOLD
+    for row in ws.iter_rows(min_row=2, max_row=ws.max_row):
+        for column in money_columns:
+            row[column - 1].number_format = MONEY_FORMAT
+        for column in date_columns:
+            row[column - 1].number_format = DATE_FORMAT
+        if percent_column is not None:
+            row[percent_column - 1].number_format = PERCENT_FORMAT
+
+    ws.freeze_panes = "A2"
+    last_column = get_column_letter(len(headers))
+    ws.auto_filter.ref = f"A1:{last_column}{last_data_row}"
+    for index, header in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = max(12, len(header) + 4)
+
+
+def _save_atomically(book: Workbook, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent
+    )
+    os.close(handle)
+    try:
+        book.save(temp_name)
+        os.replace(temp_name, path)
+    except PermissionError as exc:
+        raise EngineError(
+            Finding(
+                str(path),
+                f"the report could not be replaced: {exc.strerror}.",
+                "Close the report in Excel; the next pass writes it again.",
+            )
+        ) from exc
+    finally:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
