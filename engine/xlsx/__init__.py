@@ -1,0 +1,1 @@
+"""Reading and writing staff workbooks (.xlsx, .xlsm) without disturbing their content."""

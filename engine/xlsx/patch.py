@@ -1,0 +1,396 @@
+"""Write cell values into a staff workbook by patching one sheet part in place.
+
+The workbook is never loaded and saved through an object model: that drops content
+the model does not know (controls, sparklines, x14 validations, in-cell pictures).
+Instead the sheet's XML is streamed, only the rows holding written cells are
+rewritten, every other zip member is copied as raw compressed bytes, and the new
+file replaces the old one atomically.
+
+NOTE: formulas that depend on written cells keep their cached values until Excel
+recalculates; `fullCalcOnLoad` is not set, so that workbook.xml stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from lxml import etree
+
+from engine.filestamp import FileStamp, stamp_of
+from engine.findings import Finding
+from engine.model import column_letter
+from engine.xlsx import zipcopy
+from engine.xlsx.lockfile import lock_owner
+from engine.xlsx.patch_cells import (
+    CellValue,
+    CellWrite,
+    RowContext,
+    edit_row,
+    new_row_xml,
+    parse_row,
+    serialize_row,
+)
+from engine.xlsx.patch_errors import (
+    FileChanged,
+    FileLocked,
+    NotAWorkbook,
+    WriteError,
+    WriteRefused,
+)
+from engine.xlsx.patch_package import (
+    MAX_SHEET_BYTES,
+    SheetPart,
+    check_container,
+    check_member_size,
+    find_sheet,
+    parse_range,
+    shared_strings,
+)
+from engine.xlsx.patch_scan import SheetScan, is_unchanged, refusals, scan_sheet
+from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
+
+__all__ = [
+    "CellValue",
+    "CellWrite",
+    "FileChanged",
+    "FileLocked",
+    "NotAWorkbook",
+    "WriteError",
+    "WriteRefused",
+    "plan_check",
+    "write_cells",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_ROW = 1_048_576
+MAX_COLUMN = 16_384
+TEMP_PREFIX = ".~arrears-guard-"
+COMPRESS_LEVEL = 6
+_READ_CHUNK = 1 << 20
+_WRITE_BATCH = 1 << 18
+_DIMENSION = re.compile(rb"(<(?:[\w.-]+:)?dimension\s[^>]*?\bref\s*=\s*[\"'])([^\"']*)([\"'])")
+
+Cells = Mapping[tuple[int, int], CellValue | CellWrite]
+
+
+def write_cells(
+    path: Path,
+    sheet: str,
+    cells: Cells,
+    *,
+    expected: FileStamp | None = None,
+    shown_as: str | None = None,
+    fsync: bool = True,
+) -> FileStamp:
+    """Write values into cells of one sheet, (row, column) 1-based; return the new stamp.
+
+    Writes atomically, and writes nothing (returning the current stamp) when every
+    cell already holds its value. Raises FileLocked, FileChanged, NotAWorkbook or
+    WriteRefused (listing every refused cell) and leaves the file untouched then.
+    """
+    path = Path(path)
+    workbook = shown_as or path.name
+    writes = _normalise(cells, workbook, sheet)
+    _check_unlocked(path, workbook)
+    if expected is not None and not expected.matches(path):
+        raise _changed(workbook)
+    before = path.stat()
+
+    with _package_errors(workbook):
+        check_container(path)
+        with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+            sheet_part, scan = _read_pass(archive, sheet, writes, workbook)
+            findings = refusals(scan, sheet_part, workbook, writes)
+            if findings:
+                raise WriteRefused(findings)
+            if _all_unchanged(archive, scan, sheet_part, writes, workbook):
+                log.info("%s › %s: all %d cells already hold their values", workbook, sheet, len(writes))
+                return stamp_of(path)
+            stamp = _replace(path, handle, sheet_part, scan, writes, before, workbook, fsync)
+    log.info("wrote %d cells into %s › %s", len(writes), workbook, sheet)
+    return stamp
+
+
+def plan_check(path: Path, sheet: str, cells: Cells) -> list[Finding]:
+    """Return the findings for targets a write would refuse, writing nothing."""
+    path = Path(path)
+    try:
+        writes = _normalise(cells, path.name, sheet)
+        with _package_errors(path.name):
+            check_container(path)
+            with zipfile.ZipFile(path) as archive:
+                sheet_part, scan = _read_pass(archive, sheet, writes, path.name)
+                return refusals(scan, sheet_part, path.name, writes)
+    except WriteError as error:
+        return error.findings
+
+
+def _normalise(cells: Cells, workbook: str, sheet: str) -> dict[tuple[int, int], CellWrite]:
+    writes = {}
+    findings = []
+    for (row, column), value in cells.items():
+        if not (1 <= row <= MAX_ROW and 1 <= column <= MAX_COLUMN):
+            findings.append(
+                Finding(
+                    f"{workbook} › {sheet}",
+                    f"cell (row {row}, column {column}) is outside Excel's grid of "
+                    f"{MAX_ROW:,} rows and {MAX_COLUMN:,} columns.",
+                    "Correct the target row or column.",
+                    code="write-refused",
+                )
+            )
+            continue
+        writes[(row, column)] = value if isinstance(value, CellWrite) else CellWrite(value)
+    if findings:
+        raise WriteRefused(findings)
+    return writes
+
+
+def _check_unlocked(path: Path, workbook: str) -> None:
+    locked, owner = lock_owner(path)
+    if locked:
+        who = f"by {owner}" if owner else "by another user"
+        raise FileLocked(
+            Finding(
+                workbook,
+                f"is open {who} (lock file present), so it was not written.",
+                "The write is retried after the workbook is closed.",
+                code="file-locked",
+            ),
+            owner,
+        )
+
+
+def _changed(workbook: str) -> FileChanged:
+    return FileChanged(
+        Finding(
+            workbook,
+            "changed since it was read, so it was not written.",
+            "The workbook is read again and the write retried.",
+            code="file-changed",
+        )
+    )
+
+
+class _package_errors:
+    """Turn low-level zip and XML failures into NotAWorkbook naming the file."""
+
+    def __init__(self, workbook: str):
+        self.workbook = workbook
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        broken = (
+            zipfile.BadZipFile,
+            zipcopy.ZipLayoutError,
+            SheetSyntaxError,
+            etree.XMLSyntaxError,
+            zlib.error,
+            EOFError,
+            KeyError,
+        )
+        if error is not None and isinstance(error, broken):
+            raise NotAWorkbook(
+                Finding(
+                    self.workbook,
+                    f"cannot be written because the workbook is damaged ({error}).",
+                    "Open it in Excel and save it again as .xlsx.",
+                    code="invalid-package",
+                )
+            ) from error
+        return False
+
+
+def _read_pass(
+    archive: zipfile.ZipFile, sheet: str, writes: dict[tuple[int, int], CellWrite], workbook: str
+) -> tuple[SheetPart, SheetScan]:
+    sheet_part = find_sheet(archive, sheet, workbook)
+    check_member_size(archive.getinfo(sheet_part.part), MAX_SHEET_BYTES, workbook)
+    scan = scan_sheet(_member_chunks(archive, sheet_part.part), writes)
+    return sheet_part, scan
+
+
+def _member_chunks(archive: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    with archive.open(name) as stream:
+        while block := stream.read(_READ_CHUNK):
+            yield block
+
+
+def _all_unchanged(
+    archive: zipfile.ZipFile,
+    scan: SheetScan,
+    sheet_part: SheetPart,
+    writes: dict[tuple[int, int], CellWrite],
+    workbook: str,
+) -> bool:
+    indexes = {
+        int(state.value)
+        for state in scan.cells.values()
+        if state.type == "s" and state.value and state.value.isdigit()
+    }
+    strings = shared_strings(archive, indexes, workbook) if indexes else {}
+    return all(
+        is_unchanged(scan.cells.get(target), write, sheet_part.date1904, strings)
+        for target, write in writes.items()
+    )
+
+
+def _replace(
+    path: Path,
+    handle: BinaryIO,
+    sheet_part: SheetPart,
+    scan: SheetScan,
+    writes: dict[tuple[int, int], CellWrite],
+    before: os.stat_result,
+    workbook: str,
+    fsync: bool,
+) -> FileStamp:
+    descriptor, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=path.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(descriptor, "wb") as target:
+            _write_package(handle, target, sheet_part, scan, writes)
+            target.flush()
+            if fsync:
+                os.fsync(target.fileno())
+        os.chmod(temp, stat.S_IMODE(before.st_mode))
+        stamp = stamp_of(temp)
+
+        # Last checks right before the rename narrow the window for a concurrent save.
+        _check_unlocked(path, workbook)
+        now = path.stat()
+        if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise _changed(workbook)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        _fsync_directory(path.parent)
+    return stamp
+
+
+def _fsync_directory(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # Windows cannot open a directory; its rename is already durable.
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_package(
+    source: BinaryIO,
+    target: BinaryIO,
+    sheet_part: SheetPart,
+    scan: SheetScan,
+    writes: dict[tuple[int, int], CellWrite],
+) -> None:
+    source.seek(0)
+    with zipfile.ZipFile(source) as archive:
+        comment = archive.comment
+        entries = zipcopy.read_central_directory(source)
+        central = []
+        for entry in entries:
+            if entry.name == sheet_part.part:
+                chunks = _patched_sheet(
+                    _member_chunks(archive, entry.name), scan, sheet_part, writes
+                )
+                record, _ = zipcopy.write_deflated_member(target, entry, chunks, COMPRESS_LEVEL)
+                central.append(record)
+                continue
+            offset = target.tell()
+            length = zipcopy.local_record_length(source, entry)
+            zipcopy.copy_range(source, target, entry.header_offset, length)
+            central.append(zipcopy.relocated_central_entry(entry, offset))
+    zipcopy.write_end_records(target, central, comment)
+
+
+def _patched_sheet(
+    chunks: Iterable[bytes],
+    scan: SheetScan,
+    sheet_part: SheetPart,
+    writes: dict[tuple[int, int], CellWrite],
+) -> Iterator[bytes]:
+    """Yield the sheet XML with written rows replaced, in batches for the compressor."""
+    by_row: dict[int, dict[int, CellWrite]] = {}
+    for (row, column), write in writes.items():
+        by_row.setdefault(row, {})[column] = write
+    pending = sorted(by_row)
+    context = scan.context(sheet_part.date1904)
+    batch: list[bytes] = []
+    size = 0
+    index = 0
+
+    def new_rows_before(limit: int) -> Iterator[bytes]:
+        nonlocal index
+        while index < len(pending) and pending[index] < limit:
+            number = pending[index]
+            index += 1
+            if any(w.value is not None or w.style is not None for w in by_row[number].values()):
+                yield _rewrite_row(new_row_xml(number, context), number, by_row[number], context)
+
+    for piece in split_sheet(chunks):
+        if isinstance(piece, SheetHead):
+            pieces: Iterable[bytes] = [_widen_dimension(piece.data, writes)]
+        elif isinstance(piece, RowSpan):
+            pieces = list(new_rows_before(piece.number))
+            if index < len(pending) and pending[index] == piece.number:
+                index += 1
+                pieces.append(_rewrite_row(piece.data, piece.number, by_row[piece.number], context))
+            else:
+                pieces.append(piece.data)
+        elif isinstance(piece, Gap):
+            pieces = [piece.data]
+        else:
+            assert isinstance(piece, Tail)
+            pieces = [*new_rows_before(MAX_ROW + 1), piece.data]
+        for data in pieces:
+            batch.append(data)
+            size += len(data)
+        if size >= _WRITE_BATCH:
+            yield b"".join(batch)
+            batch, size = [], 0
+    yield b"".join(batch)
+
+
+def _rewrite_row(
+    row_xml: bytes, number: int, writes: dict[int, CellWrite], context: RowContext
+) -> bytes:
+    row = parse_row(row_xml, context)
+    edit_row(row, number, writes, context)
+    return serialize_row(row)
+
+
+def _widen_dimension(head: bytes, writes: dict[tuple[int, int], CellWrite]) -> bytes:
+    """Widen `<dimension ref>` so readers that size the sheet from it see new cells."""
+    written = [target for target, write in writes.items() if write.value is not None]
+    match = _DIMENSION.search(head)
+    if match is None or not written:
+        return head
+    rows = [row for row, _ in written]
+    columns = [column for _, column in written]
+    area = parse_range(match.group(2).decode("ascii", "replace"))
+    if area is not None:
+        rows += [area[0], area[2]]
+        columns += [area[1], area[3]]
+    first = f"{column_letter(min(columns))}{min(rows)}"
+    last = f"{column_letter(max(columns))}{max(rows)}"
+    ref = first if first == last else f"{first}:{last}"
+    if area is not None and ref.encode() == match.group(2).replace(b"$", b"").upper():
+        return head
+    return head[: match.start(2)] + ref.encode() + head[match.end(2) :]

@@ -1,0 +1,259 @@
+"""Cell values as SpreadsheetML, and the rewriting of one `<row>` element.
+
+Text is always an inline string (`t="inlineStr"`), so the shared-string table stays
+untouched and text starting with `=` can never turn into a formula. Numbers are
+written as exact decimal strings and dates as serial numbers of the workbook's date
+system (1900 or 1904).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lxml import etree
+
+from engine.model import column_letter
+
+CellValue = str | Decimal | int | dt.date | None
+
+MAX_TEXT_LENGTH = 32_767
+# Excel stores numbers as IEEE doubles; larger magnitudes cannot be typed in.
+MAX_NUMBER = Decimal("9.99999999999999E+307")
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_EXCEL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
+_EXCEL_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+@dataclass(frozen=True)
+class CellWrite:
+    """A value to write, with an optional cell style (index into `cellXfs`)."""
+
+    value: CellValue
+    style: int | None = None
+
+
+def excel_escape(text: str) -> str:
+    """Encode text the way Excel stores it: `_xHHHH_` for characters XML 1.0 forbids.
+
+    A literal `_x0041_` in the text is stored as `_x005F_x0041_` so Excel does not
+    decode it to `A`.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        found = match.group()
+        return "_x005F_" if found == "_" else f"_x{ord(found):04X}_"
+
+    return _EXCEL_ESCAPE.sub(replace, text)
+
+
+def excel_unescape(text: str) -> str:
+    return _EXCEL_UNESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
+def number_text(number: Decimal | int) -> str:
+    """Return the exact decimal string for `<v>`, without an exponent."""
+    if isinstance(number, int):
+        return str(number)
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def date_serial(value: dt.date, date1904: bool) -> Decimal | None:
+    """Return Excel's serial number for a date or datetime, or None before the epoch."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if date1904:
+        serial = (day - dt.date(1904, 1, 1)).days
+        if serial < 0:
+            return None
+    else:
+        # Excel counts 29 February 1900, a day that never existed.
+        serial = (day - dt.date(1899, 12, 31)).days
+        if day >= dt.date(1900, 3, 1):
+            serial += 1
+        if serial < 1:
+            return None
+    result = Decimal(serial)
+    if isinstance(value, dt.datetime):
+        micros = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000
+        fraction = Decimal(micros + value.microsecond) / Decimal(86_400_000_000)
+        result += fraction.quantize(Decimal("1E-11"))
+    return result
+
+
+def value_problem(value: CellValue) -> str | None:
+    """Return why `value` cannot be written to a cell, or None when it can."""
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT_LENGTH:
+            return (
+                f"text of {len(value):,} characters is longer than the "
+                f"{MAX_TEXT_LENGTH:,} characters an Excel cell holds"
+            )
+        if any("\ud800" <= char <= "\udfff" for char in value):
+            return "text contains an unpaired UTF-16 surrogate, which is not valid Unicode"
+        return None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return f"number {value} is not finite"
+        if abs(value) > MAX_NUMBER:
+            return f"number {value} is outside the range Excel can store"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        return f"number {value} is outside the range Excel can store"
+    if value is not None and not isinstance(value, (str, Decimal, int, dt.date)):
+        return f"value {value!r} of type {type(value).__name__} cannot be written to a cell"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    """What every row edit needs to know about its sheet."""
+
+    namespace_decls: bytes
+    prefix: bytes
+    date1904: bool
+    column_styles: dict[int, str]
+
+
+def parse_row(row_xml: bytes, context: RowContext) -> etree._Element:
+    """Parse one `<row>` element with the sheet's namespace declarations in scope."""
+    wrapper = etree.fromstring(
+        b"<wrapper" + context.namespace_decls + b">" + row_xml + b"</wrapper>", _PARSER
+    )
+    return wrapper[0]
+
+
+def serialize_row(row: etree._Element) -> bytes:
+    wrapper = row.getparent()
+    text = etree.tostring(wrapper, encoding="utf-8")
+    return text[text.index(b">") + 1 : text.rindex(b"</wrapper>")]
+
+
+def row_cells(row: etree._Element) -> list[tuple[int, etree._Element]]:
+    """Return (column, cell) pairs of a row, counting cells without `r` implicitly."""
+    cell_tag = _qualified(row, "c")
+    cells = []
+    column = 0
+    for cell in row:
+        if cell.tag != cell_tag:
+            continue
+        ref = cell.get("r")
+        column = _column_of(ref) if ref else column + 1
+        cells.append((column, cell))
+    return cells
+
+
+def edit_row(row: etree._Element, number: int, writes: dict[int, CellWrite], context: RowContext) -> None:
+    """Write values into a parsed row: existing cells keep their style, new cells are
+    inserted in column order with the row or column style."""
+    cells = dict(row_cells(row))
+    row_style = row.get("s") if row.get("customFormat") in ("1", "true") else None
+    for column in sorted(writes):
+        write = writes[column]
+        cell = cells.get(column)
+        if cell is None:
+            if write.value is None and write.style is None:
+                continue
+            cell = _insert_cell(row, number, column, cells)
+            cells[column] = cell
+            style = row_style or context.column_styles.get(column)
+            if style is not None and style != "0":
+                cell.set("s", style)
+        _set_value(cell, write, context.date1904)
+    _widen_spans(row, [column for column in writes if column in cells])
+
+
+def _insert_cell(
+    row: etree._Element, number: int, column: int, cells: dict[int, etree._Element]
+) -> etree._Element:
+    cell = etree.Element(_qualified(row, "c"))
+    cell.set("r", f"{column_letter(column)}{number}")
+    following = [cells[c] for c in sorted(cells) if c > column]
+    if following:
+        following[0].addprevious(cell)
+    elif cells:
+        cells[max(cells)].addnext(cell)
+    else:
+        row.insert(0, cell)
+    return cell
+
+
+def _set_value(cell: etree._Element, write: CellWrite, date1904: bool) -> None:
+    for child in list(cell):
+        if _local(child) != "extLst":
+            cell.remove(child)
+    for attribute in ("t", "vm", "cm"):
+        cell.attrib.pop(attribute, None)
+    if write.style is not None:
+        cell.set("s", str(write.style))
+
+    value = write.value
+    if value is None:
+        return
+    if isinstance(value, str):
+        cell.set("t", "inlineStr")
+        inline = etree.SubElement(cell, _qualified(cell, "is"))
+        text = etree.SubElement(inline, _qualified(cell, "t"))
+        text.set(_XML_SPACE, "preserve")
+        text.text = excel_escape(value)
+    elif isinstance(value, bool):
+        cell.set("t", "b")
+        etree.SubElement(cell, _qualified(cell, "v")).text = "1" if value else "0"
+    elif isinstance(value, (Decimal, int)):
+        etree.SubElement(cell, _qualified(cell, "v")).text = number_text(value)
+    else:
+        serial = date_serial(value, date1904)
+        assert serial is not None, "dates before the epoch are rejected earlier"
+        etree.SubElement(cell, _qualified(cell, "v")).text = number_text(serial)
+    # Move a kept extLst behind the new value, where the schema puts it.
+    for child in list(cell):
+        if _local(child) == "extLst":
+            cell.append(child)
+
+
+def _widen_spans(row: etree._Element, columns: list[int]) -> None:
+    spans = row.get("spans")
+    if not spans or not columns:
+        return
+    try:
+        ranges = [[int(part) for part in item.split(":")] for item in spans.split()]
+    except ValueError:
+        return
+    if not ranges or any(len(pair) != 2 for pair in ranges):
+        return
+    ranges[0][0] = min(ranges[0][0], *columns)
+    ranges[-1][1] = max(ranges[-1][1], *columns)
+    for column in columns:
+        if not any(low <= column <= high for low, high in ranges):
+            for pair in reversed(ranges):
+                if pair[0] < column:
+                    pair[1] = column
+                    break
+    row.set("spans", " ".join(f"{low}:{high}" for low, high in ranges))
+
+
+def new_row_xml(number: int, context: RowContext) -> bytes:
+    return b"<" + context.prefix + b'row r="' + str(number).encode() + b'"/>'
+
+
+def _qualified(el: etree._Element, local: str) -> str:
+    namespace = etree.QName(el).namespace
+    return f"{{{namespace}}}{local}" if namespace else local
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _column_of(ref: str) -> int:
+    column = 0
+    for char in ref:
+        if char.isalpha():
+            column = column * 26 + ord(char.upper()) - 64
+        elif char != "$":
+            break
+    return column

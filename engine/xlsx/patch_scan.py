@@ -1,0 +1,273 @@
+"""The read pass of a write-back: what is in the target cells and what protects them.
+
+Merged ranges come after the cell data in the sheet XML, and array formulas cover
+cells that carry no formula of their own, so every target is checked against one
+full read of the sheet before a single byte is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from engine.findings import Finding
+from engine.model import column_letter
+from engine.xlsx.patch_cells import (
+    CellWrite,
+    RowContext,
+    date_serial,
+    excel_escape,
+    parse_row,
+    row_cells,
+    value_problem,
+)
+from engine.xlsx.patch_package import SheetPart, TableArea, parse_range
+from engine.xlsx.patch_stream import RowSpan, SheetHead, Tail, split_sheet
+
+Area = tuple[int, int, int, int]
+
+_COL = re.compile(rb"<(?:[\w.-]+:)?col\s([^>]*)>")
+_ATTRIBUTE = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_MERGE_CELL = re.compile(rb"<(?:[\w.-]+:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([^\"']+)[\"']")
+_FORMULA_TAG = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
+
+
+@dataclass(slots=True)
+class CellState:
+    """What a target cell holds before the write."""
+
+    exists: bool = False
+    formula: str | None = None
+    formula_kind: str | None = None
+    shared_index: str | None = None
+    type: str | None = None
+    value: str | None = None
+    style: str | None = None
+
+
+@dataclass(slots=True)
+class FormulaArea:
+    kind: str
+    area: Area
+    master: str
+
+
+@dataclass(slots=True)
+class SheetScan:
+    """Facts of one sheet gathered by the read pass."""
+
+    prefix: bytes = b""
+    namespace_decls: bytes = b""
+    column_styles: dict[int, str] = field(default_factory=dict)
+    merged: list[Area] = field(default_factory=list)
+    formula_areas: list[FormulaArea] = field(default_factory=list)
+    shared_masters: dict[str, str] = field(default_factory=dict)
+    cells: dict[tuple[int, int], CellState] = field(default_factory=dict)
+    has_formulas: bool = False
+
+    def context(self, date1904: bool) -> RowContext:
+        return RowContext(self.namespace_decls, self.prefix, date1904, self.column_styles)
+
+
+def scan_sheet(chunks: Iterable[bytes], targets: Iterable[tuple[int, int]]) -> SheetScan:
+    """Read the sheet once, recording target cells, formula ranges and merges."""
+    by_row: dict[int, list[int]] = {}
+    for row, column in targets:
+        by_row.setdefault(row, []).append(column)
+    scan = SheetScan()
+    context = None
+    tail = []
+    for piece in split_sheet(chunks):
+        if isinstance(piece, SheetHead):
+            scan.prefix = piece.prefix
+            scan.namespace_decls = piece.namespace_decls
+            scan.column_styles = _column_styles(piece.data)
+            context = scan.context(False)
+        elif isinstance(piece, RowSpan):
+            _scan_row(scan, piece, by_row.get(piece.number), context)
+        elif isinstance(piece, Tail):
+            tail.append(piece.data)
+    scan.merged = [
+        area
+        for ref in _MERGE_CELL.findall(b"".join(tail))
+        if (area := parse_range(ref.decode("ascii", "replace"))) is not None
+    ]
+    return scan
+
+
+def _scan_row(
+    scan: SheetScan, piece: RowSpan, columns: list[int] | None, context: RowContext | None
+) -> None:
+    has_formula = _FORMULA_TAG.search(piece.data) is not None
+    scan.has_formulas = scan.has_formulas or has_formula
+    if columns is None and not (has_formula and b"ref=" in piece.data):
+        return
+    assert context is not None
+    row = parse_row(piece.data, context)
+    wanted = set(columns or ())
+    for column, cell in row_cells(row):
+        formula = next((child for child in cell if _local(child) == "f"), None)
+        ref = f"{column_letter(column)}{piece.number}"
+        if formula is not None and formula.get("ref"):
+            area = parse_range(formula.get("ref") or "")
+            kind = formula.get("t") or "normal"
+            if area is not None and kind in ("shared", "array", "dataTable"):
+                scan.formula_areas.append(FormulaArea(kind, area, ref))
+            if kind == "shared" and formula.get("si") is not None:
+                scan.shared_masters[formula.get("si") or ""] = ref
+        if column in wanted:
+            scan.cells[(piece.number, column)] = _cell_state(cell, formula)
+
+
+def _cell_state(cell, formula) -> CellState:
+    state = CellState(exists=True, type=cell.get("t"), style=cell.get("s"))
+    if formula is not None:
+        state.formula = formula.text or ""
+        state.formula_kind = formula.get("t") or "normal"
+        state.shared_index = formula.get("si")
+    for child in cell:
+        name = _local(child)
+        if name == "v":
+            state.value = child.text or ""
+        elif name == "is":
+            state.value = "".join(
+                t.text or "" for t in child.iter() if _local(t) == "t" and _local(t.getparent()) != "rPh"
+            )
+    return state
+
+
+def _column_styles(head: bytes) -> dict[int, str]:
+    styles: dict[int, str] = {}
+    for attributes in _COL.findall(head):
+        values = {
+            name.decode(): (first or second).decode()
+            for name, first, second in _ATTRIBUTE.findall(attributes)
+        }
+        try:
+            low, high = int(values["min"]), int(values["max"])
+        except (KeyError, ValueError):
+            continue
+        style = values.get("style")
+        if style and style != "0":
+            for column in range(low, min(high, 16_384) + 1):
+                styles[column] = style
+    return styles
+
+
+def refusals(
+    scan: SheetScan,
+    sheet: SheetPart,
+    workbook: str,
+    writes: dict[tuple[int, int], CellWrite],
+) -> list[Finding]:
+    """Return one finding for every target that must not be written, in cell order."""
+    findings = []
+    for (row, column), write in sorted(writes.items()):
+        where = f"{workbook} › {sheet.name} › {column_letter(column)}{row}"
+        reason = _position_problem(scan, sheet.tables, row, column)
+        if reason is not None:
+            findings.append(Finding(where, reason[0], reason[1], code="write-refused"))
+        problem = value_problem(write.value)
+        if problem is None and isinstance(write.value, dt.date):
+            if date_serial(write.value, sheet.date1904) is None:
+                system = "1904" if sheet.date1904 else "1900"
+                problem = f"date {write.value} is before the start of Excel's {system} date system"
+        if problem is not None:
+            findings.append(
+                Finding(where, f"cannot be written: {problem}.", "Correct the value.", code="write-refused")
+            )
+    return findings
+
+
+def _position_problem(
+    scan: SheetScan, tables: list[TableArea], row: int, column: int
+) -> tuple[str, str] | None:
+    state = scan.cells.get((row, column))
+    if state is not None and state.formula is not None:
+        if state.formula_kind == "shared" and not state.formula:
+            master = scan.shared_masters.get(state.shared_index or "", "another cell")
+            message = f"contains a shared formula copied from {master}"
+        else:
+            message = f"contains a formula (={state.formula})"
+        return (
+            message + ", which the engine never overwrites.",
+            "Map the owned column to cells without formulas, or clear the formula in Excel.",
+        )
+    for formula in scan.formula_areas:
+        if _inside(formula.area, row, column) and formula.kind != "shared":
+            label = "an array formula" if formula.kind == "array" else "a data table"
+            return (
+                f"is inside the range {_area_text(formula.area)} of {label} "
+                f"entered in {formula.master}, which Excel only changes as a whole.",
+                "Map the owned column outside that range.",
+            )
+        if _inside(formula.area, row, column):
+            return (
+                f"is inside the range {_area_text(formula.area)} of the shared formula "
+                f"entered in {formula.master}.",
+                "Map the owned column outside that range.",
+            )
+    for area in scan.merged:
+        if _inside(area, row, column):
+            return (
+                f"is part of the merged range {_area_text(area)}, where a written value "
+                "would be hidden or break the merge.",
+                "Unmerge the cells in Excel, or map the owned column elsewhere.",
+            )
+    for table in tables:
+        header = (table.first_row, table.first_column, table.first_row + table.header_rows - 1, table.last_column)
+        if table.header_rows and _inside(header, row, column):
+            return (
+                f"is a header cell of the Excel table '{table.name}'; writing it would "
+                "rename the table column.",
+                "Map the owned column to the rows below the table header.",
+            )
+    return None
+
+
+def is_unchanged(state: CellState | None, write: CellWrite, date1904: bool, strings: dict[int, str]) -> bool:
+    """Return True when the cell already holds exactly this value and style."""
+    value = write.value
+    if state is None or not state.exists:
+        return value is None and write.style is None
+    if write.style is not None and str(write.style) != (state.style or "0"):
+        return False
+    if state.formula is not None:
+        return False
+    if value is None:
+        return state.value is None
+    if isinstance(value, str):
+        if state.type == "inlineStr":
+            return state.value == excel_escape(value)
+        if state.type == "s" and state.value is not None and state.value.isdigit():
+            return strings.get(int(state.value)) == excel_escape(value)
+        return False
+    if isinstance(value, bool):
+        return state.type == "b" and state.value == ("1" if value else "0")
+    if state.type not in (None, "n") or state.value is None:
+        return False
+    try:
+        stored = Decimal(state.value)
+    except InvalidOperation:
+        return False
+    if isinstance(value, (Decimal, int)):
+        return stored == value
+    return stored == date_serial(value, date1904)
+
+
+def _inside(area: Area, row: int, column: int) -> bool:
+    return area[0] <= row <= area[2] and area[1] <= column <= area[3]
+
+
+def _area_text(area: Area) -> str:
+    first = f"{column_letter(area[1])}{area[0]}"
+    last = f"{column_letter(area[3])}{area[2]}"
+    return first if first == last else f"{first}:{last}"
+
+
+def _local(el) -> str:
+    tag = el.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
