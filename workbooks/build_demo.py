@@ -70,9 +70,9 @@ NEW_ORDER_DAYS = 10
 DISPUTE_DAYS = 180
 MIN_HISTORY = 5
 BASE_CURRENCY = "USD"
-# USD per EUR for the printed summary only (about the June 2013 rate); the engine
-# converts with the FX table in rules/credit.yaml.
-SUMMARY_EUR_RATE = Decimal("1.30")
+CREDIT_RULES = ROOT / "rules" / "credit.yaml"
+# USD per EUR for the printed summary when rules/credit.yaml has no EUR rate.
+FALLBACK_EUR_RATE = Decimal("1.08")
 DATE_FORMAT = "yyyy-mm-dd"
 AMOUNT_FORMAT = "#,##0.00"
 
@@ -398,9 +398,18 @@ def demo_inputs(data: DemoData) -> Inputs:
     return Inputs(orders=orders, payments=payments)
 
 
+def summary_eur_rate(path: Path = CREDIT_RULES) -> Decimal:
+    """Return the EUR rate of the rules' FX table, or FALLBACK_EUR_RATE without one."""
+    if not path.exists():
+        return FALLBACK_EUR_RATE
+    rules = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    rate = (rules.get("fx") or {}).get("EUR")
+    return Decimal(str(rate)) if rate is not None else FALLBACK_EUR_RATE
+
+
 def summary_lines(data: DemoData, as_of: dt.date = AS_OF) -> list[str]:
     """Describe the demo on `as_of`: row counts, aging and exposure per rating."""
-    rates = {BASE_CURRENCY: Decimal(1), "EUR": SUMMARY_EUR_RATE}
+    rates = {BASE_CURRENCY: Decimal(1), "EUR": summary_eur_rate()}
     inputs = demo_inputs(data)
     ledger = build_ledger(inputs, as_of, lambda amount, code, ref: amount * rates[code])
     new_orders: dict[str, Decimal] = defaultdict(Decimal)
@@ -410,7 +419,7 @@ def summary_lines(data: DemoData, as_of: dt.date = AS_OF) -> list[str]:
 
     lines = [
         f"As-of date {as_of.isoformat()}, base currency {BASE_CURRENCY}, "
-        f"EUR at {SUMMARY_EUR_RATE} USD for this summary",
+        f"EUR at {rates['EUR']} USD for this summary",
         f"orders.xlsx     {len(data.orders):5d} orders, "
         f"{sum(1 for row in data.orders if 'Invoice No' not in row)} not invoiced",
         f"payments.xlsx   {len(data.payments):5d} payments",
