@@ -27,6 +27,8 @@ class RowValues:
         self.row = row
         self.source = read.source
         self.problems: list[Finding] = list(row.held)
+        # Cells the reader already reported are not parsed again.
+        self.reported = {finding.where for finding in row.held}
         self.key = self.text(self.source.key_field, required=False) or ""
 
     def where(self, name: str) -> str:
@@ -36,15 +38,20 @@ class RowValues:
 
     def text(self, name: str, *, required: bool | None = None) -> str | None:
         value = text_of(self.row.values.get(name))
-        if value is None and self.is_required(name, required):
+        if value is None and self.is_required(name, required) and not self.skip(name):
             self.problems.append(Finding(self.where(name) if name in self.read.columns
                                          else str(self.row.ref),
                                          f"{name.replace('_', ' ')} is missing.",
                                          "Fill in the cell.", code="value"))
         return value
 
-    def money(self, name: str, *, required: bool | None = None) -> Decimal | None:
+    def skip(self, name: str) -> bool:
         if name not in self.read.columns:
+            return True
+        return self.row.ref.cell(self.read.columns[name]) in self.reported
+
+    def money(self, name: str, *, required: bool | None = None) -> Decimal | None:
+        if self.skip(name):
             return None
         try:
             return parse_money(self.row.values.get(name), self.source.locale,
@@ -57,7 +64,7 @@ class RowValues:
         return None
 
     def date(self, name: str, *, required: bool | None = None) -> dt.date | None:
-        if name not in self.read.columns:
+        if self.skip(name):
             return None
         try:
             return parse_date(self.row.values.get(name), date1904=self.read.date1904,
