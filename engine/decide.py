@@ -1,0 +1,300 @@
+"""Credit decisions for new orders: APPROVED, BLOCKED or HELD, each with its trace.
+
+Which orders are decided: rows whose Status is empty, BLOCKED or HELD, dated on or
+before the as-of date and not yet invoiced then. APPROVED orders are never revoked or
+re-decided; they count in exposure through the ledger's `pending`. An invoiced order
+is a receivable, past the point of a credit decision, so it is not decided either.
+
+Orders are decided in order date, then row, order. Each approval adds the order's
+amount in the base currency to its customer's and salesperson's exposure before the
+next order is decided, so two orders that each fit under a limit cannot both pass
+when together they exceed it.
+
+An order is HELD, never guessed, when its row or its customer's row could not be
+read, the customer is unknown, no limit can be set, its currency has no FX rate, or
+a rule fails on its values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.findings import Finding, Severity
+from engine.model import Customer, Inputs, Order, RowRef
+from engine.rules.limits import LimitResult, fx_rate, limit_from, salesperson_limit_of
+from engine.rules.model import RuleSet
+from engine.rules.money import amount_formatter
+from engine.rules.reasons import ReasonWriter
+from engine.rules.table import RuleEvaluationError, run_table
+
+logger = logging.getLogger(__name__)
+
+APPROVED, BLOCKED, HELD = "APPROVED", "BLOCKED", "HELD"
+UNDECIDED = {"", BLOCKED, HELD}
+ZERO = Decimal(0)
+
+__all__ = [
+    "Decision",
+    "LimitResult",
+    "customer_limit",
+    "decide_orders",
+    "explain_decision",
+    "salesperson_limit",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    order_id: str
+    ref: RowRef
+    status: str  # APPROVED, BLOCKED or HELD
+    warning: bool
+    reason: str  # the sentence for the Reason cell
+    rule: str  # the deciding rule's name, "default" or "" for HELD
+    rule_where: str
+    inputs: dict[str, str]
+    trace: tuple[str, ...]
+    notify: tuple[str, ...]
+    override_event: str | None  # "released", "re-blocked" or "rejected-approver"
+    customer_id: str = ""
+    salesperson: str = ""
+    override_by: str = ""
+    override_reason: str = ""
+
+
+def customer_limit(rules: RuleSet, customer: Customer, account, as_of: dt.date) -> LimitResult:
+    """Return the customer's credit limit in base currency and how it was derived."""
+    return limit_from(rules, customer, customer_fields(rules, customer, account, as_of))
+
+
+def salesperson_limit(rules: RuleSet, salesperson: str | None) -> LimitResult:
+    """Return the salesperson's limit on the exposure of all their customers."""
+    return salesperson_limit_of(rules, salesperson)
+
+
+def customer_fields(rules: RuleSet, customer: Customer, account, as_of) -> dict[str, Any]:
+    """Return the customer-scope field values of the rule conditions."""
+    from engine.ledger import late_payments
+
+    days = max((item.days_overdue for item in account.open_items), default=0)
+    values: dict[str, Any] = {
+        "customer_id": customer.customer_id,
+        "rating": (customer.rating or "").strip(),
+        "country": customer.country or "",
+        "outstanding": account.outstanding,
+        "overdue": account.overdue,
+        "days_overdue": max(days, 0),
+        "credit": account.credit,
+        "pending": account.pending,
+        "exposure": account.exposure,
+        "rating_limit": ZERO,
+    }
+    for min_days, within in rules.late_payment_windows:
+        values[f"late_payments_{min_days}d_{within}d"] = late_payments(
+            account, as_of, min_days_late=min_days, within_days=within
+        )
+    return values
+
+
+def decide_orders(
+    rules: RuleSet,
+    ledger,
+    inputs: Inputs,
+    as_of: dt.date,
+    *,
+    findings: list[Finding] | None = None,
+) -> list[Decision]:
+    """Decide every undecided order; append override problems to `findings`."""
+    decider = _Decider(rules, ledger, inputs, as_of)
+    decisions = [decider.held_row(row) for row in inputs.held if row.kind == "orders"]
+    for order in sorted(_to_decide(inputs.orders, as_of), key=_order_key):
+        decisions.append(decider.decide(order))
+    if findings is not None:
+        findings.extend(decider.findings)
+    return decisions
+
+
+def _to_decide(orders, as_of: dt.date):
+    for order in orders:
+        if (order.status or "").strip().upper() not in UNDECIDED:
+            continue
+        if order.order_date > as_of:
+            continue
+        if order.invoice_date is not None and order.invoice_date <= as_of:
+            continue
+        yield order
+
+
+def _order_key(order: Order):
+    return order.order_date, order.ref.row
+
+
+class _Decider:
+    """The running state of one pass: customer figures and exposure approved so far."""
+
+    def __init__(self, rules: RuleSet, ledger, inputs: Inputs, as_of: dt.date):
+        self.rules = rules
+        self.ledger = ledger
+        self.as_of = as_of
+        self.findings: list[Finding] = []
+        self.writer = ReasonWriter(rules)
+        self.customers = {c.customer_id: c for c in inputs.customers}
+        self.held_customers = {
+            row.key: row for row in inputs.held if row.kind == "customers" and row.key
+        }
+        self.approvers = {" ".join(a.split()).casefold(): a for a in rules.approvers}
+        self.customer_cache: dict[str, tuple[dict[str, Any], LimitResult]] = {}
+        self.added: dict[str, Decimal] = defaultdict(Decimal)  # approved this pass
+        self.salesperson_exposure = self._salesperson_totals()
+        self.salesperson_limits: dict[str, LimitResult] = {}
+
+    def _salesperson_totals(self) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for customer in self.customers.values():
+            if customer.salesperson:
+                account = self.ledger.account(customer.customer_id)
+                totals[customer.salesperson.strip().upper()] += account.exposure
+        return totals
+
+    def held_row(self, row) -> Decision:
+        return self.writer.held(row.key, row.ref, row.reason, "")
+
+    def customer(self, customer: Customer):
+        cached = self.customer_cache.get(customer.customer_id)
+        if cached is None:
+            account = self.ledger.account(customer.customer_id)
+            values = customer_fields(self.rules, customer, account, self.as_of)
+            limit = limit_from(self.rules, customer, values)
+            band_limit = limit.amount if limit.amount is not None else ZERO
+            values["rating_limit"] = band_limit
+            cached = self.customer_cache[customer.customer_id] = (values, limit)
+        return cached
+
+    def decide(self, order: Order) -> Decision:
+        customer = self.customers.get(order.customer_id)
+        held = self.held_customers.get(order.customer_id)
+        if held is not None:
+            return self.writer.held(order.order_id, order.ref,
+                                    f"the customer's row could not be read: {held.reason}",
+                                    order.customer_id)
+        if customer is None:
+            return self.writer.held(
+                order.order_id, order.ref,
+                f"customer '{order.customer_id}' is not in the customers sheet",
+                order.customer_id,
+            )
+        base_values, limit = self.customer(customer)
+        if limit.held_reason:
+            return self.writer.held(order.order_id, order.ref, limit.held_reason,
+                                    order.customer_id)
+        rate = fx_rate(self.rules, order.currency)
+        if rate is None:
+            return self.writer.held(
+                order.order_id, order.ref,
+                f"currency '{order.currency}' has no rate in the fx table of credit.yaml",
+                order.customer_id,
+            )
+        values = self.order_values(order, customer, base_values, limit, rate)
+        try:
+            result = run_table(self.rules, values)
+        except RuleEvaluationError as exc:
+            return self.writer.held(
+                order.order_id, order.ref,
+                f"rule '{exc.rule.name}' ({exc.rule.where}) could not be evaluated: "
+                f"{type(exc.error).__name__}",
+                order.customer_id,
+            )
+        decision = self.writer.decision(order, values, result, limit, rate)
+        if decision.status == BLOCKED and order.override is not None:
+            decision = self.apply_override(order, decision, values, rate)
+        if decision.status == APPROVED:
+            self.added[order.customer_id] += values["order_amount"]
+            if values["salesperson"]:
+                self.salesperson_exposure[values["salesperson"].upper()] += values[
+                    "order_amount"
+                ]
+        return decision
+
+    def order_values(self, order, customer, base_values, limit, rate) -> dict[str, Any]:
+        values = dict(base_values)
+        amount = order.amount if rate == 1 else (order.amount * rate).quantize(Decimal("0.01"))
+        added = self.added.get(order.customer_id, ZERO)
+        exposure = values["exposure"] + added
+        salesperson = (order.salesperson or customer.salesperson or "").strip()
+        values["pending"] = values["pending"] + added
+        values["exposure"] = exposure
+        values["order_id"] = order.order_id
+        values["order_amount"] = amount
+        values["order_currency"] = (order.currency or self.rules.base_currency).upper()
+        values["salesperson"] = salesperson
+        values["exposure_after"] = exposure + amount
+        values["customer_limit"] = limit.amount
+        values["has_typed_limit"] = customer.credit_limit is not None
+        values["warning_threshold"] = self.rules.warning_threshold
+        if salesperson:
+            key = salesperson.upper()
+            values["salesperson_exposure_after"] = self.salesperson_exposure[key] + amount
+            values["salesperson_limit"] = self.salesperson_limit(salesperson)
+        else:
+            values["salesperson_exposure_after"] = ZERO
+            values["salesperson_limit"] = ZERO
+        return values
+
+    def salesperson_limit(self, salesperson: str) -> Decimal:
+        limit = self.salesperson_limits.get(salesperson)
+        if limit is None:
+            limit = self.salesperson_limits[salesperson] = salesperson_limit_of(
+                self.rules, salesperson
+            )
+        return limit.amount if limit.amount is not None else ZERO
+
+    def apply_override(self, order: Order, decision: Decision, values, rate) -> Decision:
+        override = order.override
+        name = " ".join(override.approver.split())
+        approver = self.approvers.get(name.casefold())
+        if approver is None:
+            self.findings.append(
+                Finding(
+                    f"{order.ref}",
+                    f"override of order {order.order_id} by '{override.approver}' "
+                    "ignored: that name is not in the approvers of credit.yaml.",
+                    "Ask a listed approver to sign the override, or add the name to "
+                    "approvers in rules/credit.yaml.",
+                    Severity.WARNING,
+                    code="override-approver",
+                )
+            )
+            return self.writer.with_override(decision, "rejected-approver", name, override,
+                                             None)
+        problem = override_problem(order, override, self.as_of, self.rules.locale)
+        if problem:
+            return self.writer.with_override(decision, "re-blocked", approver, override,
+                                             problem)
+        return self.writer.with_override(decision, "released", approver, override, None)
+
+
+def override_problem(order: Order, override, as_of: dt.date, locale: str) -> str | None:
+    """Return why the override does not cover the order, or None when it does."""
+    money = amount_formatter(locale)
+    if override.approved_amount is None:
+        return "the override has no approved amount"
+    if order.amount > override.approved_amount:
+        return (
+            f"the order's {money(order.amount)} {order.currency} is over the "
+            f"{money(override.approved_amount)} approved"
+        )
+    if override.expires is not None and as_of > override.expires:
+        return f"the override expired on {override.expires.isoformat()}"
+    return None
+
+
+def explain_decision(decision: Decision, locale: str = "en_US") -> str:
+    """Return the full trace of a decision as text for `arrears-guard explain`."""
+    from engine.rules.reasons import explain_text
+
+    return explain_text(decision, locale)

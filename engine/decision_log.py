@@ -1,0 +1,147 @@
+"""The decision log: every decision of every pass, with its full trace, in SQLite.
+
+`explain(conn, order_id)` reads the latest decision of an order back as the same
+text `explain_decision` gives. Override releases and re-blocks are also stored as
+events with who, when and why, once per change (a pass that repeats the same
+override outcome adds no event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from engine.model import RowRef
+from engine.state import ensure_schema
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    warning INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    rule_where TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    trace TEXT NOT NULL,
+    notify TEXT NOT NULL,
+    ref TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_order ON decisions (order_id, id);
+CREATE TABLE IF NOT EXISTS override_events (
+    id INTEGER PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    approver TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS override_events_order ON override_events (order_id, id);
+"""
+
+
+def record_decisions(
+    conn: sqlite3.Connection, decisions: Iterable, as_of: dt.date,
+    *, now: dt.datetime | None = None,
+) -> int:
+    """Store the decisions of one pass in one transaction; return how many events."""
+    ensure_schema(conn, SCHEMA)
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    rows = []
+    events = 0
+    with conn:
+        for decision in decisions:
+            rows.append(
+                (
+                    decision.order_id, as_of.isoformat(), stamp, decision.status,
+                    int(decision.warning), decision.reason, decision.rule,
+                    decision.rule_where, json.dumps(decision.inputs, ensure_ascii=False),
+                    json.dumps(list(decision.trace), ensure_ascii=False),
+                    json.dumps(list(decision.notify)),
+                    json.dumps([decision.ref.file, decision.ref.sheet, decision.ref.row]),
+                )
+            )  # fmt: skip
+            if decision.override_event and _is_new_event(conn, decision):
+                conn.execute(
+                    "INSERT INTO override_events (order_id, event, approver, reason, "
+                    "as_of, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (decision.order_id, decision.override_event, decision.override_by,
+                     decision.override_reason, as_of.isoformat(), stamp),
+                )
+                events += 1
+        conn.executemany(
+            "INSERT INTO decisions (order_id, as_of, decided_at, status, warning, reason, "
+            "rule, rule_where, inputs, trace, notify, ref) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return events
+
+
+def _is_new_event(conn: sqlite3.Connection, decision) -> bool:
+    row = conn.execute(
+        "SELECT event, approver FROM override_events WHERE order_id = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (decision.order_id,),
+    ).fetchone()
+    return row is None or tuple(row) != (decision.override_event, decision.override_by)
+
+
+def latest_decision(conn: sqlite3.Connection, order_id: str):
+    """Return the latest logged Decision of an order, or None."""
+    from engine.decide import Decision
+
+    ensure_schema(conn, SCHEMA)
+    row = conn.execute(
+        "SELECT * FROM decisions WHERE order_id = ? ORDER BY id DESC LIMIT 1",
+        (order_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    file, sheet, number = json.loads(row["ref"])
+    return Decision(
+        order_id=row["order_id"], ref=RowRef(file, sheet, number), status=row["status"],
+        warning=bool(row["warning"]), reason=row["reason"], rule=row["rule"],
+        rule_where=row["rule_where"], inputs=json.loads(row["inputs"]),
+        trace=tuple(json.loads(row["trace"])), notify=tuple(json.loads(row["notify"])),
+        override_event=None,
+    )  # fmt: skip
+
+
+def override_events(conn: sqlite3.Connection, order_id: str) -> list[dict]:
+    """Return the override events of an order, oldest first."""
+    ensure_schema(conn, SCHEMA)
+    rows = conn.execute(
+        "SELECT event, approver, reason, as_of, recorded_at FROM override_events "
+        "WHERE order_id = ? ORDER BY id",
+        (order_id,),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def explain(conn: sqlite3.Connection, order_id: str, locale: str = "en_US") -> str:
+    """Return the full trace of the order's latest decision and its override events."""
+    from engine.decide import explain_decision
+
+    decision = latest_decision(conn, order_id)
+    if decision is None:
+        return f"No decision recorded for order {order_id}."
+    row = conn.execute(
+        "SELECT as_of, decided_at FROM decisions WHERE order_id = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (order_id,),
+    ).fetchone()
+    text = explain_decision(decision, locale)
+    text += f"\nDecided: pass as of {row['as_of']} at {row['decided_at']}"
+    for event in override_events(conn, order_id):
+        text += (
+            f"\nOverride {event['event']} by {event['approver']} "
+            f"(as of {event['as_of']}): {event['reason']}"
+        )
+    return text

@@ -1,0 +1,226 @@
+"""The Reason sentence, the trace and the `explain` text of a decision.
+
+A reason reads "Blocked: exposure would be 52,300.00 of a 50,000.00 limit (rating B)
+— rule 'over-limit' credit.yaml:52": the outcome, the rule's own reason with its
+placeholders filled in, and the rule's file and line. Reason templates are split
+into parts once, and each rule's trace line is built once per pass, so a decision
+only fills in numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.rules import fields as catalogue
+from engine.rules.money import amount_formatter
+
+if TYPE_CHECKING:
+    from engine.decide import Decision
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+DEFAULT_APPROVE = "exposure would be {exposure_after} of a {customer_limit} limit ({limit_how})"
+DEFAULT_BLOCK = "no rule approved the order"
+# Inputs recorded with every decision, besides the fields the rules read.
+RECORDED = (
+    "customer_id", "salesperson", "rating", "outstanding", "credit", "pending",
+    "exposure", "order_amount", "order_currency", "exposure_after", "customer_limit",
+    "salesperson_exposure_after", "salesperson_limit", "days_overdue", "overdue",
+)  # fmt: skip
+
+
+def short_where(where: str) -> str:
+    """Return `credit.yaml:52` for `rules/credit.yaml:52:5`."""
+    parts = where.rsplit(":", 2)
+    if len(parts) < 3:
+        return where
+    return f"{parts[0].rsplit('/', 1)[-1]}:{parts[1]}"
+
+
+class ReasonWriter:
+    """Builds Decisions for one rule set, with its formatters and parsed reasons."""
+
+    def __init__(self, rules):
+        self.rules = rules
+        self.money = amount_formatter(rules.locale)
+        self.rate_format = amount_formatter(rules.locale, 4)
+        self.templates: dict[str, list[tuple[str, str | None]]] = {}
+        self.lines = {
+            id(rule): (
+                f"{rule.name} ({rule.where}) {rule.outcome}: {rule.condition.text} "
+                "-> no match",
+                f"{rule.name} ({rule.where}) {rule.outcome}: {rule.condition.text} "
+                "-> match",
+            )
+            for rule in rules.decision_rules
+        }
+        used = {name for rule in rules.decision_rules for name in rule.condition.fields}
+        self.recorded = tuple(dict.fromkeys((*RECORDED, *sorted(used))))
+
+    def parts(self, template: str) -> list[tuple[str, str | None]]:
+        parts = self.templates.get(template)
+        if parts is None:
+            parts = []
+            position = 0
+            for match in PLACEHOLDER.finditer(template):
+                parts.append((template[position : match.start()], match.group(1)))
+                position = match.end()
+            parts.append((template[position:], None))
+            self.templates[template] = parts
+        return parts
+
+    def fill(self, template: str, values: dict[str, Any], extra: dict[str, str]) -> str:
+        out = []
+        for literal, name in self.parts(template):
+            out.append(literal)
+            if name is None:
+                continue
+            if name in extra:
+                out.append(extra[name])
+                continue
+            value = values.get(name, "")
+            field = catalogue.FIELDS.get(name)
+            if field is not None and field.kind == catalogue.MONEY:
+                out.append(self.money(value))
+            else:
+                out.append(str(value))
+        return "".join(out)
+
+    def held(self, order_id: str, ref, reason: str, customer_id: str) -> "Decision":
+        from engine.decide import HELD, Decision
+
+        return Decision(
+            order_id=order_id, ref=ref, status=HELD, warning=False,
+            reason=f"Held: {reason}.", rule="", rule_where="", inputs={},
+            trace=(f"held: {reason}",), notify=(), override_event=None,
+            customer_id=customer_id,
+        )  # fmt: skip
+
+    def decision(self, order, values, result, limit, rate: Decimal) -> "Decision":
+        from engine.decide import APPROVED, BLOCKED, Decision
+
+        rules = self.rules
+        extra = {"limit_how": limit.how, "fx_note": ""}
+        if rate != 1:
+            extra["fx_note"] = f" ({values['order_currency']} at {self.rate_format(rate)})"
+        warning = result.warning
+        if result.outcome == "block":
+            status, head = BLOCKED, "Blocked"
+            rule = result.rule
+            text = (rule.reason or rule.condition.text) if rule else DEFAULT_BLOCK
+            notify = rule.notify if rule else ()
+        else:
+            status, head = APPROVED, "Approved"
+            rule = result.rule
+            if warning is not None and rule is None:
+                head, rule = "Approved with warning", warning
+                text = warning.reason or warning.condition.text
+                notify = warning.notify or rules.warning_notify
+            else:
+                text = (rule.reason or rule.condition.text) if rule else DEFAULT_APPROVE
+                notify = rule.notify if rule else ()
+                if warning is not None:
+                    head = "Approved with warning"
+                    notify = tuple(dict.fromkeys((*notify, *(warning.notify or rules.warning_notify))))
+        where = rule.where if rule else rules.where.get("default", "")
+        label = f"rule '{rule.name}'" if rule else "default"
+        reason = f"{head}: {self.fill(text, values, extra)}{extra['fx_note']}"
+        reason += f" — {label} {short_where(where)}"
+        lines = self.lines
+        trace = tuple(lines[id(r)][m] for r, m in result.tried)
+        if rule is None:
+            trace += (f"default ({where}): {result.outcome}",)
+        inputs = {name: str(values[name]) for name in self.recorded if name in values}
+        inputs["limit_how"] = limit.how
+        inputs["limit_where"] = limit.where
+        if rate != 1:
+            inputs["fx_rate"] = str(rate)
+        return Decision(
+            order_id=order.order_id, ref=order.ref, status=status,
+            warning=warning is not None, reason=reason,
+            rule=rule.name if rule else "default", rule_where=where, inputs=inputs,
+            trace=trace, notify=notify, override_event=None,
+            customer_id=order.customer_id, salesperson=values["salesperson"],
+        )  # fmt: skip
+
+    def with_override(self, decision, event: str, approver: str, override, problem):
+        from engine.decide import APPROVED
+
+        why = override.reason or "no reason given"
+        if event == "released":
+            cap = ""
+            if override.approved_amount is not None:
+                cap = f" up to {self.money(override.approved_amount)}"
+            until = f" until {override.expires.isoformat()}" if override.expires else ""
+            reason = (
+                f"Approved by override of {approver}{cap}{until} ({why}); the rules "
+                f"would block: {decision.reason.removeprefix('Blocked: ')}"
+            )
+            line = f"override by {approver}: released ({why})"
+            return dataclasses.replace(
+                decision, status=APPROVED, reason=reason, override_event=event,
+                trace=decision.trace + (line,), override_by=approver,
+                override_reason=why,
+            )  # fmt: skip
+        if event == "re-blocked":
+            line = f"override by {approver} does not apply: {problem}"
+            reason = f"{decision.reason}; override by {approver} does not apply: {problem}"
+        else:
+            line = f"override by '{approver}' ignored: not a listed approver"
+            reason = f"{decision.reason}; override by '{approver}' ignored: not an approver"
+        return dataclasses.replace(
+            decision, reason=reason, override_event=event,
+            trace=decision.trace + (line,), override_by=approver, override_reason=why,
+        )  # fmt: skip
+
+
+def explain_text(decision: "Decision", locale: str = "en_US") -> str:
+    """Return the full trace of a decision: exposure parts, limit, rules tried."""
+    money = amount_formatter(locale)
+    inputs = decision.inputs
+
+    def amount(name: str) -> str:
+        value = inputs.get(name)
+        return money(Decimal(value)) if value not in (None, "") else "-"
+
+    warning = " with warning" if decision.warning else ""
+    lines = [
+        f"Order {decision.order_id} ({decision.ref}): {decision.status}{warning}",
+        f"Reason: {decision.reason}",
+    ]
+    if decision.rule:
+        lines.append(f"Decided by: {decision.rule} ({decision.rule_where})")
+    if inputs:
+        currency = inputs.get("order_currency", "")
+        fx = f" (in {currency} at {inputs['fx_rate']})" if "fx_rate" in inputs else ""
+        lines += [
+            f"Customer: {inputs.get('customer_id', '')}, rating "
+            f"{inputs.get('rating') or 'none'}",
+            "Exposure:",
+            f"  outstanding      {amount('outstanding'):>16}",
+            f"  credit           {'-' + amount('credit'):>16}",
+            f"  pending          {amount('pending'):>16}",
+            f"  this order       {amount('order_amount'):>16}{fx}",
+            f"  exposure after   {amount('exposure_after'):>16}",
+            f"Limit: {amount('customer_limit')} ({inputs.get('limit_how', '')}, "
+            f"{inputs.get('limit_where', '')})",
+            f"Overdue: {amount('overdue')}, oldest {inputs.get('days_overdue', '0')} days",
+        ]
+        if inputs.get("salesperson"):
+            lines.append(
+                f"Salesperson {inputs['salesperson']}: exposure after "
+                f"{amount('salesperson_exposure_after')} of a "
+                f"{amount('salesperson_limit')} limit"
+            )
+        shown = [k for k in inputs if k not in RECORDED and k not in
+                 ("limit_how", "limit_where", "fx_rate")]
+        for name in shown:
+            lines.append(f"  {name} = {inputs[name]}")
+    lines.append("Rules tried:")
+    for number, line in enumerate(decision.trace, start=1):
+        lines.append(f"  {number}. {line}")
+    if decision.notify:
+        lines.append("Notify: " + ", ".join(decision.notify))
+    return "\n".join(lines)
