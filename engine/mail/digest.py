@@ -1,0 +1,272 @@
+"""Digests for managers and salespeople, with an aging chart for managers.
+
+The manager digest lists blocked orders, customers over or near their credit limit,
+aging totals by salesperson (which add up to the ledger's totals to the cent),
+letters sent, failures and letters whose delivery is uncertain. The HTML part
+carries the aging chart as an inline PNG (a `cid:` related part).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from engine.findings import Finding
+from engine.mail.letter import DIGEST, Letter
+from engine.mail.render import LetterRenderer
+from engine.model import Customer
+from engine.rules.model import RuleSet
+
+BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
+BUCKET_LABELS = ("Not due", "1-30", "31-60", "61-90", "Over 90")
+OVERDUE_BUCKETS = BUCKETS[1:]
+UNASSIGNED = "(none)"
+
+
+@dataclass(slots=True)
+class DigestData:
+    """Everything one pass knows that a digest reports."""
+
+    as_of: dt.date
+    base_currency: str
+    decisions: list[Any]  # objects with order_id, status, warning, reason, customer_id, salesperson
+    ledger: Any  # accounts[customer_id] with open_items, outstanding, overdue, buckets, exposure
+    customers: Mapping[str, Customer]
+    limits: dict[str, Decimal | None] = field(default_factory=dict)
+    letters_sent: list[Letter] = field(default_factory=list)
+    failures: list[Finding] = field(default_factory=list)
+    uncertain: list[Any] = field(default_factory=list)  # LedgerEntry rows
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
+    customer = customers.get(customer_id)
+    return (customer.salesperson if customer else None) or UNASSIGNED
+
+
+def aging_by_salesperson(
+    ledger: Any, customers: Mapping[str, Customer]
+) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    """Return aging rows per salesperson and the all-customers totals.
+
+    The totals are summed over the accounts directly, not over the rows, so a test
+    can check that the rows add up to them.
+    """
+    rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for customer_id, account in ledger.accounts.items():
+        row = rows[_salesperson_of(customer_id, customers)]
+        for bucket in BUCKETS:
+            amount = account.buckets.get(bucket, Decimal(0))
+            row[bucket] += amount
+            totals[bucket] += amount
+    result = []
+    for salesperson in sorted(rows):
+        row = {bucket: rows[salesperson][bucket] for bucket in BUCKETS}
+        result.append({"salesperson": salesperson, **row, "total": sum(row.values(), Decimal(0))})
+    total_row = {bucket: totals[bucket] for bucket in BUCKETS}
+    total_row["total"] = sum((totals[bucket] for bucket in BUCKETS), Decimal(0))
+    total_row["overdue"] = sum((totals[bucket] for bucket in OVERDUE_BUCKETS), Decimal(0))
+    return result, total_row
+
+
+def limit_watch(data: DigestData, threshold: Decimal) -> list[dict[str, Any]]:
+    """Return customers whose exposure reaches `threshold` of their limit, highest first."""
+    rows = []
+    for customer_id, limit in data.limits.items():
+        account = data.ledger.accounts.get(customer_id)
+        if limit is None or limit <= 0 or account is None:
+            continue
+        exposure = account.exposure
+        if exposure < limit * threshold:
+            continue
+        customer = data.customers.get(customer_id)
+        utilisation = (exposure * 100 / limit).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        rows.append(
+            {
+                "customer_id": customer_id,
+                "customer_name": customer.name if customer else customer_id,
+                "exposure": exposure,
+                "limit": limit,
+                "utilisation": utilisation,
+                "over": exposure > limit,
+            }
+        )
+    return sorted(rows, key=lambda row: row["utilisation"], reverse=True)
+
+
+def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
+    """Draw a stacked bar chart of aging buckets per salesperson as PNG bytes."""
+    # The Agg canvas renders without a display and without pyplot's global state.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 0.6 * max(len(aging), 1) + 1.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    names = [row["salesperson"] for row in aging]
+    left = [0.0] * len(aging)
+    for bucket, label in zip(BUCKETS, BUCKET_LABELS):
+        values = [float(row[bucket]) for row in aging]  # float only for drawing
+        axes.barh(names, values, left=left, label=label)
+        left = [start + value for start, value in zip(left, values)]
+    axes.set_xlabel(f"Outstanding ({currency})")
+    axes.invert_yaxis()
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _letters_context(letters: list[Letter]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": letter.kind,
+            "level": letter.level,
+            "recipient_id": letter.recipient_id,
+            "items": ", ".join(item.item_id for item in letter.items),
+        }
+        for letter in letters
+    ]
+
+
+def _digest_letter(
+    rules: RuleSet, data: DigestData, recipient_id: str, to: tuple[str, ...], template: str,
+    text: str,
+) -> Letter:
+    # With a daily schedule the digest is keyed by day only; per pass, also by its text,
+    # so a pass that changes nothing does not send the same digest again.
+    content_key = "" if rules.digest_schedule == "daily" else hashlib.sha256(
+        text.encode("utf-8")
+    ).hexdigest()
+    return Letter(
+        kind=DIGEST,
+        template=template,
+        as_of=data.as_of,
+        recipient_id=recipient_id,
+        to=to,
+        language=rules.fallback_language,
+        context={"content_key": content_key},
+    )
+
+
+def build_manager_digest(
+    data: DigestData, rules: RuleSet, renderer: LetterRenderer
+) -> tuple[Letter, EmailMessage] | None:
+    """Return the manager digest, or None when the rules name no manager or finance address."""
+    to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
+    if not to:
+        return None
+    aging, aging_total = aging_by_salesperson(data.ledger, data.customers)
+    chart_cid = make_msgid(domain="arrears-guard.invalid")
+    context = {
+        "as_of": data.as_of,
+        "language": rules.fallback_language,
+        "base_currency": data.base_currency,
+        "blocked": [
+            {
+                "order_id": decision.order_id,
+                "customer_id": decision.customer_id,
+                "customer_name": getattr(data.customers.get(decision.customer_id), "name", "")
+                or decision.customer_id,
+                "salesperson": decision.salesperson
+                or _salesperson_of(decision.customer_id, data.customers),
+                "reason": decision.reason or "",
+            }
+            for decision in data.decisions
+            if decision.status == "BLOCKED"
+        ],
+        "limit_watch": limit_watch(data, rules.warning_threshold),
+        "aging": aging,
+        "aging_total": aging_total,
+        "buckets": BUCKETS,
+        "bucket_labels": BUCKET_LABELS,
+        "letters": _letters_context(data.letters_sent),
+        "uncertain": data.uncertain,
+        "failures": data.failures,
+        "findings": data.findings,
+        "chart_cid": chart_cid[1:-1],
+    }
+    subject, text, html = renderer.render_parts(
+        "digest_manager", rules.fallback_language, context, "the manager digest"
+    )
+    letter = _digest_letter(rules, data, "managers", to, "digest_manager", text)
+    message = renderer.compose(letter, subject, text, html)
+    html_part = message.get_body(("html",))
+    html_part.add_related(
+        aging_chart_png(aging, data.base_currency), "image", "png", cid=chart_cid,
+        filename="aging.png", disposition="inline",
+    )
+    return letter, message
+
+
+def build_salesperson_digests(
+    data: DigestData, rules: RuleSet, renderer: LetterRenderer
+) -> list[tuple[Letter, EmailMessage]]:
+    """Return one collections digest per salesperson with an address, own customers only."""
+    by_salesperson: dict[str, list[str]] = defaultdict(list)
+    for customer_id in sorted(data.ledger.accounts):
+        by_salesperson[_salesperson_of(customer_id, data.customers)].append(customer_id)
+    digests = []
+    for code, customer_ids in sorted(by_salesperson.items()):
+        address = rules.contacts.salespeople.get(code)
+        if not address:
+            continue
+        context = _salesperson_context(data, rules, code, customer_ids)
+        subject, text, html = renderer.render_parts(
+            "digest_salesperson", rules.fallback_language, context, f"the digest for {code}"
+        )
+        letter = _digest_letter(rules, data, code, (address,), "digest_salesperson", text)
+        digests.append((letter, renderer.compose(letter, subject, text, html)))
+    return digests
+
+
+def _salesperson_context(
+    data: DigestData, rules: RuleSet, code: str, customer_ids: list[str]
+) -> dict[str, Any]:
+    rows = []
+    total_overdue = Decimal(0)
+    total_outstanding = Decimal(0)
+    for customer_id in customer_ids:
+        account = data.ledger.accounts[customer_id]
+        total_outstanding += account.outstanding
+        total_overdue += account.overdue
+        items = [
+            {
+                "item_id": item.invoice_id or item.order.order_id,
+                "due_date": item.due_date,
+                "days_overdue": item.days_overdue,
+                "open_amount": item.open_amount,
+            }
+            for item in account.open_items
+            if item.days_overdue > 0 and item.open_amount > 0
+        ]
+        if not items:
+            continue
+        customer = data.customers.get(customer_id)
+        rows.append(
+            {
+                "customer_id": customer_id,
+                "customer_name": customer.name if customer else customer_id,
+                "overdue": account.overdue,
+                "outstanding": account.outstanding,
+                "items": items,
+            }
+        )
+    return {
+        "as_of": data.as_of,
+        "language": rules.fallback_language,
+        "base_currency": data.base_currency,
+        "salesperson_code": code,
+        "customers": rows,
+        "aging_total": {"overdue": total_overdue, "total": total_outstanding},
+    }

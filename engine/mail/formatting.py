@@ -1,0 +1,66 @@
+"""Money and date formatting for letters, through Babel, in the letter's locale.
+
+Amounts are rounded half-up on the `Decimal` value to the currency's minor unit
+before Babel formats them (Babel itself rounds half-even), so 1000.005 EUR shows as
+€1,000.01 and yen show no decimals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, get_currency_precision
+
+# Babel separates amount and symbol with a no-break space (U+00A0) or a narrow
+# no-break space (U+202F). Letters use a plain space, so that finance can search the
+# outbox and the mail client for "4.000,00 €" as typed.
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
+
+
+def parse_locale(language: str | None) -> Locale | None:
+    """Return the Babel locale for a language code such as "de", "pt-BR" or "en_GB"."""
+    if not language:
+        return None
+    try:
+        return Locale.parse(language.strip().replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+
+
+def to_decimal(value: object) -> Decimal:
+    """Return `value` as a Decimal; a float goes through its shortest repr (1000.005)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as error:
+        raise ValueError(f"not an amount: {value!r}") from error
+
+
+def round_money(value: object, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit (2 for EUR, 0 for JPY)."""
+    places = get_currency_precision(currency)
+    return to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def format_money(value: object, currency: str, language: str | None) -> str:
+    """Format an amount as the letter's locale writes it: `4.000,00 €`, `€1,500.00`."""
+    locale = parse_locale(language) or Locale.parse("en")
+    amount = round_money(value, currency)
+    text = format_currency(amount, currency, locale=locale, decimal_quantization=False)
+    return text.translate(_SPACES)
+
+
+def format_local_date(value: dt.date | str, language: str | None) -> str:
+    """Format a date as the letter's locale writes it: `01.06.2024`, `Jun 1, 2024`."""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    locale = parse_locale(language) or Locale.parse("en")
+    return format_date(value, "medium", locale=locale).translate(_SPACES)

@@ -1,0 +1,250 @@
+"""Render letters through Jinja templates in templates/<language>/.
+
+Each letter has three templates: `<name>.subject.j2`, `<name>.txt.j2` and
+`<name>.html.j2`. Undefined variables fail the letter (StrictUndefined), and the
+finding names the template line, the variable path and the data row. Autoescape is
+on for .html.j2 and off for the subject and .txt.j2. A template that stops compiling
+after an edit is reported with its file and line, and the last good version stays in
+use until it is fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import mimetypes
+import os
+import re
+import traceback
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from engine.findings import EngineError, Finding
+from engine.mail.context import build_context, item_ids_of
+from engine.mail.formatting import format_local_date, format_money, parse_locale
+from engine.mail.headers import check_header_text, make_address, parse_sender
+from engine.mail.letter import Letter
+from engine.rules.model import RuleSet
+
+log = logging.getLogger(__name__)
+
+PARTS = ("subject", "txt", "html")
+_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class PathUndefined(jinja2.StrictUndefined):
+    """StrictUndefined whose message names the full variable path: 'customer.salutation'."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        owner = self._undefined_obj
+        path = getattr(owner, "path", None)
+        if path and isinstance(self._undefined_name, str):
+            return f"'{path}.{self._undefined_name}' is undefined"
+        if owner is jinja2.utils.missing and self._undefined_name:
+            return f"'{self._undefined_name}' is undefined"
+        return super()._undefined_message
+
+
+def _template_line(error: BaseException, templates_dir: Path) -> tuple[str, int | None]:
+    """Return the template file and line where a render error was raised."""
+    lineno = getattr(error, "lineno", None)
+    filename = getattr(error, "filename", None) or getattr(error, "name", None)
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            filename, lineno = frame.filename, frame.lineno
+            break
+    if filename:
+        try:
+            filename = str(Path(filename).resolve().relative_to(templates_dir.resolve()))
+        except ValueError:
+            pass
+    return f"templates/{filename}" if filename else "templates", lineno
+
+
+class LetterRenderer:
+    """Turn letters into EmailMessages with the templates of one templates/ folder."""
+
+    def __init__(self, templates_dir: Path, rules: RuleSet, attachments_dir: Path | None = None):
+        self.templates_dir = Path(templates_dir)
+        self.rules = rules
+        self.attachments_dir = attachments_dir
+        self.environment = jinja2.Environment(
+            # FileSystemLoader rejects "..", so names cannot leave templates/.
+            loader=jinja2.FileSystemLoader(self.templates_dir),
+            autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+            undefined=PathUndefined,
+            keep_trailing_newline=True,
+            auto_reload=True,
+        )
+        self.environment.filters["money"] = format_money
+        self.environment.filters["date_local"] = format_local_date
+        self._last_good: dict[str, jinja2.Template] = {}
+
+    # Templates
+
+    def check(self) -> list[Finding]:
+        """Compile every template now and return a finding per broken one."""
+        findings: list[Finding] = []
+        for path in sorted(self.templates_dir.rglob("*.j2")):
+            name = path.relative_to(self.templates_dir).as_posix()
+            try:
+                self._load(name)
+            except EngineError as error:
+                findings.extend(error.findings)
+        return findings
+
+    def _load(self, name: str) -> jinja2.Template:
+        """Return the template, or its last good version when the file stopped compiling."""
+        try:
+            template = self.environment.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise
+        except jinja2.TemplateError as error:
+            where, lineno = _template_line(error, self.templates_dir)
+            finding = Finding(
+                where=f"{where}:{lineno}" if lineno else where,
+                message=f"the template does not compile: {error.message}.",
+                fix="Correct the template; until then the last good version is used.",
+                code="mail-template-invalid",
+            )
+            if name in self._last_good:
+                log.warning("%s Keeping the last good version.", finding)
+            raise EngineError(finding) from error
+        self._last_good[name] = template
+        return template
+
+    def _template(self, name: str) -> jinja2.Template:
+        try:
+            return self._load(name)
+        except EngineError:
+            if name in self._last_good:
+                return self._last_good[name]
+            raise
+
+    def language_for(self, template: str, language: str | None) -> str:
+        """Return the templates/ language folder to use: the customer's, else the fallback."""
+        candidates = []
+        locale = parse_locale(language)
+        if language:
+            candidates.append(language.strip().replace("-", "_"))
+        if locale is not None:
+            candidates.append(locale.language)
+        candidates.append(self.rules.fallback_language)
+        for candidate in candidates:
+            if (self.templates_dir / candidate / f"{template}.txt.j2").is_file():
+                return candidate
+        return self.rules.fallback_language
+
+    # Rendering
+
+    def render_parts(
+        self, template: str, language: str, context: dict[str, Any], where: str
+    ) -> tuple[str, str, str]:
+        """Render subject, text and HTML of one template; raise EngineError on failure."""
+        if not _TEMPLATE_NAME.match(template):
+            raise EngineError(
+                Finding(
+                    where=where,
+                    message=f"the template name {template!r} is invalid.",
+                    fix="Use a base name from templates/, such as reminder_level1.",
+                    code="mail-template-name",
+                )
+            )
+        folder = self.language_for(template, language)
+        rendered = {}
+        for part in ("subject", "html", "txt"):
+            name = f"{folder}/{template}.{part}.j2"
+            try:
+                rendered[part] = self._template(name).render(context)
+            except jinja2.TemplateNotFound as error:
+                raise EngineError(
+                    Finding(
+                        where=f"templates/{name}",
+                        message=f"the template is missing ({where}).",
+                        fix=f"Create templates/{name} or correct the template name.",
+                        code="mail-template-missing",
+                    )
+                ) from error
+            except (jinja2.UndefinedError, jinja2.TemplateError, ValueError, TypeError) as error:
+                file, lineno = _template_line(error, self.templates_dir)
+                line = f" line {lineno}" if lineno else ""
+                raise EngineError(
+                    Finding(
+                        where=f"{file}{line}",
+                        message=f"{error} for {where}",
+                        fix="Fill in the value in the sheet or correct the template.",
+                        code="mail-render-failed",
+                    )
+                ) from error
+        subject = " ".join(rendered["subject"].split())
+        return subject, rendered["txt"], rendered["html"]
+
+    def render(self, letter: Letter) -> EmailMessage:
+        """Render a letter into a message with text and HTML parts; raise EngineError."""
+        context = build_context(letter, self.rules)
+        subject, text, html = self.render_parts(
+            letter.template, letter.language, context, letter.where
+        )
+        message = self.compose(letter, subject, text, html)
+        for path in self._attachments_for(letter):
+            _attach_file(message, path)
+        return message
+
+    def compose(self, letter: Letter, subject: str, text: str, html: str) -> EmailMessage:
+        """Build the EmailMessage headers and alternative parts for a rendered letter."""
+        where = letter.where
+        message = EmailMessage(policy=policy.default)
+        message["From"] = parse_sender(self.rules.contacts.sender, "rules: contacts.sender")
+        customer = letter.customer
+        display = None
+        if customer is not None:
+            display = customer.contact or customer.name
+        message["To"] = [make_address(display, address, where) for address in letter.to]
+        if letter.cc:
+            message["Cc"] = [make_address(None, address, where) for address in letter.cc]
+        message["Subject"] = check_header_text(subject, "subject", where)
+        message["Date"] = format_datetime(dt.datetime.now(ZoneInfo(self.rules.timezone)))
+        message["Message-ID"] = letter.message_id(self.rules.contacts.sender)
+        message["X-Arrears-Guard-Key"] = letter.key
+        message["X-Arrears-Guard-Items"] = item_ids_of(letter) or "-"
+        message.set_content(text, charset="utf-8")
+        message.add_alternative(html, subtype="html", charset="utf-8")
+        return message
+
+    def _attachments_for(self, letter: Letter) -> list[Path]:
+        """Return files in the attachments folder whose names contain a letter's invoice id."""
+        if self.attachments_dir is None or not letter.items:
+            return []
+        ids = [item.item_id for item in letter.items]
+        return [
+            path
+            for path in sorted(self.attachments_dir.iterdir())
+            if path.is_file() and any(item_id in _display_name(path) for item_id in ids)
+        ]
+
+
+def _display_name(path: Path) -> str:
+    """Return a file name as Unicode even when the process locale is ASCII.
+
+    Under LC_ALL=C with PYTHONUTF8=0 Python decodes file names with surrogate escapes,
+    so the name is re-encoded to bytes and decoded as UTF-8, the encoding every
+    supported file system uses for names.
+    """
+    return os.fsencode(path.name).decode("utf-8", errors="replace")
+
+
+def _attach_file(message: EmailMessage, path: Path) -> None:
+    """Attach a file by its bytes; the policy writes a non-ASCII name as RFC 2231."""
+    name = _display_name(path)
+    mime, _ = mimetypes.guess_type(name)
+    maintype, _, subtype = (mime or "application/octet-stream").partition("/")
+    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)

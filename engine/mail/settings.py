@@ -1,0 +1,149 @@
+"""SMTP settings from the environment or smtp.toml, checked at start-up.
+
+Without ARREARS_SMTP_HOST (or a `host` in smtp.toml) mail goes to the outbox folder.
+When SMTP is configured with a user, the password must come from
+ARREARS_SMTP_PASSWORD or the OS keyring (service "arrears-guard", the user name as
+account). A missing password stops start-up with a message, instead of failing each
+letter later on a headless server.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.errors
+
+from engine.findings import EngineError, Finding
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "arrears-guard"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = 30.0  # seconds, for the connect and for each SMTP reply
+    retries: int = 3  # attempts for a "try later" (4xx) reply before the letter waits
+    backoff: float = 2.0  # seconds before the first retry, doubled for each next one
+    max_backoff: float = 30.0
+    # Send a letter whose delivery is uncertain once more, with the same Message-ID.
+    resend_uncertain: bool = False
+
+
+def _setting_error(where: str, name: str, value: object, expected: str) -> EngineError:
+    return EngineError(
+        Finding(
+            where=where,
+            message=f"the SMTP setting {name} is {value!r}, which is not {expected}.",
+            fix=f"Set {name} to {expected}.",
+            code="smtp-setting-invalid",
+        )
+    )
+
+
+def _to_bool(value: object, name: str, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _setting_error(where, name, value, "true or false")
+
+
+def _to_number(value: object, name: str, where: str, kind: type) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise _setting_error(where, name, value, f"a positive {kind.__name__}") from None
+    if number <= 0:
+        raise _setting_error(where, name, value, f"a positive {kind.__name__}")
+    return number
+
+
+def _read_config(config_path: Path | None) -> dict[str, Any]:
+    if config_path is None or not config_path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise EngineError(
+            Finding(
+                where=str(config_path),
+                message=f"the SMTP configuration cannot be read: {error}.",
+                fix="Correct the TOML syntax.",
+                code="smtp-config-invalid",
+            )
+        ) from error
+    return dict(data.get("smtp", data))
+
+
+def _password_for(user: str, env: Mapping[str, str], where: str) -> str:
+    if env.get("ARREARS_SMTP_PASSWORD"):
+        return env["ARREARS_SMTP_PASSWORD"]
+    try:
+        password = keyring.get_password(KEYRING_SERVICE, user)
+    except keyring.errors.KeyringError as error:
+        log.info("no usable OS keyring: %s", error)
+        password = None
+    if password:
+        return password
+    raise EngineError(
+        Finding(
+            where=where,
+            message=f"SMTP is configured for user {user!r} but no password was found.",
+            fix="Set ARREARS_SMTP_PASSWORD, or store the password with "
+            f"`keyring set {KEYRING_SERVICE} {user}`.",
+            code="smtp-password-missing",
+        )
+    )
+
+
+def load_smtp_settings(env: Mapping[str, str], config_path: Path | None) -> SmtpSettings | None:
+    """Return the SMTP settings, or None when SMTP is not configured (outbox only).
+
+    Environment variables ARREARS_SMTP_HOST, _PORT, _USER, _PASSWORD, _STARTTLS, _SSL,
+    _TIMEOUT and _RESEND_UNCERTAIN take precedence over the same keys in smtp.toml.
+    Raise EngineError when a value is invalid or the password is missing.
+    """
+    config = _read_config(config_path)
+    values = {key.lower(): value for key, value in config.items()}
+    for key in ("host", "port", "user", "starttls", "ssl", "timeout", "resend_uncertain"):
+        if env.get(f"ARREARS_SMTP_{key.upper()}"):
+            values[key] = env[f"ARREARS_SMTP_{key.upper()}"]
+    host = str(values.get("host") or "").strip()
+    if not host:
+        return None
+
+    where = str(config_path) if config else "environment ARREARS_SMTP_*"
+    use_ssl = _to_bool(values.get("ssl", False), "ssl", where)
+    user = str(values.get("user") or "").strip() or None
+    settings = SmtpSettings(
+        host=host,
+        port=_to_number(values.get("port", 465 if use_ssl else 587), "port", where, int),
+        user=user,
+        password=_password_for(user, env, where) if user else None,
+        starttls=_to_bool(values.get("starttls", not use_ssl), "starttls", where),
+        ssl=use_ssl,
+        timeout=_to_number(values.get("timeout", 30), "timeout", where, float),
+        resend_uncertain=_to_bool(
+            values.get("resend_uncertain", False), "resend_uncertain", where
+        ),
+    )
+    log.info("SMTP configured: %s:%s user %s", settings.host, settings.port, settings.user)
+    return settings
