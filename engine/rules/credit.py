@@ -82,8 +82,15 @@ def read_credit(data, rule_file: RuleFile) -> tuple[dict[str, Any], list[Example
     for item in (*settings["adjustments"], *settings["decision_rules"]):
         windows.update(item.condition.late_payment_windows)
     settings["late_payment_windows"] = tuple(sorted(windows))
-    rule_names = [rule.name for rule in settings["decision_rules"]]
-    return settings, read_examples(data, rule_file, rule_names)
+    return settings, read_examples(data, rule_file, declared_rule_names(data))
+
+
+def declared_rule_names(data) -> list[str]:
+    """Return the names written in 'rules', including rules that failed to read."""
+    items = data.get("rules")
+    if not isinstance(items, list):
+        return []
+    return [str(item["name"]) for item in items if isinstance(item, dict) and "name" in item]
 
 
 def check_version(data, rule_file: RuleFile) -> None:
@@ -227,6 +234,8 @@ def read_default_rating(data, rule_file: RuleFile, bands) -> str | None:
 
 def read_condition(node, key, scope: str, rule_file: RuleFile):
     text = node.get(key)
+    if isinstance(text, bool):
+        text = "true" if text else "false"
     if not isinstance(text, str):
         rule_file.error(
             rule_file.where(node, key),
@@ -323,9 +332,10 @@ def read_approvers(data, rule_file: RuleFile) -> tuple[str, ...]:
     approvers = []
     for index, name in enumerate(names or []):
         if not isinstance(name, str) or not APPROVER.fullmatch(name.strip()):
+            shown = f"'{name}'" if isinstance(name, str) else describe(name)
             rule_file.error(
                 rule_file.where(names, index),
-                f"approver {describe(name)} is not a person's name.",
+                f"approver {shown} is not a person's name.",
                 "Write the name exactly as managers type it in the Override Approver "
                 "column, such as 'Maria Lopez' (letters, spaces, '.', '-' and ''').",
                 code="approver-format",

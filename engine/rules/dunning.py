@@ -64,6 +64,7 @@ def read_dunning(data, rule_file: RuleFile, templates: Path | None) -> dict[str,
 def read_levels(data, rule_file: RuleFile, templates, language) -> tuple[DunningLevel, ...]:
     items = rule_file.sequence(data, "levels", "dunning rules", required=True)
     levels: list[DunningLevel] = []
+    spans: list[DunningLevel] = []  # every level with readable days, for coverage
     for index, item in enumerate(items or []):
         where = rule_file.where(items, index)
         context = f"level {index + 1}"
@@ -84,11 +85,14 @@ def read_levels(data, rule_file: RuleFile, templates, language) -> tuple[Dunning
         repeat = None
         if item.get("repeat_every_days") is not None:
             repeat = rule_file.integer(item, "repeat_every_days", context, minimum=1)
-        if days is None or template is None:
+        if days is None:
             continue
-        levels.append(DunningLevel(number, name, days[0], days[1], template,
-                                   recipients, repeat, where))
-    check_coverage(levels, rule_file)
+        level = DunningLevel(number, name, days[0], days[1], template or "",
+                             recipients, repeat, where)
+        spans.append(level)
+        if template is not None:
+            levels.append(level)
+    check_coverage(spans, rule_file)
     return tuple(levels)
 
 
@@ -165,9 +169,13 @@ def check_coverage(levels: list[DunningLevel], rule_file: RuleFile) -> None:
     ordered = sorted(levels, key=lambda level: level.min_days)
     for before, after in zip(ordered, ordered[1:]):
         if before.max_days is None or after.min_days <= before.max_days:
+            if before.max_days is None:
+                shared = f"{after.min_days}+"
+            else:
+                shared = f"{after.min_days}-{min(before.max_days, after.max_days or before.max_days)}"
             rule_file.error(
                 after.where,
-                f"days {after.min_days}+ of level {after.level} overlap level "
+                f"days {shared} of level {after.level} overlap level "
                 f"{before.level} ({before.where}).",
                 f"Start level {after.level} after day "
                 f"{before.max_days if before.max_days is not None else before.min_days}.",
