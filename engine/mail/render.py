@@ -112,7 +112,7 @@ class LetterRenderer:
             where, lineno = _template_line(error, self.templates_dir)
             finding = Finding(
                 where=f"{where}:{lineno}" if lineno else where,
-                message=f"the template does not compile: {error.message}.",
+                message=f"the template does not compile: {str(error.message).rstrip('.')}.",
                 fix="Correct the template; until then the last good version is used.",
                 code="mail-template-invalid",
             )
