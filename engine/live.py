@@ -35,7 +35,7 @@ _unavailable_logged = False
 
 
 class LiveTimeout(Exception):
-    """Excel did not answer a call within the deadline."""
+    """Excel did not respond to a call within the deadline."""
 
 
 def try_live_write(
@@ -50,7 +50,7 @@ def try_live_write(
 
     Returns False, and writes nothing, when xlwings or Excel is unavailable or the
     workbook is not open in Excel. Returns False after a partial write when Excel stays
-    busy or stops answering within `timeout` seconds in total; the caller then writes
+    busy or stops responding within `timeout` seconds in total; the caller then writes
     the file, which holds every value.
     """
     xw = xlwings_module if xlwings_module is not None else _import_xlwings()
@@ -68,8 +68,8 @@ def try_live_write(
             excel_value = _excel_value(value)
             caller.call(lambda: _set_value(target, row, column, excel_value))
     except LiveTimeout:
-        log.warning("Excel did not answer within %.1f s while writing %s; writing the file "
-                    "when it is closed", timeout, path.name)
+        log.warning("Excel timed out after %.1f s while writing %s; the file will be "
+                    "written when the workbook is closed", timeout, path.name)
         return False
     except Exception as exc:  # COM and AppleScript errors have no common base class
         _log_unavailable(f"Excel could not be used for {path.name} ({exc})")

@@ -43,7 +43,7 @@ NoticeCallback = Callable[[Finding], None]
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
-    """Where the service watches and how patiently; loaded from the workbook map."""
+    """Service settings: watched folder and names, state database, timings."""
 
     root: Path
     folder: Path
@@ -89,7 +89,7 @@ class _LockEpisode:
 
 @dataclass(slots=True)
 class _Triggers:
-    """What the watcher thread hands to the service loop."""
+    """Change and unlock events passed from the watcher thread to the service loop."""
 
     changed: set[str] = field(default_factory=set)
     unlocked: set[str] = field(default_factory=set)
@@ -320,7 +320,7 @@ class _Service:
         self._drop_own_changes(written)
 
     def _drop_own_changes(self, written: dict) -> None:
-        """Forget change events whose file still holds exactly what the engine wrote."""
+        """Forget change events whose file still contains exactly the bytes the engine wrote."""
         with self.triggers.wake:
             for path, stamp in written.items():
                 name = Path(path).name

@@ -41,7 +41,7 @@ ChangeCallback = Callable[[set[str]], None]
 NoticeCallback = Callable[[Finding], None]
 UnlockCallback = Callable[[str], None]
 
-# Longest wait between two checks of a file that is still being written.
+# Maximum wait between two checks of a file that is still being written.
 MAX_RECHECK_DELAY = 5.0
 
 
@@ -533,7 +533,7 @@ def is_complete_zip(path: Path) -> bool:
 
 def _local_header_agrees(header: bytes, info: zipfile.ZipInfo) -> bool:
     if info.flag_bits & 0x08:
-        # CRC and sizes follow the data in a descriptor; the header holds zeros.
+        # CRC and sizes follow the data in a descriptor; the header contains zeros.
         return True
     crc = int.from_bytes(header[14:18], "little")
     compressed = int.from_bytes(header[18:22], "little")

@@ -1,4 +1,4 @@
-"""What a file name in the watched folder is: a workbook, a lock, junk or a conflict copy.
+"""Classification of names in the watched folder: workbook, lock, junk or conflict copy.
 
 Office, LibreOffice, sync clients and file managers leave many files next to the
 workbooks. None of them may be read as data, and a copy of a workbook must never be
@@ -64,8 +64,9 @@ def is_junk(name: str) -> bool:
 def lock_target(name: str, watched: Mapping[str, str]) -> str | None:
     """Return the workbook a lock file belongs to, or None.
 
-    Excel's owner file is `~$` plus the name; for long names Office replaces the
-    name's first two characters instead. LibreOffice's is `.~lock.<name>#`.
+    Excel's owner file is `~$` plus the name. Word-style owner files replace the
+    name's first two characters with `~$` instead, so both forms are accepted.
+    LibreOffice's lock file is `.~lock.<name>#`.
     """
     folded = name.casefold()
     if folded.startswith(".~lock.") and folded.endswith("#"):

@@ -119,7 +119,7 @@ def test_busy_past_deadline_falls_back(tmp_path, caplog):
     started = time.monotonic()
     assert try_live_write(path, "Orders", CELLS, xlwings_module=xw, timeout=0.5) is False
     assert time.monotonic() - started < 2.0
-    assert "Excel did not answer within 0.5 s while writing orders.xlsx" in caplog.text
+    assert "Excel timed out after 0.5 s while writing orders.xlsx" in caplog.text
 
 
 def test_hanging_excel_times_out(tmp_path):
