@@ -26,7 +26,9 @@ Semantics of `build_ledger(inputs, as_of, to_base)`:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -151,17 +153,35 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
     for customer in inputs.customers:
         books[customer.customer_id]  # every known customer gets an account
 
-    receipts = _collect_orders(inputs.orders, as_of, to_base, books, findings)
-    receipts += _collect_payments(inputs.payments, as_of, to_base, findings)
-    by_invoice, by_order = _index_items(books)
+    with _automatic_gc_paused():
+        receipts = _collect_orders(inputs.orders, as_of, to_base, books, findings)
+        receipts += _collect_payments(inputs.payments, as_of, to_base, findings)
+        index = _ItemIndex(books)
 
-    receipts.sort(key=lambda receipt: (receipt.date, receipt.order_key))
-    for receipt in receipts:
-        _allocate(receipt, books, by_invoice, by_order, findings)
+        receipts.sort(key=lambda receipt: (receipt.date, receipt.order_key))
+        for receipt in receipts:
+            _allocate(receipt, books, index, findings)
 
-    accounts = {cid: _account(cid, book, as_of) for cid, book in books.items()}
+        accounts = {cid: _account(cid, book, as_of) for cid, book in books.items()}
     log.debug("ledger on %s: %d accounts, %d findings", as_of, len(accounts), len(findings))
     return Ledger(as_of, accounts, findings)
+
+
+@contextlib.contextmanager
+def _automatic_gc_paused():
+    """Pause the cyclic garbage collector while the ledger allocates its objects.
+
+    The ledger creates no reference cycles, but a million-row pass allocates millions
+    of objects, and each allocation burst triggers full collections that rescan the
+    input rows. On 1,048,575 orders this took about a third of the build time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _collect_orders(
@@ -277,30 +297,46 @@ def _normalise(reference: str | None) -> str:
     return (reference or "").strip().casefold()
 
 
-def _index_items(books: dict[str, _CustomerBook]) -> tuple[dict, dict]:
-    by_invoice: dict[str, tuple[str, _Item]] = {}
-    by_order: dict[str, tuple[str, _Item]] = {}
-    for customer_id, book in books.items():
-        for item in book.items:
-            by_invoice.setdefault(_normalise(item.order.invoice_id), (customer_id, item))
-            by_order.setdefault(_normalise(item.order.order_id), (customer_id, item))
-    by_invoice.pop("", None)
-    by_order.pop("", None)
-    return by_invoice, by_order
+class _ItemIndex:
+    """Open items by normalised invoice number, and by order id once a lookup needs it.
+
+    Payments reference invoice numbers far more often than order ids, so the order-id
+    index is built on the first reference that no invoice number matches.
+    """
+
+    def __init__(self, books: dict[str, _CustomerBook]):
+        self._books = books
+        self._by_invoice = self._build(lambda item: item.order.invoice_id)
+        self._by_order: dict[str, tuple[str, _Item]] | None = None
+
+    def _build(self, key_of) -> dict[str, tuple[str, _Item]]:
+        index: dict[str, tuple[str, _Item]] = {}
+        for customer_id, book in self._books.items():
+            for item in book.items:
+                index.setdefault(_normalise(key_of(item)), (customer_id, item))
+        index.pop("", None)
+        return index
+
+    def find(self, key: str) -> tuple[str, _Item] | None:
+        found = self._by_invoice.get(key)
+        if found is not None:
+            return found
+        if self._by_order is None:
+            self._by_order = self._build(lambda item: item.order.order_id)
+        return self._by_order.get(key)
 
 
 def _allocate(
     receipt: _Receipt,
     books: dict[str, _CustomerBook],
-    by_invoice: dict[str, tuple[str, _Item]],
-    by_order: dict[str, tuple[str, _Item]],
+    index: _ItemIndex,
     findings: list[Finding],
 ) -> None:
     """Pay the referenced item, then the oldest open items; keep the rest as credit."""
     book = books[receipt.customer_id]
     remaining = receipt.amount
 
-    target = _referenced_item(receipt, by_invoice, by_order, findings)
+    target = _referenced_item(receipt, index, findings)
     if target is not None and target.open_amount > ZERO:
         remaining = _pay(target, remaining, receipt.date)
 
@@ -314,15 +350,12 @@ def _allocate(
 
 
 def _referenced_item(
-    receipt: _Receipt,
-    by_invoice: dict[str, tuple[str, _Item]],
-    by_order: dict[str, tuple[str, _Item]],
-    findings: list[Finding],
+    receipt: _Receipt, index: _ItemIndex, findings: list[Finding]
 ) -> _Item | None:
     key = _normalise(receipt.reference)
     if not key:
         return None
-    found = by_invoice.get(key) or by_order.get(key)
+    found = index.find(key)
     if found is None:
         findings.append(
             Finding(
