@@ -34,7 +34,10 @@ from engine.xlsx.patch_cells import (
     CellValue,
     CellWrite,
     RowContext,
+    cell_positions,
     edit_row,
+    insert_new_cells,
+    last_cell_if_all_explicit,
     new_row_xml,
     parse_row,
     serialize_row,
@@ -371,6 +374,16 @@ def _patched_sheet(
 def _rewrite_row(
     row_xml: bytes, number: int, writes: dict[int, CellWrite], context: RowContext
 ) -> bytes:
+    # Most writes add cells to a free column; splicing bytes is much faster than
+    # parsing the row, and leaves the rest of the row byte-identical.
+    last = last_cell_if_all_explicit(row_xml, context.prefix)
+    if last is not None and last[0] < min(writes):
+        positions = [last] if last[0] else []
+    else:
+        positions = cell_positions(row_xml, context.prefix)
+    spliced = insert_new_cells(row_xml, number, writes, positions, context)
+    if spliced is not None:
+        return spliced
     row = parse_row(row_xml, context)
     edit_row(row, number, writes, context)
     return serialize_row(row)

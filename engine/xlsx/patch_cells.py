@@ -26,6 +26,13 @@ _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _EXCEL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
 _EXCEL_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+# Attribute values of <c> (r, s, t, cm, vm, ph) never contain ">", so the start tag
+# ends at the first ">".
+_CELL_TAG = r"<{prefix}c(?=[\s/>])(?:[^>]*?\sr\s*=\s*[\"']\$?([A-Za-z]{{1,3}}))?"
+_SPANS = re.compile(rb"(\sspans\s*=\s*[\"'])([^\"']*)([\"'])")
+_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_column_numbers: dict[bytes, int] = {}
+_cell_patterns: dict[bytes, re.Pattern[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,141 @@ def row_cells(row: etree._Element) -> list[tuple[int, etree._Element]]:
     return cells
 
 
+def cell_positions(row_xml: bytes, prefix: bytes) -> list[tuple[int, int]]:
+    """Return (column, offset of the `<c` tag) for every cell, without parsing the row.
+
+    Cell start tags are found by pattern: text content cannot contain a raw `<`.
+    """
+    pattern = _cell_patterns.get(prefix)
+    if pattern is None:
+        pattern = re.compile(_CELL_TAG.format(prefix=re.escape(prefix.decode())).encode())
+        _cell_patterns[prefix] = pattern
+    positions = []
+    column = 0
+    for match in pattern.finditer(row_xml):
+        letters = match.group(1)
+        column = column_number(letters) if letters else column + 1
+        positions.append((column, match.start()))
+    return positions
+
+
+def last_cell_if_all_explicit(row_xml: bytes, prefix: bytes) -> tuple[int, int] | None:
+    """Return (column, offset) of the row's last cell when every cell starts with an
+    `r` attribute (as Excel writes them); (0, -1) for a row without cells; None when
+    some cell lacks a leading `r`, so positions must be counted."""
+    opener = b"<" + prefix + b"c"
+    with_ref = opener + b' r="'
+    total = (
+        row_xml.count(opener + b" ") + row_xml.count(opener + b">") + row_xml.count(opener + b"/")
+    )
+    if row_xml.count(with_ref) != total:
+        return None
+    if total == 0:
+        return 0, -1
+    offset = row_xml.rindex(with_ref)
+    start = offset + len(with_ref)
+    end = start
+    while end < len(row_xml) and 65 <= (row_xml[end] & 0xDF) <= 90:
+        end += 1
+    return column_number(row_xml[start:end]), offset
+
+
+def column_number(letters: bytes) -> int:
+    number = _column_numbers.get(letters)
+    if number is None:
+        number = 0
+        for char in letters.upper():
+            number = number * 26 + char - 64
+        _column_numbers[letters] = number
+    return number
+
+
+def insert_new_cells(
+    row_xml: bytes,
+    number: int,
+    writes: dict[int, CellWrite],
+    positions: list[tuple[int, int]],
+    context: RowContext,
+) -> bytes | None:
+    """Insert cells that do not exist yet by splicing bytes; None when the row needs
+    a full parse (a target cell exists, or the row carries an extLst)."""
+    if positions and any(column in writes for column, _ in positions):
+        return None
+    if b"extLst" in row_xml:
+        return None
+    start_end = row_xml.index(b">") + 1
+    self_closing = row_xml[start_end - 2 : start_end] == b"/>"
+    start_tag = row_xml[: start_end - 2] + b">" if self_closing else row_xml[:start_end]
+    body = b"" if self_closing else row_xml[start_end : row_xml.rindex(b"</")]
+    closing = b"</" + context.prefix + b"row>" if self_closing else row_xml[row_xml.rindex(b"</") :]
+    row_style = _row_style(start_tag)
+
+    pieces = []
+    cursor = 0
+    offsets = [offset - start_end for _, offset in positions]
+    columns = [column for column, _ in positions]
+    for column in sorted(writes):
+        write = writes[column]
+        if write.value is None and write.style is None:
+            continue
+        following = next((i for i, c in enumerate(columns) if c > column), None)
+        insert_at = len(body) if following is None else offsets[following]
+        pieces.append(body[cursor:insert_at])
+        cursor = insert_at
+        style = row_style or context.column_styles.get(column)
+        pieces.append(new_cell_xml(number, column, write, style, context))
+    pieces.append(body[cursor:])
+    written = [column for column, write in writes.items() if write.value is not None or write.style is not None]
+    return _widen_spans_bytes(start_tag, written) + b"".join(pieces) + closing
+
+
+def _row_style(start_tag: bytes) -> str | None:
+    if not re.search(rb"\scustomFormat\s*=\s*[\"'](?:1|true)[\"']", start_tag):
+        return None
+    style = re.search(rb"\ss\s*=\s*[\"'](\d+)[\"']", start_tag)
+    return style.group(1).decode() if style else None
+
+
+def new_cell_xml(
+    number: int, column: int, write: CellWrite, style: str | None, context: RowContext
+) -> bytes:
+    """Return the bytes of a new `<c>` element; the same markup edit_row produces."""
+    p = context.prefix.decode()
+    attributes = f'r="{column_letter(column)}{number}"'
+    if write.style is not None:
+        attributes += f' s="{write.style}"'
+    elif style is not None and style != "0":
+        attributes += f' s="{style}"'
+    value = write.value
+    if value is None:
+        return f"<{p}c {attributes}/>".encode()
+    if isinstance(value, str):
+        text = excel_escape(value).translate(_XML_TEXT)
+        return (
+            f'<{p}c {attributes} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
+            f"{text}</{p}t></{p}is></{p}c>"
+        ).encode()
+    if isinstance(value, bool):
+        return f'<{p}c {attributes} t="b"><{p}v>{int(value)}</{p}v></{p}c>'.encode()
+    if isinstance(value, (Decimal, int)):
+        text = number_text(value)
+    else:
+        serial = date_serial(value, context.date1904)
+        assert serial is not None, "dates before the epoch are rejected earlier"
+        text = number_text(serial)
+    return f"<{p}c {attributes}><{p}v>{text}</{p}v></{p}c>".encode()
+
+
+def _widen_spans_bytes(start_tag: bytes, columns: list[int]) -> bytes:
+    match = _SPANS.search(start_tag)
+    if match is None or not columns:
+        return start_tag
+    widened = widen_spans(match.group(2).decode("ascii", "replace"), columns)
+    if widened is None:
+        return start_tag
+    return start_tag[: match.start(2)] + widened.encode() + start_tag[match.end(2) :]
+
+
 def edit_row(row: etree._Element, number: int, writes: dict[int, CellWrite], context: RowContext) -> None:
     """Write values into a parsed row: existing cells keep their style, new cells are
     inserted in column order with the row or column style."""
@@ -219,12 +361,19 @@ def _widen_spans(row: etree._Element, columns: list[int]) -> None:
     spans = row.get("spans")
     if not spans or not columns:
         return
+    widened = widen_spans(spans, columns)
+    if widened is not None:
+        row.set("spans", widened)
+
+
+def widen_spans(spans: str, columns: list[int]) -> str | None:
+    """Return `spans` (such as `1:5` or `1:3 7:9`) widened to cover `columns`."""
     try:
         ranges = [[int(part) for part in item.split(":")] for item in spans.split()]
     except ValueError:
-        return
+        return None
     if not ranges or any(len(pair) != 2 for pair in ranges):
-        return
+        return None
     ranges[0][0] = min(ranges[0][0], *columns)
     ranges[-1][1] = max(ranges[-1][1], *columns)
     for column in columns:
@@ -233,7 +382,7 @@ def _widen_spans(row: etree._Element, columns: list[int]) -> None:
                 if pair[0] < column:
                     pair[1] = column
                     break
-    row.set("spans", " ".join(f"{low}:{high}" for low, high in ranges))
+    return " ".join(f"{low}:{high}" for low, high in ranges)
 
 
 def new_row_xml(number: int, context: RowContext) -> bytes:
@@ -250,10 +399,4 @@ def _local(el: etree._Element) -> str:
 
 
 def _column_of(ref: str) -> int:
-    column = 0
-    for char in ref:
-        if char.isalpha():
-            column = column * 26 + ord(char.upper()) - 64
-        elif char != "$":
-            break
-    return column
+    return column_number(ref.lstrip("$").rstrip("0123456789$").encode("ascii", "replace"))

@@ -18,7 +18,9 @@ from engine.model import column_letter
 from engine.xlsx.patch_cells import (
     CellWrite,
     RowContext,
+    cell_positions,
     date_serial,
+    last_cell_if_all_explicit,
     excel_escape,
     parse_row,
     row_cells,
@@ -106,6 +108,13 @@ def _scan_row(
     if columns is None and not (has_formula and b"ref=" in piece.data):
         return
     assert context is not None
+    if not (has_formula and b"ref=" in piece.data):
+        last = last_cell_if_all_explicit(piece.data, context.prefix)
+        if last is not None and last[0] < min(columns or (0,)):
+            return
+        present = {column for column, _ in cell_positions(piece.data, context.prefix)}
+        if present.isdisjoint(columns or ()):
+            return
     row = parse_row(piece.data, context)
     wanted = set(columns or ())
     for column, cell in row_cells(row):
