@@ -3,11 +3,13 @@
 # Both create .venv on first use and install the project into it.
 
 PYTHON ?= python3
+# The demo data ends in 2013; this date shows every state (see workbooks/DEMO.md).
+DEMO_AS_OF ?= 2013-06-03
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run once test check bench clean
+.PHONY: run once test check demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +18,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python run.py watch
+	$(BIN)/python run.py --as-of $(DEMO_AS_OF) watch
 
 once: $(STAMP)
-	$(BIN)/python run.py once
+	$(BIN)/python run.py --as-of $(DEMO_AS_OF) once
 
 check: $(STAMP)
 	$(BIN)/python run.py check
+
+# Rebuild the demo workbooks from the bundled receivables data (undoes earlier passes).
+demo: $(STAMP)
+	$(BIN)/python workbooks/build_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -83,8 +83,10 @@ def run_pass(
     """Run one pass over the mapped workbooks and return what it found and did.
 
     `rules` lets the service pass the last good rule set; without it the rules are
-    loaded (and a broken rule file raises EngineError). With `dry_run` nothing is written
-    or sent, and `planned_writes` and `letters` say what would have been.
+    loaded, and a broken rule file or workbook map raises EngineError before anything
+    is read. With `dry_run` nothing is written or sent, and `planned_writes` and
+    `letters` say what would have been. A workbook that cannot be read ends the pass
+    with its findings; a failing report or mail stage is reported and the rest stands.
     """
     started = time.perf_counter()
     step = progress or (lambda name: None)
@@ -100,7 +102,13 @@ def run_pass(
     result = PassResult(as_of=as_of, dry_run=dry_run)
 
     step("read")
-    inputs, reads, read_findings = read_inputs(workbook_map)
+    try:
+        inputs, reads, read_findings = read_inputs(workbook_map)
+    except EngineError as exc:
+        result.findings.extend(exc.findings)
+        log.warning("pass as of %s stopped: workbooks could not be read: %s", as_of, exc)
+        result.duration = time.perf_counter() - started
+        return result
     result.findings.extend(read_findings)
     result.counts.update(
         orders=len(inputs.orders),
@@ -108,7 +116,6 @@ def run_pass(
         customers=len(inputs.customers),
         held=len(inputs.held),
     )
-
     result.previous = {order.order_id: (order.status, order.reason) for order in inputs.orders}
 
     step("ledger")
@@ -116,9 +123,10 @@ def run_pass(
     result.findings.extend(ledger.findings)
 
     step("decide")
-    from engine.decide import customer_limit, decide_orders, salesperson_limit
+    from engine.decide import customer_limit, decide_orders
 
-    decisions = decide_orders(rules, ledger, inputs, as_of)
+    decisions, decide_findings = split_findings(decide_orders(rules, ledger, inputs, as_of))
+    result.findings.extend(decide_findings)
     result.decisions = decisions
     customers = {customer.customer_id: customer for customer in inputs.customers}
     limits = {
@@ -130,29 +138,27 @@ def run_pass(
     step("write back")
     result.planned_writes = plan_writes(reads, decisions, ledger, customers, limits, as_of)
     state = None if dry_run else open_state(workbook_map.state)
-    if not dry_run:
-        apply_writes(state, result)
-        record_decisions(state, decisions, as_of)
+    try:
+        if not dry_run:
+            apply_writes(state, result)
+            record_decisions(state, decisions, as_of)
 
-    step("report")
-    if not dry_run:
-        salespeople = sorted({c.salesperson for c in customers.values() if c.salesperson})
-        sales_limits = {name: salesperson_limit(rules, name).amount for name in salespeople}
-        result.report_written = write_report_if_changed(
-            state, workbook_map.report, ledger, customers, limits, sales_limits, as_of,
-            rules.base_currency,
-        )
+            step("report")
+            result.report_written = bool(
+                guarded(result, "report", write_report_for, state, workbook_map, rules,
+                        ledger, customers, limits, as_of)
+            )
 
-    if send_mail:
-        step("mail")
-        from engine.notify import send_mail_for_pass
+        if send_mail:
+            step("mail")
+            from engine.notify import send_mail_for_pass
 
-        send_mail_for_pass(
-            project, workbook_map, rules, inputs, ledger, customers, limits, result, state
-        )
+            guarded(result, "mail", send_mail_for_pass, project, workbook_map, rules,
+                    inputs, ledger, customers, limits, result, state)
+    finally:
+        if state is not None:
+            state.close()
 
-    if state is not None:
-        state.close()
     result.duration = time.perf_counter() - started
     log.info(
         "pass as of %s: %d orders, %d payments, %d customers read; %d decided; "
@@ -162,6 +168,43 @@ def run_pass(
         len(result.findings), result.duration,
     )
     return result
+
+
+def split_findings(outcome):
+    """Accept `decide_orders` returning decisions, or (decisions, findings)."""
+    if isinstance(outcome, tuple):
+        return outcome
+    return outcome, []
+
+
+def guarded(result: PassResult, stage: str, function, *args):
+    """Run a stage whose failure must not undo the stages before it."""
+    try:
+        return function(*args)
+    except EngineError as exc:
+        result.findings.extend(exc.findings)
+        log.warning("%s stage failed: %s", stage, exc)
+    except Exception as exc:  # noqa: BLE001 - the service must outlive a stage bug
+        log.exception("%s stage failed unexpectedly", stage)
+        result.findings.add(
+            Finding(
+                stage,
+                f"the {stage} stage failed: {type(exc).__name__}: {exc}.",
+                "The workbooks were written; see the service log for details.",
+            )
+        )
+        return None
+
+
+def write_report_for(state, workbook_map, rules, ledger, customers, limits, as_of) -> bool:
+    from engine.decide import salesperson_limit
+
+    salespeople = sorted({c.salesperson for c in customers.values() if c.salesperson})
+    sales_limits = {name: salesperson_limit(rules, name).amount for name in salespeople}
+    return write_report_if_changed(
+        state, workbook_map.report, ledger, customers, limits, sales_limits, as_of,
+        rules.base_currency,
+    )
 
 
 def build_ledger_for(rules, inputs, as_of: dt.date):
