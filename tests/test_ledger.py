@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -161,8 +162,8 @@ def test_unknown_reference_pays_oldest_with_finding():
     assert [f.code for f in ledger.findings] == ["ledger-unknown-reference"]
     assert ledger.findings[0].where == "payments.xlsx › Payments › row 2"
     assert ledger.findings[0].message == (
-        "payment reference 'INV-404' matches no invoice or order; "
-        "the payment goes to the customer's oldest open items."
+        "payment reference 'INV-404' matches no invoice or order. "
+        "The payment goes to the customer's oldest open items."
     )
 
 
@@ -303,3 +304,20 @@ def test_payment_history_helpers():
     assert late_payments(account, AS_OF, min_days_late=40, within_days=90) == 0
     assert average_days_late(account, AS_OF, within_days=90) == D("16.67")
     assert average_days_late(account, AS_OF, within_days=10) == D("0")
+
+
+def test_duplicate_invoice_number_finding():
+    orders = [
+        invoice(1, "C1", "100.00", dt.date(2024, 2, 10)),
+        replace(invoice(2, "C1", "50.00", dt.date(2024, 2, 20)), invoice_id="inv-1 "),
+    ]
+    payments = [payment(1, "C1", "100.00", dt.date(2024, 2, 1), reference="INV-1")]
+
+    ledger = ledger_of(orders, payments)
+
+    assert open_amounts(ledger.account("C1")) == {"inv-1": D("50.00")}
+    assert [str(f) for f in ledger.findings] == [
+        "orders.xlsx › Orders › row 3: invoice number 'inv-1 ' is also on "
+        "orders.xlsx › Orders › row 2. Payments that reference it go to the first "
+        "of them. Give each invoice its own number."
+    ]
