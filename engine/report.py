@@ -209,7 +209,7 @@ def _write_table(
     date_columns: Iterable[int] = (),
     count_columns: Iterable[int] = (),
 ) -> None:
-    """Write a header, the rows and a totals row; format, freeze and filter the table."""
+    """Write a header, the rows and a totals row, then format, freeze and filter."""
     money_columns = tuple(money_columns)
     ws.append(headers)
     for row in rows:
@@ -219,7 +219,7 @@ def _write_table(
     totals: list = ["Total"] + [None] * (len(headers) - 1)
     for column in (*money_columns, *count_columns):
         totals[column - 1] = sum((row[column - 1] or 0 for row in rows), start=ZERO)
-    # A limit column holds limits, not amounts owed, so it has no total.
+    # Limits are not amounts owed, so the Limit column has no total.
     if "Limit" in headers:
         totals[headers.index("Limit")] = None
     ws.append(totals)

@@ -84,8 +84,9 @@ COUNTRIES = {
     "818": ("ES", "es", "EUR"),
     "897": ("BR", "pt", "USD"),
 }
-SALESPEOPLE = ("AKE", "BSO", "CMA", "DLU")  # Anna Keller, Bruno Sousa, Claire Martin,
-# Diego López: the codes are what the sheets and rules/credit.yaml contacts use.
+# Salesperson codes, as the sheets and the contacts in rules/credit.yaml use them, of
+# Anna Keller, Bruno Sousa, Claire Martin and Diego López.
+SALESPEOPLE = ("AKE", "BSO", "CMA", "DLU")
 DISPUTED_CUSTOMERS = ("3448-OWJOT", "3568-JJMFW")
 # Customer id -> typed credit limit, all three customers invoiced in USD. With its
 # new orders 0187-ERLSR stays far below 500, 0379-NEVHP goes over 120 and 8156-PCYBM
@@ -162,7 +163,7 @@ class Invoice:
 
 
 def read_invoices(path: Path) -> list[Invoice]:
-    """Read the IBM CSV; dates are US month/day/year."""
+    """Read the IBM CSV, whose dates are in US month/day/year form."""
     with path.open(newline="", encoding="utf-8") as handle:
         return [_invoice(row) for row in csv.DictReader(handle)]
 
