@@ -20,6 +20,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from engine.findings import Finding
+from engine.mail.formatting import round_money
 from engine.mail.letter import DIGEST, Letter
 from engine.mail.render import LetterRenderer
 from engine.model import Customer
@@ -53,19 +54,20 @@ def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
 
 
 def aging_by_salesperson(
-    ledger: Any, customers: Mapping[str, Customer]
+    ledger: Any, customers: Mapping[str, Customer], currency: str = "EUR"
 ) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
     """Return aging rows per salesperson and the all-customers totals.
 
-    The totals are summed over the accounts directly, not over the rows, so a test
-    can check that the rows add up to them.
+    Each customer's bucket is rounded half-up to the cent first, as the customers
+    sheet shows it, so that every printed row and total adds up to the cent. The
+    totals are summed over the accounts directly, not over the rows.
     """
     rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for customer_id, account in ledger.accounts.items():
         row = rows[_salesperson_of(customer_id, customers)]
         for bucket in BUCKETS:
-            amount = account.buckets.get(bucket, Decimal(0))
+            amount = round_money(account.buckets.get(bucket, Decimal(0)), currency)
             row[bucket] += amount
             totals[bucket] += amount
     result = []
@@ -166,7 +168,7 @@ def build_manager_digest(
     to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
     if not to:
         return None
-    aging, aging_total = aging_by_salesperson(data.ledger, data.customers)
+    aging, aging_total = aging_by_salesperson(data.ledger, data.customers, data.base_currency)
     chart_cid = make_msgid(domain="arrears-guard.invalid")
     context = {
         "as_of": data.as_of,
@@ -259,7 +261,7 @@ def _salesperson_context(
                 "customer_name": customer.name if customer else customer_id,
                 "overdue": account.overdue,
                 "outstanding": account.outstanding,
-                "items": items,
+                "open_items": items,
             }
         )
     return {
