@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
+BUCKETS = (
+    "not_due",
+    "overdue_1_30",
+    "overdue_31_60",
+    "overdue_61_90",
+    "overdue_over_90",
+)
 
 # Upper bound in days overdue (inclusive) of each bucket but the last.
-_CEILINGS = ((0, "not_due"), (30, "overdue_1_30"), (60, "overdue_31_60"), (90, "overdue_61_90"))
+_CEILINGS = (
+    (0, "not_due"),
+    (30, "overdue_1_30"),
+    (60, "overdue_31_60"),
+    (90, "overdue_61_90"),
+)
 
 
 def days_overdue(due_date: dt.date, as_of: dt.date) -> int:

@@ -54,7 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ToBase = Callable[[Decimal, str, RowRef], Decimal]
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,9 @@ class Account:
     customer_id: str
     outstanding: Decimal = ZERO
     overdue: Decimal = ZERO
-    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+    buckets: dict[str, Decimal] = field(
+        default_factory=lambda: dict.fromkeys(BUCKETS, ZERO)
+    )
     credit: Decimal = ZERO  # unallocated overpayment, never negative
     pending: Decimal = ZERO  # approved orders not yet invoiced
     exposure: Decimal = ZERO  # outstanding - credit + pending
@@ -163,7 +165,9 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
             _allocate(receipt, books, index, findings)
 
         accounts = {cid: _account(cid, book, as_of) for cid, book in books.items()}
-    log.debug("ledger on %s: %d accounts, %d findings", as_of, len(accounts), len(findings))
+    log.debug(
+        "ledger on %s: %d accounts, %d findings", as_of, len(accounts), len(findings)
+    )
     return Ledger(as_of, accounts, findings)
 
 
@@ -198,7 +202,9 @@ def _collect_orders(
         invoiced = order.invoice_date is not None and order.invoice_date <= as_of
         if not invoiced:
             if _is_approved(order) and order.order_date <= as_of:
-                amount = _convert(order.amount, order.currency, order.ref, to_base, findings)
+                amount = _convert(
+                    order.amount, order.currency, order.ref, to_base, findings
+                )
                 if amount is not None:
                     books[order.customer_id].pending += amount
             continue
@@ -209,14 +215,21 @@ def _collect_orders(
         if amount < ZERO:
             credit_notes.append(
                 _Receipt(
-                    order.customer_id, order.invoice_date, -amount, None, order.ref, (0, index)
+                    order.customer_id,
+                    order.invoice_date,
+                    -amount,
+                    None,
+                    order.ref,
+                    (0, index),
                 )
             )
             continue
         books[order.customer_id].items.append(_item(order, amount, index, findings))
 
     for book in books.values():
-        book.items.sort(key=lambda item: (item.due_date, item.invoice_date, item.row_index))
+        book.items.sort(
+            key=lambda item: (item.due_date, item.invoice_date, item.row_index)
+        )
     return credit_notes
 
 
@@ -252,7 +265,9 @@ def _collect_payments(
     for index, payment in enumerate(payments):
         if payment.payment_date > as_of:
             continue
-        amount = _convert(payment.amount, payment.currency, payment.ref, to_base, findings)
+        amount = _convert(
+            payment.amount, payment.currency, payment.ref, to_base, findings
+        )
         if amount is None:
             continue
         if amount <= ZERO:
@@ -281,7 +296,11 @@ def _collect_payments(
 
 
 def _convert(
-    amount: Decimal, currency: str, ref: RowRef, to_base: ToBase, findings: list[Finding]
+    amount: Decimal,
+    currency: str,
+    ref: RowRef,
+    to_base: ToBase,
+    findings: list[Finding],
 ) -> Decimal | None:
     try:
         return to_base(amount, currency, ref)

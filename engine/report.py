@@ -31,13 +31,20 @@ from engine.model import Customer
 log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.0%"
 DATE_FORMAT = "yyyy-mm-dd"
 NO_SALESPERSON = "(none)"
 BUCKET_HEADERS = ("Not Due", "1-30", "31-60", "61-90", "Over 90")
-FIGURE_HEADERS = ("Outstanding", "Overdue", *BUCKET_HEADERS, "Credit", "Pending", "Exposure")
+FIGURE_HEADERS = (
+    "Outstanding",
+    "Overdue",
+    *BUCKET_HEADERS,
+    "Credit",
+    "Pending",
+    "Exposure",
+)
 BOLD = Font(bold=True)
 
 
@@ -95,7 +102,14 @@ def _salesperson(customers: Mapping[str, Customer], customer_id: str) -> str:
 
 
 def _fill_by_customer(ws, ledger, customers, limits) -> None:
-    headers = ["Customer ID", "Name", "Salesperson", *FIGURE_HEADERS, "Limit", "Utilisation %"]
+    headers = [
+        "Customer ID",
+        "Name",
+        "Salesperson",
+        *FIGURE_HEADERS,
+        "Limit",
+        "Utilisation %",
+    ]
     rows = []
     for customer_id in sorted(ledger.accounts):
         customer = customers.get(customer_id)
@@ -137,7 +151,12 @@ def _fill_by_salesperson(ws, ledger, customers, salesperson_limits) -> None:
             ]
         )
     _write_table(
-        ws, headers, rows, money_columns=range(3, 14), percent_column=14, count_columns=(2,)
+        ws,
+        headers,
+        rows,
+        money_columns=range(3, 14),
+        percent_column=14,
+        count_columns=(2,),
     )
 
 

@@ -107,7 +107,9 @@ def test_customers_follow_stated_rules():
 
     assert len(body) == 100
     assert {row[col["Rating"]] for row in body} == {"A", "B", "C", "D"}
-    typed = {row[0]: row[col["Credit Limit"]] for row in body if row[col["Credit Limit"]]}
+    typed = {
+        row[0]: row[col["Credit Limit"]] for row in body if row[col["Credit Limit"]]
+    }
     assert typed == {"0187-ERLSR": 500, "0379-NEVHP": 120, "8156-PCYBM": 160}
     assert all(row[col["Email"]].startswith("ap@") for row in body)
     assert all(row[col["Email"]].endswith(".test") for row in body)

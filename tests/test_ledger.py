@@ -37,8 +37,14 @@ def invoice(number: int, customer: str, amount: str, due: dt.date, **extra) -> O
     )
 
 
-def payment(number: int, customer: str, amount: str, paid: dt.date, reference=None,
-            currency: str = "USD") -> Payment:
+def payment(
+    number: int,
+    customer: str,
+    amount: str,
+    paid: dt.date,
+    reference=None,
+    currency: str = "USD",
+) -> Payment:
     return Payment(
         payment_id=f"PAY-{number}",
         customer_id=customer,
@@ -126,8 +132,15 @@ def test_partial_payment_leaves_rest_open():
 def test_overpayment_becomes_credit():
     orders = [
         invoice(1, "C1", "100.00", dt.date(2024, 2, 10)),
-        Order("ORD-9", "C1", dt.date(2024, 2, 28), D("70.00"), "USD",
-              RowRef("orders.xlsx", "Orders", 20), status="APPROVED"),
+        Order(
+            "ORD-9",
+            "C1",
+            dt.date(2024, 2, 28),
+            D("70.00"),
+            "USD",
+            RowRef("orders.xlsx", "Orders", 20),
+            status="APPROVED",
+        ),
     ]
     payments = [payment(1, "C1", "130.00", dt.date(2024, 2, 1), reference="INV-1")]
 
@@ -190,7 +203,9 @@ def test_fx_conversion_via_to_base():
 
     orders = [invoice(1, "C1", "100.00", dt.date(2024, 2, 10), currency="EUR")]
     payments = [
-        payment(1, "C1", "50.00", dt.date(2024, 2, 1), reference="INV-1", currency="EUR")
+        payment(
+            1, "C1", "50.00", dt.date(2024, 2, 1), reference="INV-1", currency="EUR"
+        )
     ]
 
     account = ledger_of(orders, payments, to_base).account("C1")
@@ -317,7 +332,9 @@ def test_duplicate_invoice_number_finding():
 
     assert open_amounts(ledger.account("C1")) == {"inv-1": D("50.00")}
     assert [str(f) for f in ledger.findings] == [
-        "orders.xlsx › Orders › row 3: invoice number 'inv-1 ' is also on "
-        "orders.xlsx › Orders › row 2. Payments that reference it go to the first "
-        "of them. Give each invoice its own number."
+        (
+            "orders.xlsx › Orders › row 3: invoice number 'inv-1 ' is also on "
+            "orders.xlsx › Orders › row 2. Payments that reference it go to the "
+            "first of them. Give each invoice its own number."
+        )
     ]

@@ -141,7 +141,9 @@ def test_ibm_open_item_count(rows, inputs):
         if us_date(row["InvoiceDate"]) <= as_of < us_date(row["SettledDate"])
     )
 
-    items = [item for account in ledger.accounts.values() for item in account.open_items]
+    items = [
+        item for account in ledger.accounts.values() for item in account.open_items
+    ]
     assert len(items) == open_count
     assert all(item.open_amount == item.amount for item in items)
 

@@ -35,8 +35,12 @@ def order(number, customer, amount, due, currency="USD", invoiced=True, status=N
 
 
 def customer(customer_id, name, salesperson, row):
-    return Customer(customer_id, name, RowRef("customers.xlsx", "Customers", row),
-                    salesperson=salesperson)
+    return Customer(
+        customer_id,
+        name,
+        RowRef("customers.xlsx", "Customers", row),
+        salesperson=salesperson,
+    )
 
 
 @pytest.fixture
@@ -61,12 +65,27 @@ def build(customers, to_base=lambda amount, currency, ref: amount):
         order(8, "C4", "56.78", dt.date(2024, 1, 1), currency="EUR"),
     ]
     payments = [
-        Payment("P1", "C1", dt.date(2024, 2, 1), D("50.00"), "USD",
-                RowRef("payments.xlsx", "Payments", 2), reference="INV-2"),
-        Payment("P2", "C3", dt.date(2024, 2, 1), D("100.00"), "USD",
-                RowRef("payments.xlsx", "Payments", 3)),
+        Payment(
+            "P1",
+            "C1",
+            dt.date(2024, 2, 1),
+            D("50.00"),
+            "USD",
+            RowRef("payments.xlsx", "Payments", 2),
+            reference="INV-2",
+        ),
+        Payment(
+            "P2",
+            "C3",
+            dt.date(2024, 2, 1),
+            D("100.00"),
+            "USD",
+            RowRef("payments.xlsx", "Payments", 3),
+        ),
     ]
-    inputs = Inputs(customers=list(customers.values()), orders=orders, payments=payments)
+    inputs = Inputs(
+        customers=list(customers.values()), orders=orders, payments=payments
+    )
     return build_ledger(inputs, AS_OF, to_base)
 
 
@@ -120,7 +139,9 @@ def test_report_salesperson_totals(tmp_path, customers):
     assert cents(by_name["AKE"][exposure]) == ake
     assert by_name["AKE"][header.index("Customers")] == 2
     assert by_name["AKE"][header.index("Limit")] == 1000
-    assert by_name["AKE"][header.index("Utilisation %")] == pytest.approx(float(ake) / 1000)
+    assert by_name["AKE"][header.index("Utilisation %")] == pytest.approx(
+        float(ake) / 1000
+    )
     total = sum(a.exposure for a in ledger.accounts.values())
     assert cents(by_name["Total"][exposure]) == total
 

@@ -58,8 +58,8 @@ from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.ledger import BUCKETS, build_ledger  # noqa: E402
-from engine.model import Inputs, Order, Payment, RowRef  # noqa: E402
+from engine.ledger import BUCKETS, build_ledger
+from engine.model import Inputs, Order, Payment, RowRef
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_CSV = ROOT / "tests" / "data" / "ibm-accounts-receivable.csv"
@@ -198,7 +198,7 @@ def read_headers(path: Path = WORKBOOK_MAP) -> dict[str, list[str]]:
 
 @dataclass
 class DemoData:
-    """The rows of the three workbooks, keyed by header, plus figures for the summary."""
+    """The rows of the three workbooks, keyed by header, and each customer's rating."""
 
     orders: list[dict[str, object]]
     payments: list[dict[str, object]]
@@ -328,7 +328,9 @@ def _slug(name: str) -> str:
     return "-".join(words)
 
 
-def write_workbook(path: Path, sheet: str, headers: list[str], rows: list[dict]) -> None:
+def write_workbook(
+    path: Path, sheet: str, headers: list[str], rows: list[dict]
+) -> None:
     """Write one sheet: bold frozen header, real dates and `#,##0.00` amounts."""
     book = Workbook()
     ws = book.active
@@ -418,15 +420,19 @@ def summary_lines(data: DemoData, as_of: dt.date = AS_OF) -> list[str]:
         if order.invoice_id is None:
             new_orders[order.customer_id] += order.amount * rates[order.currency]
 
+    not_invoiced = sum(1 for row in data.orders if "Invoice No" not in row)
     lines = [
-        f"As-of date {as_of.isoformat()}, base currency {BASE_CURRENCY}, "
-        f"EUR at {rates['EUR']} USD for this summary",
-        f"orders.xlsx     {len(data.orders):5d} orders, "
-        f"{sum(1 for row in data.orders if 'Invoice No' not in row)} not invoiced",
+        (
+            f"As-of date {as_of.isoformat()}, base currency {BASE_CURRENCY}, "
+            f"EUR at {rates['EUR']} USD for this summary"
+        ),
+        f"orders.xlsx     {len(data.orders):5d} orders, {not_invoiced} not invoiced",
         f"payments.xlsx   {len(data.payments):5d} payments",
         f"customers.xlsx  {len(data.customers):5d} customers",
     ]
-    items = [item for account in ledger.accounts.values() for item in account.open_items]
+    items = [
+        item for account in ledger.accounts.values() for item in account.open_items
+    ]
     counts = Counter(item.bucket for item in items)
     lines.append(
         "open items      " + ", ".join(f"{b} {counts.get(b, 0)}" for b in BUCKETS)
@@ -440,7 +446,8 @@ def summary_lines(data: DemoData, as_of: dt.date = AS_OF) -> list[str]:
     for rating, values in sorted(by_rating.items()):
         values.sort()
         lines.append(
-            f"  {rating}: {len(values):3d} customers, median {_percentile(values, 50)}, "
+            f"  {rating}: {len(values):3d} customers, "
+            f"median {_percentile(values, 50)}, "
             f"90th percentile {_percentile(values, 90)}, max {values[-1]:.2f}"
         )
     return lines
