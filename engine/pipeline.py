@@ -128,6 +128,7 @@ def run_pass(
     decisions, decide_findings = split_findings(decide_orders(rules, ledger, inputs, as_of))
     result.findings.extend(decide_findings)
     result.decisions = decisions
+    add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
     customers = {customer.customer_id: customer for customer in inputs.customers}
     limits = {
         cid: customer_limit(rules, customer, ledger.account(cid), as_of).amount
@@ -168,6 +169,31 @@ def run_pass(
         len(result.findings), result.duration,
     )
     return result
+
+
+def add_new_approvals(ledger, decisions, orders, to_base, as_of: dt.date) -> None:
+    """Count orders approved in this pass as pending exposure, as the next pass will.
+
+    The ledger is built before the decisions, so without this the customers sheet
+    would show the exposure before this pass's approvals and the next pass on the
+    same input would rewrite every figure.
+    """
+    by_id = {order.order_id: order for order in orders}
+    for decision in decisions:
+        order = by_id.get(decision.order_id)
+        if order is None or decision.status != "APPROVED" or order.status == "APPROVED":
+            continue
+        if order.invoice_date is not None and order.invoice_date <= as_of:
+            continue
+        try:
+            amount = to_base(order.amount, order.currency, order.ref)
+        except EngineError:
+            continue
+        account = ledger.account(order.customer_id)
+        if order.customer_id not in ledger.accounts:
+            ledger.accounts[order.customer_id] = account
+        account.pending += amount
+        account.exposure += amount
 
 
 def split_findings(outcome):
@@ -261,7 +287,10 @@ def plan_orders_write(read, decisions) -> SheetWrite:
         row = by_row.get(decision.ref.row)
         current = row.owned if row is not None else {}
         new = {"status": decision.status, "reason": decision.reason}
-        write.cells.update(changed_cells(decision.ref.row, read.owned_columns, current, new))
+        write.cells.update(
+            changed_cells(decision.ref.row, read.owned_columns, current, new,
+                          date1904=read.date1904)
+        )
     return write
 
 
@@ -274,7 +303,10 @@ def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
             continue
         account = ledger.account(customer.customer_id)
         new = customer_figures(account, limits.get(customer.customer_id), as_of)
-        write.cells.update(changed_cells(row.ref.row, read.owned_columns, row.owned, new))
+        write.cells.update(
+            changed_cells(row.ref.row, read.owned_columns, row.owned, new,
+                          date1904=read.date1904)
+        )
     return write
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
 from engine.filestamp import FileStamp
 from engine.findings import Finding, Severity
 from engine.state import ensure_schema
@@ -68,8 +70,13 @@ def as_decimal(value: object) -> Decimal | None:
         return None
 
 
-def same_value(current: object, new: object) -> bool:
-    """Return True when writing `new` would not change what the cell shows."""
+def same_value(current: object, new: object, *, date1904: bool = False) -> bool:
+    """Return True when writing `new` would not change what the cell holds.
+
+    A date written into a cell without a date format reads back as its serial
+    number, so a number equal to the date's serial in the workbook's date system
+    counts as the same value.
+    """
     if new is None or new == "":
         return current is None or current == ""
     if isinstance(new, str):
@@ -77,6 +84,9 @@ def same_value(current: object, new: object) -> bool:
     if isinstance(new, dt.date):
         if isinstance(current, dt.datetime):
             return current.date() == new and current.time() == dt.time(0)
+        if isinstance(current, (int, float)) and not isinstance(current, bool):
+            epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+            return from_excel(current, epoch) == dt.datetime.combine(new, dt.time(0))
         return isinstance(current, dt.date) and current == new
     if isinstance(new, (Decimal, int)):
         old = as_decimal(current)
@@ -89,6 +99,8 @@ def changed_cells(
     columns: Mapping[str, int],
     current: Mapping[str, object],
     new: Mapping[str, object],
+    *,
+    date1904: bool = False,
 ) -> Cells:
     """Return the (row, column) -> value pairs of `new` that differ from `current`."""
     cells: Cells = {}
@@ -96,7 +108,7 @@ def changed_cells(
         column = columns.get(name)
         if column is None:
             continue
-        if not same_value(current.get(name), value):
+        if not same_value(current.get(name), value, date1904=date1904):
             cells[(row, column)] = value
     return cells
 

@@ -1,0 +1,211 @@
+"""The mail stage of a pass: plan letters, render them, deliver them exactly once.
+
+Reminders, salesperson notices and thank-you notes come from the pass's ledger and
+decisions; digests follow, and only when the pass has news for them (a status change,
+a letter handed over, a delivery problem, or findings the last digest did not list),
+so a pass on unchanged input sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+
+from engine.findings import EngineError
+
+log = logging.getLogger(__name__)
+
+DIGEST_STATE = """
+CREATE TABLE IF NOT EXISTS digest_state (
+    recipient TEXT PRIMARY KEY,
+    findings_sha256 TEXT NOT NULL
+);
+"""
+
+
+def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, limits,
+                       result, state) -> None:
+    """Plan, render and deliver this pass's letters; `state` None means a dry run."""
+    from engine.mail.ledger import SendLedger
+    from engine.mail.plan import (
+        collect_promised_dates,
+        plan_reminders,
+        plan_salesperson_notices,
+        plan_thank_you_notes,
+    )
+    from engine.mail.render import LetterRenderer
+
+    connection = state if state is not None else snapshot_state(workbook_map.state)
+    sent = SendLedger(connection)
+    renderer = LetterRenderer(project.templates_dir, rules)
+    result.findings.extend(renderer.check())
+
+    promised = collect_promised_dates(inputs.orders, inputs.payments)
+    reminders, findings = plan_reminders(
+        rules, ledger, customers, result.as_of, sent, promised=promised
+    )
+    result.findings.extend(findings)
+    notices, findings = plan_salesperson_notices(
+        rules, result.decisions, customers, result.as_of, sent
+    )
+    result.findings.extend(findings)
+    thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
+    result.letters = reminders + notices + thanks
+    if state is None:
+        return
+
+    messages = []
+    for letter in result.letters:
+        try:
+            messages.append((letter, renderer.render(letter)))
+        except EngineError as exc:
+            result.findings.extend(exc.findings)
+            log.warning("letter for %s not rendered: %s", letter.recipient_id, exc)
+
+    settings = smtp_settings(project)
+    resend = bool(getattr(settings, "resend_uncertain", False))
+    recheck = PaymentRecheck(workbook_map, rules, result.as_of)
+    report = deliver_with(workbook_map, settings, messages, sent,
+                          recheck=recheck, render=renderer.render, resend_uncertain=resend)
+    result.delivery = report
+    result.findings.extend(report.findings)
+    log.info(
+        "mail: %d letters sent, %d already sent, %d dropped as paid, %d uncertain",
+        len(report.sent), len(report.already_sent), len(report.dropped),
+        len(report.uncertain),
+    )
+    send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
+                 report, sent, renderer, state)
+
+
+def smtp_settings(project):
+    from engine.mail.settings import load_smtp_settings
+
+    return load_smtp_settings(os.environ, project.root / "smtp.toml")
+
+
+def deliver_with(workbook_map, settings, messages, sent, **options):
+    from engine.mail.deliver import deliver
+    from engine.mail.transport import make_transport
+
+    transport = make_transport(workbook_map.outbox, settings)
+    return deliver(messages, transport, sent, **options)
+
+
+def send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
+                 report, sent, renderer, state) -> None:
+    """Send the manager and salesperson digests when this pass has news for them."""
+    from engine.mail.digest import (
+        DigestData,
+        build_manager_digest,
+        build_salesperson_digests,
+    )
+
+    status_changes = any(
+        result.previous.get(d.order_id, (None, None)) != (d.status, d.reason)
+        for d in result.decisions
+    )
+    findings_sha = hashlib.sha256(
+        "\n".join(sorted(str(f) for f in result.findings)).encode("utf-8")
+    ).hexdigest()
+    news = status_changes or report.sent or report.uncertain or report.findings
+    if not news and not findings_changed(state, "managers", findings_sha):
+        log.info("no news since the last digest; none sent")
+        return
+
+    data = DigestData(
+        as_of=result.as_of,
+        base_currency=rules.base_currency,
+        decisions=list(result.decisions),
+        ledger=ledger,
+        customers=customers,
+        limits=dict(limits),
+        letters_sent=list(report.sent),
+        failures=list(report.findings),
+        uncertain=list(report.uncertain),
+        findings=list(result.findings),
+    )
+    digests = build_salesperson_digests(data, rules, renderer)
+    manager = build_manager_digest(data, rules, renderer)
+    if manager is not None:
+        digests.insert(0, manager)
+    digest_report = deliver_with(workbook_map, settings, digests, sent)
+    result.findings.extend(digest_report.findings)
+    remember_findings(state, "managers", findings_sha)
+    log.info("digests: %d sent", len(digest_report.sent))
+
+
+def findings_changed(state: sqlite3.Connection, recipient: str, sha256: str) -> bool:
+    state.executescript(DIGEST_STATE)
+    row = state.execute(
+        "SELECT findings_sha256 FROM digest_state WHERE recipient = ?", (recipient,)
+    ).fetchone()
+    return row is None or row[0] != sha256
+
+
+def remember_findings(state: sqlite3.Connection, recipient: str, sha256: str) -> None:
+    state.executescript(DIGEST_STATE)
+    state.execute("INSERT OR REPLACE INTO digest_state VALUES (?, ?)", (recipient, sha256))
+
+
+def snapshot_state(path) -> sqlite3.Connection:
+    """Return an in-memory copy of the state, so a dry run plans without recording."""
+    memory = sqlite3.connect(":memory:")
+    memory.row_factory = sqlite3.Row
+    if path.exists():
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            source.backup(memory)
+        finally:
+            source.close()
+    return memory
+
+
+class PaymentRecheck:
+    """Re-read the workbooks once, just before sending, and drop items paid meanwhile."""
+
+    def __init__(self, workbook_map, rules, as_of):
+        self.workbook_map = workbook_map
+        self.rules = rules
+        self.as_of = as_of
+        self._open = None
+
+    def open_items(self) -> dict[str, object]:
+        if self._open is None:
+            from engine.inputs import read_inputs
+            from engine.pipeline import build_ledger_for
+
+            inputs, _reads, _findings = read_inputs(self.workbook_map)
+            ledger = build_ledger_for(self.rules, inputs, self.as_of)
+            self._open = {
+                item.invoice_id or item.order.order_id: item
+                for account in ledger.accounts.values()
+                for item in account.open_items
+                if item.open_amount > 0
+            }
+        return self._open
+
+    def __call__(self, letter):
+        from engine.mail.plan import _letter_item
+
+        if not letter.items:
+            return letter
+        try:
+            current = self.open_items()
+        except EngineError as exc:
+            # A save in progress must not stop the letters: keep them as planned.
+            log.warning("payments not re-read before sending: %s", exc)
+            return letter
+        items = []
+        for item in letter.items:
+            now = current.get(item.item_id)
+            if now is None:
+                log.info("%s was paid since the pass began; dropped from the letter to %s",
+                         item.item_id, letter.recipient_id)
+                continue
+            items.append(_letter_item(now, item.level, self.rules))
+        if not items:
+            return None
+        return letter.with_items(tuple(items))
