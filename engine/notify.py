@@ -188,9 +188,10 @@ class PaymentRecheck:
         return self._open
 
     def __call__(self, letter):
+        from engine.mail.letter import REMINDER
         from engine.mail.plan import _letter_item
 
-        if not letter.items:
+        if letter.kind != REMINDER or not letter.items:
             return letter
         try:
             current = self.open_items()
