@@ -20,7 +20,8 @@ Semantics of `build_ledger(inputs, as_of, to_base)`:
   Its days overdue are `(as_of - due_date).days` and set its aging bucket.
 - `exposure = outstanding - credit + pending`: what the customer would owe if every
   approved order were invoiced today, net of money received but not yet allocated.
-- Every amount is converted to the base currency with `to_base` and added as Decimal.
+- Every amount is converted to the base currency with `to_base`, rounded half-up to
+  the cent as booked, and added as Decimal, so every figure is a sum of cent amounts.
   A row whose currency `to_base` rejects is left out, with its finding.
 """
 
@@ -33,7 +34,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from engine.aging import BUCKETS, bucket_for, days_overdue
 from engine.findings import EngineError, Finding, Severity
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 ToBase = Callable[[Decimal, str, RowRef], Decimal]
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +305,7 @@ def _convert(
     findings: list[Finding],
 ) -> Decimal | None:
     try:
-        return to_base(amount, currency, ref)
+        return to_base(amount, currency, ref).quantize(CENT, rounding=ROUND_HALF_UP)
     except EngineError as exc:
         findings.extend(exc.findings)
         return None

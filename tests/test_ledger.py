@@ -210,8 +210,23 @@ def test_fx_conversion_via_to_base():
 
     account = ledger_of(orders, payments, to_base).account("C1")
 
-    assert account.open_items[0].amount == D("110.0000")
-    assert account.outstanding == D("55.0000")
+    assert str(account.open_items[0].amount) == "110.00"
+    assert str(account.outstanding) == "55.00"
+
+
+def test_fx_amounts_rounded_to_cent():
+    def to_base(amount: Decimal, currency: str, ref: RowRef) -> Decimal:
+        return amount * D("1.0837")
+
+    orders = [
+        invoice(1, "C1", "10.05", dt.date(2024, 2, 10), currency="EUR"),
+        invoice(2, "C1", "20.05", dt.date(2024, 2, 10), currency="EUR"),
+    ]
+
+    account = ledger_of(orders, [], to_base).account("C1")
+
+    assert [item.amount for item in account.open_items] == [D("10.89"), D("21.73")]
+    assert account.outstanding == D("32.62")
 
 
 def test_unknown_currency_is_left_out_with_finding():
