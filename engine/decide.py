@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from engine.findings import Finding, Severity
-from engine.model import Customer, Inputs, Order, RowRef
-from engine.rules.limits import LimitResult, fx_rate, limit_from, salesperson_limit_of
+from engine.model import Customer, Inputs, Order
+from engine.rules.limits import (
+    LimitResult,
+    find_rating,
+    fx_rate,
+    limit_from,
+    salesperson_limit_of,
+)
+from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
 from engine.rules.reasons import ReasonWriter
@@ -34,9 +41,9 @@ from engine.rules.table import RuleEvaluationError, run_table
 
 logger = logging.getLogger(__name__)
 
-APPROVED, BLOCKED, HELD = "APPROVED", "BLOCKED", "HELD"
 UNDECIDED = {"", BLOCKED, HELD}
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 __all__ = [
     "Decision",
@@ -46,25 +53,6 @@ __all__ = [
     "explain_decision",
     "salesperson_limit",
 ]
-
-
-@dataclass(frozen=True)
-class Decision:
-    order_id: str
-    ref: RowRef
-    status: str  # APPROVED, BLOCKED or HELD
-    warning: bool
-    reason: str  # the sentence for the Reason cell
-    rule: str  # the deciding rule's name, "default" or "" for HELD
-    rule_where: str
-    inputs: dict[str, str]
-    trace: tuple[str, ...]
-    notify: tuple[str, ...]
-    override_event: str | None  # "released", "re-blocked" or "rejected-approver"
-    customer_id: str = ""
-    salesperson: str = ""
-    override_by: str = ""
-    override_reason: str = ""
 
 
 def customer_limit(rules: RuleSet, customer: Customer, account, as_of: dt.date) -> LimitResult:
@@ -112,7 +100,7 @@ def decide_orders(
     """Decide every undecided order; append override problems to `findings`."""
     decider = _Decider(rules, ledger, inputs, as_of)
     decisions = [decider.held_row(row) for row in inputs.held if row.kind == "orders"]
-    for order in sorted(_to_decide(inputs.orders, as_of), key=_order_key):
+    for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
         decisions.append(decider.decide(order))
     if findings is not None:
         findings.extend(decider.findings)
@@ -130,8 +118,7 @@ def _to_decide(orders, as_of: dt.date):
         yield order
 
 
-def _order_key(order: Order):
-    return order.order_date, order.ref.row
+ORDER_KEY = operator.attrgetter("order_date", "ref.row")
 
 
 class _Decider:
@@ -152,6 +139,7 @@ class _Decider:
         self.added: dict[str, Decimal] = defaultdict(Decimal)  # approved this pass
         self.salesperson_exposure = self._salesperson_totals()
         self.salesperson_limits: dict[str, LimitResult] = {}
+        self.rates: dict[str | None, Decimal | None] = {}
 
     def _salesperson_totals(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -169,9 +157,17 @@ class _Decider:
         if cached is None:
             account = self.ledger.account(customer.customer_id)
             values = customer_fields(self.rules, customer, account, self.as_of)
+            band = find_rating(self.rules, customer.rating) or find_rating(
+                self.rules, self.rules.default_rating
+            )
+            values["rating_limit"] = band.limit if band else ZERO
             limit = limit_from(self.rules, customer, values)
-            band_limit = limit.amount if limit.amount is not None else ZERO
-            values["rating_limit"] = band_limit
+            values["customer_limit"] = limit.amount
+            values["has_typed_limit"] = customer.credit_limit is not None
+            values["warning_threshold"] = self.rules.warning_threshold
+            salesperson = (customer.salesperson or "").strip()
+            values["salesperson"] = salesperson
+            values["salesperson_limit"] = self.salesperson_limit(salesperson)
             cached = self.customer_cache[customer.customer_id] = (values, limit)
         return cached
 
@@ -192,7 +188,9 @@ class _Decider:
         if limit.held_reason:
             return self.writer.held(order.order_id, order.ref, limit.held_reason,
                                     order.customer_id)
-        rate = fx_rate(self.rules, order.currency)
+        rate = self.rates.get(order.currency)
+        if rate is None:
+            rate = self.rates[order.currency] = fx_rate(self.rules, order.currency)
         if rate is None:
             return self.writer.held(
                 order.order_id, order.ref,
@@ -222,30 +220,29 @@ class _Decider:
 
     def order_values(self, order, customer, base_values, limit, rate) -> dict[str, Any]:
         values = dict(base_values)
-        amount = order.amount if rate == 1 else (order.amount * rate).quantize(Decimal("0.01"))
-        added = self.added.get(order.customer_id, ZERO)
-        exposure = values["exposure"] + added
-        salesperson = (order.salesperson or customer.salesperson or "").strip()
-        values["pending"] = values["pending"] + added
-        values["exposure"] = exposure
+        amount = order.amount if rate == 1 else (order.amount * rate).quantize(CENT)
+        added = self.added.get(order.customer_id)
+        if added is not None:
+            values["pending"] += added
+            values["exposure"] += added
         values["order_id"] = order.order_id
         values["order_amount"] = amount
         values["order_currency"] = (order.currency or self.rules.base_currency).upper()
-        values["salesperson"] = salesperson
-        values["exposure_after"] = exposure + amount
-        values["customer_limit"] = limit.amount
-        values["has_typed_limit"] = customer.credit_limit is not None
-        values["warning_threshold"] = self.rules.warning_threshold
-        if salesperson:
-            key = salesperson.upper()
-            values["salesperson_exposure_after"] = self.salesperson_exposure[key] + amount
+        values["exposure_after"] = values["exposure"] + amount
+        salesperson = values["salesperson"]
+        if order.salesperson and order.salesperson.strip() != salesperson:
+            salesperson = values["salesperson"] = order.salesperson.strip()
             values["salesperson_limit"] = self.salesperson_limit(salesperson)
+        if salesperson:
+            exposure = self.salesperson_exposure[salesperson.upper()]
+            values["salesperson_exposure_after"] = exposure + amount
         else:
             values["salesperson_exposure_after"] = ZERO
-            values["salesperson_limit"] = ZERO
         return values
 
     def salesperson_limit(self, salesperson: str) -> Decimal:
+        if not salesperson:
+            return ZERO
         limit = self.salesperson_limits.get(salesperson)
         if limit is None:
             limit = self.salesperson_limits[salesperson] = salesperson_limit_of(

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.rules import fields as catalogue
+from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.money import amount_formatter
-
-if TYPE_CHECKING:
-    from engine.decide import Decision
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_APPROVE = "exposure would be {exposure_after} of a {customer_limit} limit ({limit_how})"
@@ -29,6 +28,20 @@ RECORDED = (
     "exposure", "order_amount", "order_currency", "exposure_after", "customer_limit",
     "salesperson_exposure_after", "salesperson_limit", "days_overdue", "overdue",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a decision takes from the rules that matched, shared by many orders."""
+
+    status: str
+    head: str  # "Blocked: "
+    parts: list  # the reason template, split by ReasonWriter.parts
+    tail: str  # " — rule 'over-limit' credit.yaml:49"
+    rule: str
+    where: str
+    trace: tuple[str, ...]
+    notify: tuple[str, ...]
 
 
 def short_where(where: str) -> str:
@@ -46,7 +59,7 @@ class ReasonWriter:
         self.rules = rules
         self.money = amount_formatter(rules.locale)
         self.rate_format = amount_formatter(rules.locale, 4)
-        self.templates: dict[str, list[tuple[str, str | None]]] = {}
+        self.templates: dict[str, list[tuple[str, str | None, bool]]] = {}
         self.lines = {
             id(rule): (
                 f"{rule.name} ({rule.where}) {rule.outcome}: {rule.condition.text} "
@@ -58,39 +71,39 @@ class ReasonWriter:
         }
         used = {name for rule in rules.decision_rules for name in rule.condition.fields}
         self.recorded = tuple(dict.fromkeys((*RECORDED, *sorted(used))))
+        self.verdicts: dict[tuple, Verdict] = {}
 
-    def parts(self, template: str) -> list[tuple[str, str | None]]:
+    def parts(self, template: str) -> list[tuple[str, str | None, bool]]:
+        """Split a reason into (text, placeholder, placeholder is money) parts, once."""
         parts = self.templates.get(template)
         if parts is None:
             parts = []
             position = 0
             for match in PLACEHOLDER.finditer(template):
-                parts.append((template[position : match.start()], match.group(1)))
+                name = match.group(1)
+                field = catalogue.FIELDS.get(name)
+                is_money = field is not None and field.kind == catalogue.MONEY
+                parts.append((template[position : match.start()], name, is_money))
                 position = match.end()
-            parts.append((template[position:], None))
+            parts.append((template[position:], None, False))
             self.templates[template] = parts
         return parts
 
-    def fill(self, template: str, values: dict[str, Any], extra: dict[str, str]) -> str:
+    def fill(self, parts, values: dict[str, Any], extra: dict[str, str]) -> str:
         out = []
-        for literal, name in self.parts(template):
+        for literal, name, is_money in parts:
             out.append(literal)
             if name is None:
                 continue
             if name in extra:
                 out.append(extra[name])
-                continue
-            value = values.get(name, "")
-            field = catalogue.FIELDS.get(name)
-            if field is not None and field.kind == catalogue.MONEY:
-                out.append(self.money(value))
+            elif is_money:
+                out.append(self.money(values[name]))
             else:
-                out.append(str(value))
+                out.append(str(values.get(name, "")))
         return "".join(out)
 
-    def held(self, order_id: str, ref, reason: str, customer_id: str) -> "Decision":
-        from engine.decide import HELD, Decision
-
+    def held(self, order_id: str, ref, reason: str, customer_id: str) -> Decision:
         return Decision(
             order_id=order_id, ref=ref, status=HELD, warning=False,
             reason=f"Held: {reason}.", rule="", rule_where="", inputs={},
@@ -98,56 +111,65 @@ class ReasonWriter:
             customer_id=customer_id,
         )  # fmt: skip
 
-    def decision(self, order, values, result, limit, rate: Decimal) -> "Decision":
-        from engine.decide import APPROVED, BLOCKED, Decision
+    def verdict(self, result) -> Verdict:
+        """Return the parts of a decision that depend only on which rules matched."""
+        key = (id(result.rule), id(result.warning), result.outcome, result.matches)
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            verdict = self.verdicts[key] = self._verdict(result)
+        return verdict
 
+    def _verdict(self, result) -> Verdict:
         rules = self.rules
-        extra = {"limit_how": limit.how, "fx_note": ""}
-        if rate != 1:
-            extra["fx_note"] = f" ({values['order_currency']} at {self.rate_format(rate)})"
-        warning = result.warning
+        rule, warning = result.rule, result.warning
         if result.outcome == "block":
             status, head = BLOCKED, "Blocked"
-            rule = result.rule
             text = (rule.reason or rule.condition.text) if rule else DEFAULT_BLOCK
             notify = rule.notify if rule else ()
+        elif warning is not None and rule is None:
+            status, head, rule = APPROVED, "Approved with warning", warning
+            text = warning.reason or warning.condition.text
+            notify = warning.notify or rules.warning_notify
         else:
             status, head = APPROVED, "Approved"
-            rule = result.rule
-            if warning is not None and rule is None:
-                head, rule = "Approved with warning", warning
-                text = warning.reason or warning.condition.text
-                notify = warning.notify or rules.warning_notify
-            else:
-                text = (rule.reason or rule.condition.text) if rule else DEFAULT_APPROVE
-                notify = rule.notify if rule else ()
-                if warning is not None:
-                    head = "Approved with warning"
-                    notify = tuple(dict.fromkeys((*notify, *(warning.notify or rules.warning_notify))))
+            text = (rule.reason or rule.condition.text) if rule else DEFAULT_APPROVE
+            notify = rule.notify if rule else ()
+        if warning is not None and status == APPROVED:
+            head = "Approved with warning"
+            notify = tuple(dict.fromkeys((*notify, *(warning.notify or rules.warning_notify))))
         where = rule.where if rule else rules.where.get("default", "")
         label = f"rule '{rule.name}'" if rule else "default"
-        reason = f"{head}: {self.fill(text, values, extra)}{extra['fx_note']}"
-        reason += f" — {label} {short_where(where)}"
-        lines = self.lines
-        trace = tuple(lines[id(r)][m] for r, m in result.tried)
+        tried = rules.decision_rules[: len(result.matches)]
+        trace = tuple(self.lines[id(r)][m] for r, m in zip(tried, result.matches))
         if rule is None:
             trace += (f"default ({where}): {result.outcome}",)
-        inputs = {name: str(values[name]) for name in self.recorded if name in values}
+        return Verdict(
+            status, f"{head}: ", self.parts(text), f" — {label} {short_where(where)}",
+            rule.name if rule else "default", where, trace, notify,
+        )  # fmt: skip
+
+    def decision(self, order, values, result, limit, rate: Decimal) -> Decision:
+        verdict = self.verdict(result)
+        fx_note = ""
+        if rate != 1:
+            fx_note = f" ({values['order_currency']} at {self.rate_format(rate)})"
+        extra = {"limit_how": limit.how, "fx_note": fx_note}
+        reason = verdict.head + self.fill(verdict.parts, values, extra) + fx_note + verdict.tail
+        recorded = self.recorded
+        inputs = dict(zip(recorded, map(str, map(values.__getitem__, recorded))))
         inputs["limit_how"] = limit.how
         inputs["limit_where"] = limit.where
         if rate != 1:
             inputs["fx_rate"] = str(rate)
         return Decision(
-            order_id=order.order_id, ref=order.ref, status=status,
-            warning=warning is not None, reason=reason,
-            rule=rule.name if rule else "default", rule_where=where, inputs=inputs,
-            trace=trace, notify=notify, override_event=None,
-            customer_id=order.customer_id, salesperson=values["salesperson"],
+            order_id=order.order_id, ref=order.ref, status=verdict.status,
+            warning=result.warning is not None, reason=reason, rule=verdict.rule,
+            rule_where=verdict.where, inputs=inputs, trace=verdict.trace,
+            notify=verdict.notify, override_event=None, customer_id=order.customer_id,
+            salesperson=values["salesperson"],
         )  # fmt: skip
 
     def with_override(self, decision, event: str, approver: str, override, problem):
-        from engine.decide import APPROVED
-
         why = override.reason or "no reason given"
         if event == "released":
             cap = ""
@@ -176,7 +198,7 @@ class ReasonWriter:
         )  # fmt: skip
 
 
-def explain_text(decision: "Decision", locale: str = "en_US") -> str:
+def explain_text(decision: Decision, locale: str = "en_US") -> str:
     """Return the full trace of a decision: exposure parts, limit, rules tried."""
     money = amount_formatter(locale)
     inputs = decision.inputs

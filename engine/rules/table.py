@@ -22,8 +22,8 @@ class TableResult:
     outcome: str  # "approve" or "block"
     rule: DecisionRule | None  # the rule that decided; None for the default
     warning: DecisionRule | None  # the first warn rule that matched
-    # Each rule tried with whether it matched, in order.
-    tried: tuple[tuple[DecisionRule, bool], ...]
+    # Whether each rule tried matched; the rules tried are the first len(matches).
+    matches: tuple[bool, ...]
 
 
 class RuleEvaluationError(Exception):
@@ -37,22 +37,22 @@ class RuleEvaluationError(Exception):
 
 def run_table(rules: RuleSet, values: dict[str, Any]) -> TableResult:
     """Run the decision rules on `values`; raise RuleEvaluationError on a failure."""
-    tried = []
+    matches = []
     warning = None
     for rule in rules.decision_rules:
         try:
             matched = bool(rule.condition.evaluate(values))
         except (ArithmeticError, TypeError, KeyError) as error:
             raise RuleEvaluationError(rule, error) from error
-        tried.append((rule, matched))
+        matches.append(matched)
         if not matched:
             continue
         if rule.outcome == "warn":
             if warning is None:
                 warning = rule
             continue
-        return TableResult(rule.outcome, rule, warning, tuple(tried))
-    return TableResult(rules.default_outcome, None, warning, tuple(tried))
+        return TableResult(rule.outcome, rule, warning, tuple(matches))
+    return TableResult(rules.default_outcome, None, warning, tuple(matches))
 
 
 def neutral_values() -> dict[str, Any]:
