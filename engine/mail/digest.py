@@ -147,7 +147,7 @@ def _digest_letter(
 ) -> Letter:
     # With a daily schedule the digest is keyed by day only; per pass, also by its text,
     # so a pass that changes nothing does not send the same digest again.
-    content_key = "" if rules.digest_schedule == "daily" else hashlib.sha256(
+    content_key = "" if rules.digest_schedule.startswith("daily") else hashlib.sha256(
         text.encode("utf-8")
     ).hexdigest()
     return Letter(
