@@ -20,9 +20,36 @@ FX = {"EUR": Decimal(1), "USD": Decimal("0.9"), "JPY": Decimal("0.006")}
 
 def levels(repeat: int | None = None) -> tuple[DunningLevel, ...]:
     return (
-        DunningLevel(1, "friendly", 7, 20, "reminder_level1", ("customer",), repeat, "rules/mail.yaml:3"),
-        DunningLevel(2, "second", 21, 44, "reminder_level2", ("customer", "salesperson"), repeat, "rules/mail.yaml:5"),
-        DunningLevel(3, "final", 45, None, "reminder_level3", ("customer", "finance"), repeat, "rules/mail.yaml:7"),
+        DunningLevel(
+            1,
+            "friendly",
+            7,
+            20,
+            "reminder_level1",
+            ("customer",),
+            repeat,
+            "rules/mail.yaml:3",
+        ),
+        DunningLevel(
+            2,
+            "second",
+            21,
+            44,
+            "reminder_level2",
+            ("customer", "salesperson"),
+            repeat,
+            "rules/mail.yaml:5",
+        ),
+        DunningLevel(
+            3,
+            "final",
+            45,
+            None,
+            "reminder_level3",
+            ("customer", "finance"),
+            repeat,
+            "rules/mail.yaml:7",
+        ),
     )
 
 
@@ -63,12 +90,22 @@ def customer(customer_id: str, row: int, **fields) -> Customer:
         salesperson="S01",
     )
     values.update(fields)
-    return Customer(customer_id=customer_id, ref=RowRef("customers.xlsx", "Customers", row), **values)
+    return Customer(
+        customer_id=customer_id,
+        ref=RowRef("customers.xlsx", "Customers", row),
+        **values,
+    )
 
 
 def invoice(
-    order_id: str, customer_id: str, amount: str, due: dt.date, row: int,
-    currency: str = "EUR", invoice_id: str | None = None, **fields,
+    order_id: str,
+    customer_id: str,
+    amount: str,
+    due: dt.date,
+    row: int,
+    currency: str = "EUR",
+    invoice_id: str | None = None,
+    **fields,
 ) -> Order:
     return Order(
         order_id=order_id,
@@ -84,7 +121,15 @@ def invoice(
     )
 
 
-def payment(payment_id: str, customer_id: str, amount: str, on: dt.date, reference: str, row: int, **fields) -> Payment:
+def payment(
+    payment_id: str,
+    customer_id: str,
+    amount: str,
+    on: dt.date,
+    reference: str,
+    row: int,
+    **fields,
+) -> Payment:
     return Payment(
         payment_id=payment_id,
         customer_id=customer_id,
@@ -102,7 +147,9 @@ def to_base(amount: Decimal, currency: str, ref: RowRef) -> Decimal:
 
 
 def ledger_for(customers, orders, payments=(), as_of: dt.date = AS_OF):
-    inputs = Inputs(customers=list(customers), orders=list(orders), payments=list(payments))
+    inputs = Inputs(
+        customers=list(customers), orders=list(orders), payments=list(payments)
+    )
     return build_ledger(inputs, as_of, to_base)
 
 

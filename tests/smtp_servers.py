@@ -1,13 +1,13 @@
 """aiosmtpd servers on 127.0.0.1 with the failure modes seen in production.
 
 Modes:
-- ok: stores each message and answers 250.
-- drop_after_data: stores the message, then hangs up instead of answering the
-  final "." (the client cannot know the message arrived).
-- timeout_after_data: stores the message, then does not answer for `hold` seconds.
-- drop_on_quit: answers 250 to DATA, then hangs up instead of answering QUIT.
-- auth_fail: answers 535 to every AUTH.
-- tempfail_first: answers the first connection's greeting with 421 and hangs up.
+- ok: stores each message and replies 250.
+- drop_after_data: stores the message, then hangs up instead of replying to the
+  final "." (so the client cannot tell whether the message arrived).
+- timeout_after_data: stores the message, then sends no reply for `hold` seconds.
+- drop_on_quit: replies 250 to DATA, then hangs up instead of replying to QUIT.
+- auth_fail: replies 535 to every AUTH.
+- tempfail_first: greets the first connection with 421 and hangs up.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from email.parser import BytesParser
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
-MODES = ("ok", "drop_after_data", "timeout_after_data", "drop_on_quit", "auth_fail", "tempfail_first")
+MODES = (
+    "ok",
+    "drop_after_data",
+    "timeout_after_data",
+    "drop_on_quit",
+    "auth_fail",
+    "tempfail_first",
+)
 
 
 def free_port() -> int:
@@ -58,8 +65,11 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.received.append(
-                Received(bytes(envelope.original_content or envelope.content),
-                         envelope.mail_from, list(envelope.rcpt_tos))
+                Received(
+                    bytes(envelope.original_content or envelope.content),
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                )
             )
         if self.mode == "drop_after_data":
             server.transport.close()
@@ -113,7 +123,9 @@ class SmtpServer:
         assert mode in MODES, mode
         self.handler = Handler(mode, hold)
         self.port = free_port()
-        self.controller = FaultyController(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = FaultyController(
+            self.handler, hostname="127.0.0.1", port=self.port
+        )
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -17,13 +17,26 @@ import time
 from collections import Counter
 
 import pytest
+from mail_factories import (
+    AS_OF,
+    customer,
+    invoice,
+    ledger_for,
+    make_rules,
+    templates_dir,
+)
+from smtp_servers import SmtpServer
 
-from engine.mail import LetterRenderer, SendLedger, SmtpSettings, SmtpTransport, deliver
-from engine.mail import plan_reminders
+from engine.mail import (
+    LetterRenderer,
+    SendLedger,
+    SmtpSettings,
+    SmtpTransport,
+    deliver,
+    plan_reminders,
+)
 from engine.mail.ledger import SENT, UNCERTAIN
 from engine.state import open_state
-from mail_factories import AS_OF, customer, invoice, ledger_for, make_rules, templates_dir
-from smtp_servers import SmtpServer
 
 pytestmark = [
     pytest.mark.slow,
@@ -78,10 +91,17 @@ class CrashingTransport(SmtpTransport):
 
 def trial_data(trial: int, count: int):
     customers = [
-        customer(f"T{trial}C{n}", n + 2, email=f"t{trial}c{n}@example.test") for n in range(count)
+        customer(f"T{trial}C{n}", n + 2, email=f"t{trial}c{n}@example.test")
+        for n in range(count)
     ]
     orders = [
-        invoice(f"T{trial}O{n}", f"T{trial}C{n}", "100", AS_OF - dt.timedelta(days=10 + 20 * n), n + 2)
+        invoice(
+            f"T{trial}O{n}",
+            f"T{trial}C{n}",
+            "100",
+            AS_OF - dt.timedelta(days=10 + 20 * n),
+            n + 2,
+        )
         for n in range(count)
     ]
     return {c.customer_id: c for c in customers}, ledger_for(customers, orders)
@@ -91,7 +111,9 @@ def run_pass(db, port, customers, ledger, crash: Crash | None):
     rules = RULES
     conn = open_state(db)
     sent = CrashingLedger(conn, crash) if crash else SendLedger(conn)
-    settings = SmtpSettings(host="127.0.0.1", port=port, user=None, starttls=False, timeout=2)
+    settings = SmtpSettings(
+        host="127.0.0.1", port=port, user=None, starttls=False, timeout=2
+    )
     transport = CrashingTransport(settings, crash) if crash else SmtpTransport(settings)
     letters, _ = plan_reminders(rules, ledger, customers, AS_OF, sent)
     report = deliver([(l, RENDERER.render(l)) for l in letters], transport, sent)
@@ -123,17 +145,23 @@ def test_killed_sender_never_duplicates(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             else:
                 # 4 steps per letter: before and after "sending", after the send, after "sent".
-                pid = run_child(db, server.port, customers, ledger, Crash(rng.randint(1, 4 * count)))
+                pid = run_child(
+                    db, server.port, customers, ledger, Crash(rng.randint(1, 4 * count))
+                )
             os.waitpid(pid, 0)
 
             letters, report, sent = run_pass(db, server.port, customers, ledger, None)
             prefix = f"t{trial}c"
             received = Counter(
-                r.message_id for r in list(server.received) if r.recipients[0].startswith(prefix)
+                r.message_id
+                for r in list(server.received)
+                if r.recipients[0].startswith(prefix)
             )
             assert all(copies == 1 for copies in received.values()), (trial, received)
 
-            rows = sent.conn.execute("SELECT message_id, status FROM mail_letters").fetchall()
+            rows = sent.conn.execute(
+                "SELECT message_id, status FROM mail_letters"
+            ).fetchall()
             status_by_id = {row[0]: row[1] for row in rows}
             assert len(status_by_id) == count, (trial, status_by_id)
             reported = {entry.message_id for entry in report.uncertain}

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from mail_factories import (
+    AS_OF,
+    customer,
+    invoice,
+    ledger_for,
+    make_rules,
+    memory_send_ledger,
+    payment,
+    templates_dir,
+)
 
 from engine.findings import Finding
 from engine.mail import (
@@ -19,16 +29,6 @@ from engine.mail import (
 from engine.mail.digest import BUCKETS, aging_by_salesperson
 from engine.mail.formatting import round_money
 from engine.mail.transport import OutboxTransport
-from mail_factories import (
-    AS_OF,
-    customer,
-    invoice,
-    ledger_for,
-    make_rules,
-    memory_send_ledger,
-    payment,
-    templates_dir,
-)
 
 
 @dataclass
@@ -43,7 +43,9 @@ class Decision:
 
 CUSTOMERS = {
     "C001": customer("C001", 2, name="Nordlicht Reisen GmbH", salesperson="S01"),
-    "C002": customer("C002", 3, name="Sakura Tours K.K.", salesperson="S02", currency="JPY"),
+    "C002": customer(
+        "C002", 3, name="Sakura Tours K.K.", salesperson="S02", currency="JPY"
+    ),
     "C003": customer("C003", 4, name="Smith & Sons <Travel>", salesperson="S01"),
     "C004": customer("C004", 5, name="Blue Lagoon Trips", salesperson=None),
 }
@@ -65,8 +67,14 @@ def digest_data() -> DigestData:
     payments = [payment("P1", "C003", "499.98", days_ago(5), "INV-O5", 2)]
     ledger = ledger_for(CUSTOMERS.values(), orders, payments)
     decisions = [
-        Decision("ORD-1006", "BLOCKED", None, "credit limit 10,000.00 EUR exceeded by 2,000.00 EUR",
-                 "C001", "S01"),
+        Decision(
+            "ORD-1006",
+            "BLOCKED",
+            None,
+            "credit limit 10,000.00 EUR exceeded by 2,000.00 EUR",
+            "C001",
+            "S01",
+        ),
         Decision("ORD-1005", "APPROVED", "85 %", "", "C003", "S01"),
     ]
     return DigestData(
@@ -75,10 +83,18 @@ def digest_data() -> DigestData:
         decisions=decisions,
         ledger=ledger,
         customers=CUSTOMERS,
-        limits={"C001": Decimal("4500"), "C002": Decimal("100000"), "C003": None,
-                "C004": Decimal("850")},
+        limits={
+            "C001": Decimal(4500),
+            "C002": Decimal(100000),
+            "C003": None,
+            "C004": Decimal(850),
+        },
         letters_sent=[],
-        failures=[Finding("SMTP", "SMTP login rejected for x@example.test – check credentials.")],
+        failures=[
+            Finding(
+                "SMTP", "SMTP login rejected for x@example.test – check credentials."
+            )
+        ],
         uncertain=[],
         findings=[],
     )
@@ -90,7 +106,9 @@ def test_aging_rows_add_up_to_the_cent():
     accounts = data.ledger.accounts.values()
     for bucket in BUCKETS:
         # The customers sheet shows each bucket in cents; the digest adds those.
-        sheet_total = sum((round_money(a.buckets[bucket], "EUR") for a in accounts), Decimal(0))
+        sheet_total = sum(
+            (round_money(a.buckets[bucket], "EUR") for a in accounts), Decimal(0)
+        )
         assert totals[bucket] == sheet_total
         assert sum((row[bucket] for row in rows), Decimal(0)) == sheet_total
     for row in rows:
@@ -102,37 +120,67 @@ def test_aging_rows_add_up_to_the_cent():
 
 def test_manager_digest_contents():
     rules = make_rules()
-    letter, message = build_manager_digest(digest_data(), rules, LetterRenderer(templates_dir(), rules))
+    letter, message = build_manager_digest(
+        digest_data(), rules, LetterRenderer(templates_dir(), rules)
+    )
     assert letter.to == ("manager@agency.test", "finance@agency.test")
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "ORD-1006, Nordlicht Reisen GmbH (C001), salesperson S01: credit limit" in text
-    assert "Blue Lagoon Trips (C004): exposure €900.00 of limit €850.00 (105.9 %), OVER LIMIT" in text
-    assert "Nordlicht Reisen GmbH (C001): exposure €4,000.02 of limit €4,500.00 (88.9 %)" in text
+    assert (
+        "ORD-1006, Nordlicht Reisen GmbH (C001), salesperson S01: credit limit" in text
+    )
+    assert (
+        "Blue Lagoon Trips (C004): exposure €900.00 of limit €850.00 (105.9 %), OVER LIMIT"
+        in text
+    )
+    assert (
+        "Nordlicht Reisen GmbH (C001): exposure €4,000.02 of limit €4,500.00 (88.9 %)"
+        in text
+    )
     assert "Sakura" not in text.split("Aging")[0]
     assert "SMTP login rejected for x@example.test" in text
-    assert "Smith &amp; Sons &lt;Travel&gt;" not in html  # not a blocked or near-limit customer
+    assert (
+        "Smith &amp; Sons &lt;Travel&gt;" not in html
+    )  # not a blocked or near-limit customer
 
 
 def test_manager_digest_total_line():
     rules = make_rules()
     data = digest_data()
-    _, message = build_manager_digest(data, rules, LetterRenderer(templates_dir(), rules))
+    _, message = build_manager_digest(
+        data, rules, LetterRenderer(templates_dir(), rules)
+    )
     text = message.get_body(("plain",)).get_content()
     lines = text.splitlines()
     assert next(line for line in lines if line.startswith("S02 ")).split() == [
-        "S02", "€0.00", "€0.00", "€0.00", "€1,500.01", "€200.00", "€1,700.01"
+        "S02",
+        "€0.00",
+        "€0.00",
+        "€0.00",
+        "€1,500.01",
+        "€200.00",
+        "€1,700.01",
     ]
     assert next(line for line in lines if line.startswith("All ")).split() == [
-        "All", "€0.01", "€5,500.02", "€900.00", "€1,500.01", "€200.00", "€8,100.04"
+        "All",
+        "€0.01",
+        "€5,500.02",
+        "€900.00",
+        "€1,500.01",
+        "€200.00",
+        "€8,100.04",
     ]
 
 
 def test_chart_is_inline_related_image():
     rules = make_rules()
-    _, message = build_manager_digest(digest_data(), rules, LetterRenderer(templates_dir(), rules))
+    _, message = build_manager_digest(
+        digest_data(), rules, LetterRenderer(templates_dir(), rules)
+    )
     html_part = message.get_body(("html",))
-    (related,) = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
+    (related,) = [
+        p for p in message.walk() if p.get_content_type() == "multipart/related"
+    ]
     (image,) = [p for p in related.iter_parts() if p.get_content_type() == "image/png"]
     cid = image["Content-ID"].strip("<>")
     assert f'src="cid:{cid}"' in html_part.get_content()
@@ -142,7 +190,9 @@ def test_chart_is_inline_related_image():
 
 def test_salesperson_digest_own_customers_only():
     rules = make_rules()
-    digests = build_salesperson_digests(digest_data(), rules, LetterRenderer(templates_dir(), rules))
+    digests = build_salesperson_digests(
+        digest_data(), rules, LetterRenderer(templates_dir(), rules)
+    )
     by_code = {letter.recipient_id: message for letter, message in digests}
     assert sorted(by_code) == ["S01", "S02"]
     s01 = by_code["S01"].get_body(("plain",)).get_content()
@@ -157,10 +207,16 @@ def test_unchanged_digest_not_sent_twice(tmp_path):
     rules = make_rules()
     renderer = LetterRenderer(templates_dir(), rules)
     sent = memory_send_ledger()
-    first = deliver([build_manager_digest(digest_data(), rules, renderer)],
-                    OutboxTransport(tmp_path), sent)
-    second = deliver([build_manager_digest(digest_data(), rules, renderer)],
-                     OutboxTransport(tmp_path), sent)
+    first = deliver(
+        [build_manager_digest(digest_data(), rules, renderer)],
+        OutboxTransport(tmp_path),
+        sent,
+    )
+    second = deliver(
+        [build_manager_digest(digest_data(), rules, renderer)],
+        OutboxTransport(tmp_path),
+        sent,
+    )
     assert len(first.sent) == 1
     assert len(second.already_sent) == 1
     (path,) = tmp_path.glob("*.eml")
@@ -175,7 +231,13 @@ def test_digest_schedule(tmp_path, schedule, expected):
     renderer = LetterRenderer(templates_dir(), rules)
     sent = memory_send_ledger()
     data = digest_data()
-    deliver([build_manager_digest(data, rules, renderer)], OutboxTransport(tmp_path), sent)
+    deliver(
+        [build_manager_digest(data, rules, renderer)], OutboxTransport(tmp_path), sent
+    )
     changed = dataclasses.replace(data, decisions=[])
-    deliver([build_manager_digest(changed, rules, renderer)], OutboxTransport(tmp_path), sent)
+    deliver(
+        [build_manager_digest(changed, rules, renderer)],
+        OutboxTransport(tmp_path),
+        sent,
+    )
     assert len(list(tmp_path.glob("*.eml"))) == expected

@@ -19,6 +19,8 @@ def test_examples_regenerate(tmp_path):
     assert "digest_manager.txt" in names
     german = (tmp_path / "de" / "reminder_level2.txt").read_text(encoding="utf-8")
     assert german.startswith("Subject: Zahlungserinnerung (2. Mahnung) – Rechnung ")
-    committed = {p.relative_to(ROOT / "docs" / "examples").as_posix()
-                 for p in (ROOT / "docs" / "examples").rglob("*.*")}
+    committed = {
+        p.relative_to(ROOT / "docs" / "examples").as_posix()
+        for p in (ROOT / "docs" / "examples").rglob("*.*")
+    }
     assert names <= committed

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from smtp_servers import SmtpServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -68,7 +67,10 @@ def run_child(tmp_path: Path, port: int, locale_env: dict[str, str]) -> str:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(TESTS), **locale_env}
     result = subprocess.run(
         [sys.executable, "-c", CHILD, str(port), str(CASE19), str(tmp_path / "outbox")],
-        env=env, capture_output=True, timeout=60, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
     return result.stdout.decode("ascii", "replace")
@@ -104,13 +106,19 @@ def test_non_ascii_survives_locale(tmp_path, locale_env):
     assert yamada.get_body(("plain",)).get_content_charset() == "utf-8"
     olafur = received["olafur@example.test"]
     assert olafur["To"].addresses[0].display_name == "Ólafur Þór Smith"
-    assert str(olafur["From"]) == "Buchhaltung Nordlicht Reisebüro <buchhaltung@example.test>"
+    assert (
+        str(olafur["From"])
+        == "Buchhaltung Nordlicht Reisebüro <buchhaltung@example.test>"
+    )
 
     from email import policy
     from email.parser import BytesParser
 
     (outbox_file,) = (tmp_path / "outbox").glob("2024-06-30_reminder-L2_C001_*.eml")
-    check_message(BytesParser(policy=policy.default).parsebytes(outbox_file.read_bytes()), expected)
+    check_message(
+        BytesParser(policy=policy.default).parsebytes(outbox_file.read_bytes()),
+        expected,
+    )
 
 
 def test_raw_headers_are_ascii(tmp_path):
@@ -120,5 +128,7 @@ def test_raw_headers_are_ascii(tmp_path):
     for raw in raws:
         headers = raw.split(b"\r\n\r\n", 1)[0]
         headers.decode("ascii")  # RFC 2047 / RFC 2231 encoded, no raw 8-bit bytes
-    assert any(b"filename*=utf-8''Rechnung_INV-2024-017_M%C3%BCller_M%C3%A4rz.pdf" in raw
-               for raw in raws)
+    assert any(
+        b"filename*=utf-8''Rechnung_INV-2024-017_M%C3%BCller_M%C3%A4rz.pdf" in raw
+        for raw in raws
+    )

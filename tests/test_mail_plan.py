@@ -7,9 +7,6 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.mail import plan_reminders, plan_salesperson_notices, plan_thank_you_notes
-from engine.mail.ledger import SENT
-from engine.mail.plan import collect_promised_dates, level_for, today_in
 from mail_factories import (
     AS_OF,
     customer,
@@ -21,13 +18,21 @@ from mail_factories import (
     payment,
 )
 
+from engine.mail import plan_reminders, plan_salesperson_notices, plan_thank_you_notes
+from engine.mail.ledger import SENT
+from engine.mail.plan import collect_promised_dates, level_for, today_in
+
 C1 = customer("C001", 2)
 CUSTOMERS = {"C001": C1}
 
 
-def plan(orders, as_of, sent, rules=None, payments=(), promised=None, customers=CUSTOMERS):
+def plan(
+    orders, as_of, sent, rules=None, payments=(), promised=None, customers=CUSTOMERS
+):
     ledger = ledger_for(customers.values(), orders, payments, as_of=as_of)
-    return plan_reminders(rules or make_rules(), ledger, customers, as_of, sent, promised=promised)
+    return plan_reminders(
+        rules or make_rules(), ledger, customers, as_of, sent, promised=promised
+    )
 
 
 def record(sent, letters):
@@ -54,7 +59,10 @@ def test_one_letter_per_customer_at_highest_level():
     (letter,) = letters
     assert letter.level == 3
     assert letter.template == "reminder_level3"
-    assert [(i.item_id, i.level) for i in letter.items] == [("INV-O2", 3), ("INV-O1", 1)]
+    assert [(i.item_id, i.level) for i in letter.items] == [
+        ("INV-O2", 3),
+        ("INV-O1", 1),
+    ]
     assert letter.cc == ("finance@agency.test",)
 
 
@@ -88,14 +96,24 @@ def test_quiet_days_override_levels():
     record(sent, letters)
     # Day +14: the item reached level 2 on day +14 (21 days); quiet days end on day +14.
     new_order = invoice("O2", "C001", "50", AS_OF - dt.timedelta(days=60), 3)
-    assert plan(orders + [new_order], AS_OF + dt.timedelta(days=13), sent, rules)[0] == []
-    (letter,) = plan(orders + [new_order], AS_OF + dt.timedelta(days=14), sent, rules)[0]
+    assert (
+        plan(orders + [new_order], AS_OF + dt.timedelta(days=13), sent, rules)[0] == []
+    )
+    (letter,) = plan(orders + [new_order], AS_OF + dt.timedelta(days=14), sent, rules)[
+        0
+    ]
     assert letter.level == 3
 
 
 def test_promise_pauses_until_grace_then_resumes():
-    order = invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2,
-                    promised_date=AS_OF + dt.timedelta(days=10))
+    order = invoice(
+        "O1",
+        "C001",
+        "100",
+        AS_OF - dt.timedelta(days=10),
+        2,
+        promised_date=AS_OF + dt.timedelta(days=10),
+    )
     sent = memory_send_ledger()
     # Paused through the promised date plus 3 grace days.
     for days in (0, 10, 13):
@@ -108,8 +126,15 @@ def test_promise_pauses_until_grace_then_resumes():
 
 def test_promise_from_payments_sheet():
     order = invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2)
-    promise = payment("P1", "C001", "0", AS_OF, "INV-O1", 2,
-                      promised_date=AS_OF + dt.timedelta(days=2))
+    promise = payment(
+        "P1",
+        "C001",
+        "0",
+        AS_OF,
+        "INV-O1",
+        2,
+        promised_date=AS_OF + dt.timedelta(days=2),
+    )
     promised = collect_promised_dates([order], [promise])
     assert promised == {"INV-O1": AS_OF + dt.timedelta(days=2)}
     assert plan([order], AS_OF, memory_send_ledger(), promised=promised)[0] == []
@@ -119,21 +144,28 @@ def test_partial_payment_leaves_open_amount():
     order = invoice("O1", "C001", "2000", AS_OF - dt.timedelta(days=10), 2)
     paid = payment("P1", "C001", "500", AS_OF - dt.timedelta(days=5), "INV-O1", 2)
     (letter,) = plan([order], AS_OF, memory_send_ledger(), payments=[paid])[0]
-    assert letter.items[0].open_amount == Decimal("1500")
-    assert letter.items[0].amount == Decimal("2000")
+    assert letter.items[0].open_amount == Decimal(1500)
+    assert letter.items[0].amount == Decimal(2000)
 
 
 def test_foreign_currency_item_in_its_currency():
     yen = customer("C002", 3, currency="JPY", language="ja")
-    order = invoice("O1", "C002", "250000", AS_OF - dt.timedelta(days=10), 2, currency="JPY")
+    order = invoice(
+        "O1", "C002", "250000", AS_OF - dt.timedelta(days=10), 2, currency="JPY"
+    )
     (letter,) = plan([order], AS_OF, memory_send_ledger(), customers={"C002": yen})[0]
-    assert (letter.items[0].open_amount, letter.items[0].currency) == (Decimal("250000"), "JPY")
+    assert (letter.items[0].open_amount, letter.items[0].currency) == (
+        Decimal(250000),
+        "JPY",
+    )
 
 
 def test_missing_email_reported():
     no_mail = customer("C009", 7, email=None)
     order = invoice("O1", "C009", "100", AS_OF - dt.timedelta(days=10), 2)
-    letters, findings = plan([order], AS_OF, memory_send_ledger(), customers={"C009": no_mail})
+    letters, findings = plan(
+        [order], AS_OF, memory_send_ledger(), customers={"C009": no_mail}
+    )
     assert letters == []
     assert str(findings[0]) == (
         "customers.xlsx › Customers › row 7: customer C009 has no e-mail address, so the "
@@ -156,8 +188,18 @@ def test_thank_you_after_everything_paid():
     (note,) = plan_thank_you_notes(rules, settled, CUSTOMERS, later, sent)
     assert note.template == "thank_you"
     record(sent, [note])
-    assert plan_thank_you_notes(rules, settled, CUSTOMERS, later + dt.timedelta(days=1), sent) == []
-    assert plan_thank_you_notes(make_rules(), settled, CUSTOMERS, later, memory_send_ledger()) == []
+    assert (
+        plan_thank_you_notes(
+            rules, settled, CUSTOMERS, later + dt.timedelta(days=1), sent
+        )
+        == []
+    )
+    assert (
+        plan_thank_you_notes(
+            make_rules(), settled, CUSTOMERS, later, memory_send_ledger()
+        )
+        == []
+    )
 
 
 @dataclass
@@ -173,23 +215,42 @@ class Decision:
 def test_salesperson_notice_once_per_outcome():
     rules = make_rules()
     decisions = [
-        Decision("ORD-1006", "BLOCKED", None, "limit 10,000 EUR exceeded by 2,000 EUR", "C001", "S01"),
+        Decision(
+            "ORD-1006",
+            "BLOCKED",
+            None,
+            "limit 10,000 EUR exceeded by 2,000 EUR",
+            "C001",
+            "S01",
+        ),
         Decision("ORD-1005", "APPROVED", "85 % of credit limit", "", "C001", "S01"),
         Decision("ORD-1007", "APPROVED", None, "", "C001", "S01"),
         Decision("ORD-2001", "BLOCKED", None, "overdue", "C001", "S09"),
     ]
     sent = memory_send_ledger()
-    letters, findings = plan_salesperson_notices(rules, decisions, CUSTOMERS, AS_OF, sent)
+    letters, findings = plan_salesperson_notices(
+        rules, decisions, CUSTOMERS, AS_OF, sent
+    )
     (notice,) = letters
     assert notice.to == ("s01@agency.test",)
-    assert [d["order_id"] for d in notice.context["decisions"]] == ["ORD-1006", "ORD-1005"]
+    assert [d["order_id"] for d in notice.context["decisions"]] == [
+        "ORD-1006",
+        "ORD-1005",
+    ]
     assert findings[0].code == "mail-no-salesperson-address"
     record(sent, letters)
-    assert plan_salesperson_notices(rules, decisions, CUSTOMERS, AS_OF + dt.timedelta(days=1), sent)[0] == []
+    assert (
+        plan_salesperson_notices(
+            rules, decisions, CUSTOMERS, AS_OF + dt.timedelta(days=1), sent
+        )[0]
+        == []
+    )
 
 
 def test_today_in_agency_time_zone():
     rules = make_rules(timezone="Pacific/Auckland")
     late_utc = dt.datetime(2024, 6, 29, 20, 0, tzinfo=dt.UTC)
     assert today_in(rules, late_utc) == dt.date(2024, 6, 30)
-    assert today_in(dataclasses.replace(rules, timezone="America/New_York"), late_utc) == dt.date(2024, 6, 29)
+    assert today_in(
+        dataclasses.replace(rules, timezone="America/New_York"), late_utc
+    ) == dt.date(2024, 6, 29)

@@ -10,12 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from mail_factories import AS_OF, customer, make_rules, templates_dir
 
 from engine.findings import EngineError
 from engine.mail.formatting import format_money
 from engine.mail.letter import REMINDER, Letter, LetterItem
 from engine.mail.render import LetterRenderer
-from mail_factories import AS_OF, customer, make_rules, templates_dir
 
 CASE22 = Path(__file__).parent / "data" / "mail" / "case22"
 
@@ -104,7 +104,9 @@ def test_autoescape_html_only(renderer):
 
 
 def test_apostrophe_and_half_up_rounding(renderer):
-    text, html = parts(renderer.render(case22_letter("C004_apostrophe_and_rounding", 5)))
+    text, html = parts(
+        renderer.render(case22_letter("C004_apostrophe_and_rounding", 5))
+    )
     assert "Ana O'Neil" in text
     assert "Ana O&#39;Neil" in html
     assert "€1,000.01" in text
@@ -152,7 +154,8 @@ def test_syntax_error_keeps_last_good(tmp_path):
     before = parts(renderer.render(letter))[0]
 
     (root / "en" / "reminder_level2.txt.j2").write_text(
-        "Hello\n{% for x in items %}\n{{ x.id | shout }}\n{% endfor %}\n", encoding="utf-8"
+        "Hello\n{% for x in items %}\n{{ x.id | shout }}\n{% endfor %}\n",
+        encoding="utf-8",
     )
     findings = renderer.check()
     assert [f.where for f in findings] == ["templates/en/reminder_level2.txt.j2:3"]
@@ -171,7 +174,9 @@ def test_unknown_filter_reported_with_line(tmp_path):
 
 def test_syntax_error_reported_with_line(tmp_path):
     root = case22_templates(tmp_path)
-    (root / "de" / "reminder_level2.txt.j2").write_text("a\nb\n{% if %}\n", encoding="utf-8")
+    (root / "de" / "reminder_level2.txt.j2").write_text(
+        "a\nb\n{% if %}\n", encoding="utf-8"
+    )
     findings = LetterRenderer(root, make_rules()).check()
     assert findings[0].where == "templates/de/reminder_level2.txt.j2:3"
     assert findings[0].code == "mail-template-invalid"
@@ -214,7 +219,12 @@ def test_shipped_templates_compile():
     renderer = LetterRenderer(templates_dir(), make_rules())
     assert renderer.check() == []
     for language in ("en", "de", "fr", "es", "pt"):
-        for name in ("reminder_level1", "reminder_level2", "reminder_level3", "thank_you"):
+        for name in (
+            "reminder_level1",
+            "reminder_level2",
+            "reminder_level3",
+            "thank_you",
+        ):
             for part in ("subject", "txt", "html"):
                 assert (templates_dir() / language / f"{name}.{part}.j2").is_file()
 

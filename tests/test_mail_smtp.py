@@ -12,6 +12,17 @@ import keyring
 import keyring.backend
 import keyring.backends.fail
 import pytest
+from mail_factories import (
+    AS_OF,
+    customer,
+    invoice,
+    ledger_for,
+    make_rules,
+    payment,
+    send_ledger,
+    templates_dir,
+)
+from smtp_servers import SmtpServer
 
 from engine.findings import EngineError
 from engine.mail import (
@@ -25,38 +36,46 @@ from engine.mail import (
 )
 from engine.mail.ledger import SENT, UNCERTAIN
 from engine.mail.transport import OutboxTransport
-from mail_factories import (
-    AS_OF,
-    customer,
-    invoice,
-    ledger_for,
-    make_rules,
-    payment,
-    send_ledger,
-    templates_dir,
-)
-from smtp_servers import SmtpServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 CUSTOMERS = [
-    customer("C001", 2, name="Nordlicht Reisen GmbH", contact="Zoë Ångström-Müller",
-             salutation="Sehr geehrte Frau", language="de"),
+    customer(
+        "C001",
+        2,
+        name="Nordlicht Reisen GmbH",
+        contact="Zoë Ångström-Müller",
+        salutation="Sehr geehrte Frau",
+        language="de",
+    ),
     customer("C003", 3, name="Smith & Sons <Travel>", contact="Ólafur Þór Smith"),
-    customer("C004", 4, name="Blue Lagoon Trips", contact="Ana O'Neil", salesperson="S02"),
+    customer(
+        "C004", 4, name="Blue Lagoon Trips", contact="Ana O'Neil", salesperson="S02"
+    ),
 ]
 ORDERS = [
-    invoice("ORD-1001", "C001", "4000", dt.date(2024, 6, 1), 2, invoice_id="INV-2024-017"),
-    invoice("ORD-1003", "C003", "2000", dt.date(2024, 6, 20), 3, invoice_id="INV-2024-018"),
-    invoice("ORD-1004", "C004", "1000", dt.date(2024, 5, 1), 4, invoice_id="INV-2024-019"),
+    invoice(
+        "ORD-1001", "C001", "4000", dt.date(2024, 6, 1), 2, invoice_id="INV-2024-017"
+    ),
+    invoice(
+        "ORD-1003", "C003", "2000", dt.date(2024, 6, 20), 3, invoice_id="INV-2024-018"
+    ),
+    invoice(
+        "ORD-1004", "C004", "1000", dt.date(2024, 5, 1), 4, invoice_id="INV-2024-019"
+    ),
 ]
 PAYMENTS = [payment("P1", "C003", "500", dt.date(2024, 6, 25), "INV-2024-018", 2)]
 
 
 def settings(server: SmtpServer, **changes) -> SmtpSettings:
     base = SmtpSettings(
-        host="127.0.0.1", port=server.port, user="buchhaltung@example.test",
-        password="secret", starttls=False, timeout=0.5, backoff=0.01,
+        host="127.0.0.1",
+        port=server.port,
+        user="buchhaltung@example.test",
+        password="secret",
+        starttls=False,
+        timeout=0.5,
+        backoff=0.01,
     )
     return dataclasses.replace(base, **changes)
 
@@ -79,7 +98,9 @@ def run_pass(db: Path, transport, *, payments=PAYMENTS, **options):
 
 def statuses(db: Path) -> Counter:
     sent = send_ledger(db)
-    return Counter(row[0] for row in sent.conn.execute("SELECT status FROM mail_letters"))
+    return Counter(
+        row[0] for row in sent.conn.execute("SELECT status FROM mail_letters")
+    )
 
 
 def test_ok_sends_each_once(tmp_path):
@@ -111,8 +132,11 @@ def test_same_letters_delivered_twice_send_once(tmp_path):
     renderer = LetterRenderer(templates_dir(), rules)
     sent = send_ledger(db)
     letters, _ = plan_reminders(
-        rules, ledger_for(CUSTOMERS, ORDERS, PAYMENTS),
-        {c.customer_id: c for c in CUSTOMERS}, AS_OF, sent,
+        rules,
+        ledger_for(CUSTOMERS, ORDERS, PAYMENTS),
+        {c.customer_id: c for c in CUSTOMERS},
+        AS_OF,
+        sent,
     )
     messages = [(letter, renderer.render(letter)) for letter in letters]
     with SmtpServer("ok") as server:
@@ -169,7 +193,7 @@ def test_auth_failure_one_alert_letters_queued(tmp_path):
         assert server.handler.connections == 1
         assert [str(f) for f in report.findings] == [
             "SMTP: SMTP login rejected for buchhaltung@example.test – check credentials. "
-            "No letter was sent; all stay queued. Correct the SMTP user or password; "
+            "No letter was sent, and all stay queued. Correct the SMTP user or password; "
             "the next run sends the queued letters."
         ]
         assert len(report.deferred) == 3
@@ -196,7 +220,9 @@ def test_unreachable_server_defers_in_finite_time(tmp_path):
     with SmtpServer("ok") as server:
         port = server.port
     started = time.monotonic()
-    dead = SmtpSettings(host="127.0.0.1", port=port, starttls=False, timeout=0.5, backoff=0.01)
+    dead = SmtpSettings(
+        host="127.0.0.1", port=port, starttls=False, timeout=0.5, backoff=0.01
+    )
     letters, report = run_pass(tmp_path / "state.sqlite", SmtpTransport(dead))
     assert time.monotonic() - started < 5
     assert len(report.deferred) == 3
@@ -216,29 +242,43 @@ def test_paid_since_pass_began_dropped(tmp_path):
         assert [letter.recipient_id for letter in report.dropped] == ["C001"]
         assert len(report.sent) == 2
         assert {r.recipients[0] for r in server.received} == {
-            "c003@example.test", "c004@example.test"
+            "c003@example.test",
+            "c004@example.test",
         }
 
 
 def test_partly_paid_letter_rerendered(tmp_path):
     orders = ORDERS + [
-        invoice("ORD-1009", "C004", "300", dt.date(2024, 5, 2), 9, invoice_id="INV-2024-099")
+        invoice(
+            "ORD-1009", "C004", "300", dt.date(2024, 5, 2), 9, invoice_id="INV-2024-099"
+        )
     ]
     rules = make_rules()
     sent = send_ledger(tmp_path / "state.sqlite")
     letters, _ = plan_reminders(
-        rules, ledger_for(CUSTOMERS, orders), {c.customer_id: c for c in CUSTOMERS}, AS_OF, sent
+        rules,
+        ledger_for(CUSTOMERS, orders),
+        {c.customer_id: c for c in CUSTOMERS},
+        AS_OF,
+        sent,
     )
     renderer = LetterRenderer(templates_dir(), rules)
     messages = [(l, renderer.render(l)) for l in letters if l.recipient_id == "C004"]
     assert len(messages[0][0].items) == 2
 
     def recheck(letter):
-        return letter.with_items(tuple(i for i in letter.items if i.item_id != "INV-2024-099"))
+        return letter.with_items(
+            tuple(i for i in letter.items if i.item_id != "INV-2024-099")
+        )
 
     with SmtpServer("ok") as server:
-        report = deliver(messages, SmtpTransport(settings(server)), sent,
-                         recheck=recheck, render=renderer.render)
+        report = deliver(
+            messages,
+            SmtpTransport(settings(server)),
+            sent,
+            recheck=recheck,
+            render=renderer.render,
+        )
         text = server.received[0].message.get_body(("plain",)).get_content()
     assert len(report.sent) == 1
     assert "INV-2024-019" in text
@@ -246,14 +286,18 @@ def test_partly_paid_letter_rerendered(tmp_path):
 
 
 def test_outbox_file_names(tmp_path):
-    letters, report = run_pass(tmp_path / "state.sqlite", OutboxTransport(tmp_path / "outbox"))
+    letters, report = run_pass(
+        tmp_path / "state.sqlite", OutboxTransport(tmp_path / "outbox")
+    )
     names = sorted(path.name for path in (tmp_path / "outbox").iterdir())
     keys = {letter.recipient_id: letter.key[:8] for letter in letters}
-    assert names == sorted([
-        f"2024-06-30_reminder-L2_C001_{keys['C001']}.eml",
-        f"2024-06-30_reminder-L1_C003_{keys['C003']}.eml",
-        f"2024-06-30_reminder-L3_C004_{keys['C004']}.eml",
-    ])
+    assert names == sorted(
+        [
+            f"2024-06-30_reminder-L2_C001_{keys['C001']}.eml",
+            f"2024-06-30_reminder-L1_C003_{keys['C003']}.eml",
+            f"2024-06-30_reminder-L3_C004_{keys['C004']}.eml",
+        ]
+    )
 
 
 # Settings
@@ -266,21 +310,37 @@ def test_not_configured_uses_outbox(tmp_path):
 
 def test_settings_from_env():
     loaded = load_smtp_settings(
-        {"ARREARS_SMTP_HOST": "127.0.0.1", "ARREARS_SMTP_PORT": "2525",
-         "ARREARS_SMTP_USER": "u@example.test", "ARREARS_SMTP_PASSWORD": "pw",
-         "ARREARS_SMTP_STARTTLS": "no"},
+        {
+            "ARREARS_SMTP_HOST": "127.0.0.1",
+            "ARREARS_SMTP_PORT": "2525",
+            "ARREARS_SMTP_USER": "u@example.test",
+            "ARREARS_SMTP_PASSWORD": "pw",
+            "ARREARS_SMTP_STARTTLS": "no",
+        },
         None,
     )
-    assert (loaded.host, loaded.port, loaded.user, loaded.password, loaded.starttls) == (
-        "127.0.0.1", 2525, "u@example.test", "pw", False)
+    assert (
+        loaded.host,
+        loaded.port,
+        loaded.user,
+        loaded.password,
+        loaded.starttls,
+    ) == ("127.0.0.1", 2525, "u@example.test", "pw", False)
     assert "pw" not in repr(loaded)
 
 
 def test_settings_from_toml(tmp_path):
     config = tmp_path / "smtp.toml"
-    config.write_text('[smtp]\nhost = "127.0.0.1"\nport = 465\nssl = true\n', encoding="utf-8")
+    config.write_text(
+        '[smtp]\nhost = "127.0.0.1"\nport = 465\nssl = true\n', encoding="utf-8"
+    )
     loaded = load_smtp_settings({}, config)
-    assert (loaded.port, loaded.ssl, loaded.starttls, loaded.user) == (465, True, False, None)
+    assert (loaded.port, loaded.ssl, loaded.starttls, loaded.user) == (
+        465,
+        True,
+        False,
+        None,
+    )
 
 
 def test_invalid_port_reported(tmp_path):
@@ -317,15 +377,21 @@ def restore_keyring():
 
 
 def test_password_from_keyring(restore_keyring):
-    keyring.set_keyring(_MemoryKeyring({("arrears-guard", "u@example.test"): "from-keyring"}))
-    loaded = load_smtp_settings({"ARREARS_SMTP_HOST": "h", "ARREARS_SMTP_USER": "u@example.test"}, None)
+    keyring.set_keyring(
+        _MemoryKeyring({("arrears-guard", "u@example.test"): "from-keyring"})
+    )
+    loaded = load_smtp_settings(
+        {"ARREARS_SMTP_HOST": "h", "ARREARS_SMTP_USER": "u@example.test"}, None
+    )
     assert loaded.password == "from-keyring"
 
 
 def test_missing_password_fails_fast(restore_keyring):
     keyring.set_keyring(keyring.backends.fail.Keyring())
     with pytest.raises(EngineError) as caught:
-        load_smtp_settings({"ARREARS_SMTP_HOST": "h", "ARREARS_SMTP_USER": "u@example.test"}, None)
+        load_smtp_settings(
+            {"ARREARS_SMTP_HOST": "h", "ARREARS_SMTP_USER": "u@example.test"}, None
+        )
     assert str(caught.value) == (
         "environment ARREARS_SMTP_*: SMTP is configured for user 'u@example.test' but no "
         "password was found. Set ARREARS_SMTP_PASSWORD, or store the password with "

@@ -6,9 +6,13 @@ in SQLite that keeps every letter to exactly one delivery (`deliver`, `ledger`).
 """
 
 from engine.mail.deliver import DeliveryReport, deliver
-from engine.mail.digest import DigestData, build_manager_digest, build_salesperson_digests
-from engine.mail.letter import Letter, LetterItem
+from engine.mail.digest import (
+    DigestData,
+    build_manager_digest,
+    build_salesperson_digests,
+)
 from engine.mail.ledger import SendLedger
+from engine.mail.letter import Letter, LetterItem
 from engine.mail.plan import (
     collect_promised_dates,
     plan_reminders,

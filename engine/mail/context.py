@@ -17,11 +17,13 @@ from engine.rules.model import RuleSet
 
 
 class ContextNode(dict):
-    """A dict that knows its variable path, so undefined keys name 'customer.salutation'."""
+    """A dict that carries its variable path, so an undefined key is named 'customer.salutation'."""
 
     def __init__(self, path: str, values: dict[str, Any]):
         super().__init__(
-            (key, value) for key, value in values.items() if value is not None and value != ""
+            (key, value)
+            for key, value in values.items()
+            if value is not None and value != ""
         )
         self.path = path
 
@@ -87,7 +89,7 @@ def build_context(letter: Letter, rules: RuleSet) -> dict[str, Any]:
         "base_currency": rules.base_currency,
     }
     if items:
-        # The most overdue item, for templates written about a single invoice.
+        # The item with the maximum days overdue, for templates about a single invoice.
         context["invoice"] = ContextNode("invoice", dict(items[0]))
     customer = letter.customer
     if customer is not None:

@@ -1,9 +1,11 @@
-"""Deliver rendered letters exactly once, through the send ledger.
+"""Deliver rendered letters at most once each, through the send ledger.
 
 For each letter: skip it when the ledger already has it, let the pipeline re-read
 payments (`recheck`), connect, record "sending" with the message bytes, hand it
 over, record the outcome. A crash between the two records leaves "sending", which
-the next run reports as uncertain instead of sending the letter again.
+the next run reports as uncertain instead of sending the letter again. The one
+exception is the optional single resend of an uncertain letter, with the same
+Message-ID.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ Render = Callable[[Letter], EmailMessage]
 
 @dataclass(slots=True)
 class DeliveryReport:
-    """What happened to each letter of one delivery run."""
+    """Outcome of each letter in one delivery run."""
 
     sent: list[Letter] = field(default_factory=list)
     already_sent: list[Letter] = field(default_factory=list)
@@ -53,19 +55,21 @@ def _serialize(message: EmailMessage) -> bytes:
 
 
 class _Run:
-    def __init__(self, transport: Transport, ledger: SendLedger, report: DeliveryReport):
+    def __init__(
+        self, transport: Transport, ledger: SendLedger, report: DeliveryReport
+    ):
         self.transport = transport
         self.ledger = ledger
         self.report = report
         self.stopped = False
 
     def stop(self, where: str, result: SendResult) -> None:
-        """Stop the run after a login failure, with one alert; later letters stay queued."""
+        """Stop the run after a rejected login with one alert. Later letters stay queued."""
         self.stopped = True
         self.report.findings.append(
             Finding(
                 where=where,
-                message=f"{result.detail}. No letter was sent; all stay queued.",
+                message=f"{result.detail}. No letter was sent, and all stay queued.",
                 fix="Correct the SMTP user or password; the next run sends the queued letters.",
                 code="smtp-login-rejected",
             )
@@ -79,7 +83,11 @@ class _Run:
         raw = _serialize(message)
         self.ledger.begin(letter, str(message["Message-ID"]), raw)
         name = outbox_name(
-            letter.kind, letter.level, letter.recipient_id, letter.as_of.isoformat(), letter.key
+            letter.kind,
+            letter.level,
+            letter.recipient_id,
+            letter.as_of.isoformat(),
+            letter.key,
         )
         result = self.transport.send(raw, name)
         self._record(letter, result)
@@ -94,7 +102,7 @@ class _Run:
             self.report.findings.append(
                 Finding(
                     where="SMTP",
-                    message=f"{result.detail}; the letters stay queued for the next run.",
+                    message=f"{result.detail}. The letters stay queued for the next run.",
                     fix="Check that the mail server is reachable.",
                     severity=Severity.WARNING,
                     code="smtp-unreachable",
@@ -130,19 +138,28 @@ class _Run:
             return
         self.ledger.begin_resend(entry.key)
         name = outbox_name(
-            entry.kind, entry.level, entry.recipient_id, entry.as_of.isoformat(), entry.key
+            entry.kind,
+            entry.level,
+            entry.recipient_id,
+            entry.as_of.isoformat(),
+            entry.key,
         )
         result = self.transport.send(raw, name)
         final = status.SENT if result.status == outcome.SENT else status.UNCERTAIN
-        self.ledger.finish(entry.key, final, f"resent once: {result.status} {result.detail}")
+        self.ledger.finish(
+            entry.key, final, f"resent once: {result.status} {result.detail}"
+        )
         self.report.resent.append(entry)
         log.info("resent uncertain letter %s: %s", entry.message_id, result.status)
 
 
 def _recheck(
-    letter: Letter, message: EmailMessage, recheck: Recheck | None, render: Render | None
+    letter: Letter,
+    message: EmailMessage,
+    recheck: Recheck | None,
+    render: Render | None,
 ) -> tuple[Letter | None, EmailMessage]:
-    """Return the letter as it stands now, re-rendered when items were paid meanwhile."""
+    """Return the letter with only the items still open, re-rendered if some were paid."""
     if recheck is None:
         return letter, message
     current = recheck(letter)
@@ -164,7 +181,7 @@ def deliver(
     render: Render | None = None,
     resend_uncertain: bool = False,
 ) -> DeliveryReport:
-    """Hand each letter over at most once; see the module docstring for the steps.
+    """Hand each letter over at most once, in the steps the module docstring lists.
 
     `recheck` returns the letter with only the items still open (None when nothing
     is); `render` (usually `LetterRenderer.render`) re-renders such a letter. With
@@ -174,7 +191,10 @@ def deliver(
     report = DeliveryReport()
     run = _Run(transport, ledger, report)
     for entry in ledger.mark_interrupted():
-        log.warning("letter %s was interrupted while sending; delivery uncertain", entry.message_id)
+        log.warning(
+            "letter %s was interrupted while sending; delivery uncertain",
+            entry.message_id,
+        )
         report.uncertain.append(ledger.entry(entry.key))
     try:
         for letter, message in messages:
@@ -206,7 +226,9 @@ def _deliver_one(
         run.report.findings.extend(error.findings)
         return
     if current is None:
-        log.info("%s: every item was paid since the pass began; letter dropped", letter.where)
+        log.info(
+            "%s: every item was paid since the pass began; letter dropped", letter.where
+        )
         run.report.dropped.append(letter)
         return
     if current is not letter and _already_handed_over(run, current):

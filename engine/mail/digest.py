@@ -26,7 +26,13 @@ from engine.mail.render import LetterRenderer
 from engine.model import Customer
 from engine.rules.model import RuleSet
 
-BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
+BUCKETS = (
+    "not_due",
+    "overdue_1_30",
+    "overdue_31_60",
+    "overdue_61_90",
+    "overdue_over_90",
+)
 BUCKET_LABELS = ("Not due", "1-30", "31-60", "61-90", "Over 90")
 OVERDUE_BUCKETS = BUCKETS[1:]
 UNASSIGNED = "(none)"
@@ -34,11 +40,13 @@ UNASSIGNED = "(none)"
 
 @dataclass(slots=True)
 class DigestData:
-    """Everything one pass knows that a digest reports."""
+    """Data of one pass that a digest reports."""
 
     as_of: dt.date
     base_currency: str
-    decisions: list[Any]  # objects with order_id, status, warning, reason, customer_id, salesperson
+    decisions: list[
+        Any
+    ]  # objects with order_id, status, warning, reason, customer_id, salesperson
     ledger: Any  # accounts[customer_id] with open_items, outstanding, overdue, buckets, exposure
     customers: Mapping[str, Customer]
     limits: dict[str, Decimal | None] = field(default_factory=dict)
@@ -73,10 +81,14 @@ def aging_by_salesperson(
     result = []
     for salesperson in sorted(rows):
         row = {bucket: rows[salesperson][bucket] for bucket in BUCKETS}
-        result.append({"salesperson": salesperson, **row, "total": sum(row.values(), Decimal(0))})
+        result.append(
+            {"salesperson": salesperson, **row, "total": sum(row.values(), Decimal(0))}
+        )
     total_row = {bucket: totals[bucket] for bucket in BUCKETS}
     total_row["total"] = sum((totals[bucket] for bucket in BUCKETS), Decimal(0))
-    total_row["overdue"] = sum((totals[bucket] for bucket in OVERDUE_BUCKETS), Decimal(0))
+    total_row["overdue"] = sum(
+        (totals[bucket] for bucket in OVERDUE_BUCKETS), Decimal(0)
+    )
     return result, total_row
 
 
@@ -91,7 +103,9 @@ def limit_watch(data: DigestData, threshold: Decimal) -> list[dict[str, Any]]:
         if exposure < limit * threshold:
             continue
         customer = data.customers.get(customer_id)
-        utilisation = (exposure * 100 / limit).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        utilisation = (exposure * 100 / limit).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
         rows.append(
             {
                 "customer_id": customer_id,
@@ -142,14 +156,20 @@ def _letters_context(letters: list[Letter]) -> list[dict[str, Any]]:
 
 
 def _digest_letter(
-    rules: RuleSet, data: DigestData, recipient_id: str, to: tuple[str, ...], template: str,
+    rules: RuleSet,
+    data: DigestData,
+    recipient_id: str,
+    to: tuple[str, ...],
+    template: str,
     text: str,
 ) -> Letter:
-    # With a daily schedule the digest is keyed by day only; per pass, also by its text,
-    # so a pass that changes nothing does not send the same digest again.
-    content_key = "" if rules.digest_schedule.startswith("daily") else hashlib.sha256(
-        text.encode("utf-8")
-    ).hexdigest()
+    # With a daily schedule the digest is keyed by the day only. Per pass it is also keyed
+    # by its text, so a pass that changes nothing does not send the same digest again.
+    content_key = (
+        ""
+        if rules.digest_schedule.startswith("daily")
+        else hashlib.sha256(text.encode("utf-8")).hexdigest()
+    )
     return Letter(
         kind=DIGEST,
         template=template,
@@ -168,7 +188,10 @@ def build_manager_digest(
     to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
     if not to:
         return None
-    aging, aging_total = aging_by_salesperson(data.ledger, data.customers, data.base_currency)
+
+    aging, aging_total = aging_by_salesperson(
+        data.ledger, data.customers, data.base_currency
+    )
     chart_cid = make_msgid(domain="arrears-guard.invalid")
     context = {
         "as_of": data.as_of,
@@ -178,7 +201,9 @@ def build_manager_digest(
             {
                 "order_id": decision.order_id,
                 "customer_id": decision.customer_id,
-                "customer_name": getattr(data.customers.get(decision.customer_id), "name", "")
+                "customer_name": getattr(
+                    data.customers.get(decision.customer_id), "name", ""
+                )
                 or decision.customer_id,
                 "salesperson": decision.salesperson
                 or _salesperson_of(decision.customer_id, data.customers),
@@ -198,15 +223,21 @@ def build_manager_digest(
         "findings": data.findings,
         "chart_cid": chart_cid[1:-1],
     }
+
     subject, text, html = renderer.render_parts(
         "digest_manager", rules.fallback_language, context, "the manager digest"
     )
     letter = _digest_letter(rules, data, "managers", to, "digest_manager", text)
     message = renderer.compose(letter, subject, text, html)
+
     html_part = message.get_body(("html",))
     html_part.add_related(
-        aging_chart_png(aging, data.base_currency), "image", "png", cid=chart_cid,
-        filename="aging.png", disposition="inline",
+        aging_chart_png(aging, data.base_currency),
+        "image",
+        "png",
+        cid=chart_cid,
+        filename="aging.png",
+        disposition="inline",
     )
     return letter, message
 
@@ -225,9 +256,14 @@ def build_salesperson_digests(
             continue
         context = _salesperson_context(data, rules, code, customer_ids)
         subject, text, html = renderer.render_parts(
-            "digest_salesperson", rules.fallback_language, context, f"the digest for {code}"
+            "digest_salesperson",
+            rules.fallback_language,
+            context,
+            f"the digest for {code}",
         )
-        letter = _digest_letter(rules, data, code, (address,), "digest_salesperson", text)
+        letter = _digest_letter(
+            rules, data, code, (address,), "digest_salesperson", text
+        )
         digests.append((letter, renderer.compose(letter, subject, text, html)))
     return digests
 

@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.ledger import build_ledger
-from engine.mail.digest import DigestData, build_manager_digest
 from engine.mail.context import build_context
+from engine.mail.digest import DigestData, build_manager_digest
 from engine.mail.letter import REMINDER, THANK_YOU, Letter
 from engine.mail.plan import letter_item
 from engine.mail.render import LetterRenderer
@@ -88,7 +88,10 @@ def _write(path: Path, text: str) -> None:
 
 def _write_letter(renderer: LetterRenderer, letter: Letter, folder: Path) -> None:
     subject, text, html = renderer.render_parts(
-        letter.template, letter.language, build_context(letter, renderer.rules), letter.where
+        letter.template,
+        letter.language,
+        build_context(letter, renderer.rules),
+        letter.where,
     )
     _write(folder / f"{letter.template}.txt", f"Subject: {subject}\n\n{text}")
     _write(folder / f"{letter.template}.html", html)
@@ -106,33 +109,55 @@ def write_examples(root: Path, output: Path | None = None) -> list[Path]:
         # One invoice per level: 12, 40 and 75 days overdue in the shipped rules.
         days = [level.min_days + 11 for level in rules.dunning_levels]
         orders += sample_orders(customer, days)
-    ledger = build_ledger(Inputs(list(customers.values()), orders, []), AS_OF, _to_base(rules))
+    ledger = build_ledger(
+        Inputs(list(customers.values()), orders, []), AS_OF, _to_base(rules)
+    )
 
     for customer_id, customer in customers.items():
-        items = sorted(ledger.accounts[customer_id].open_items, key=lambda i: i.days_overdue)
+        items = sorted(
+            ledger.accounts[customer_id].open_items, key=lambda i: i.days_overdue
+        )
         folder = output / (customer.language or rules.fallback_language)
         for level, item in zip(rules.dunning_levels, items):
             letter = Letter(
-                kind=REMINDER, template=level.template, as_of=AS_OF, recipient_id=customer_id,
-                to=(customer.email or "",), language=customer.language or "en",
-                level=level.level, customer=customer,
-                items=tuple(letter_item(i, i_level.level, rules) for i, i_level in
-                            zip(items[: level.level], rules.dunning_levels)),
+                kind=REMINDER,
+                template=level.template,
+                as_of=AS_OF,
+                recipient_id=customer_id,
+                to=(customer.email or "",),
+                language=customer.language or "en",
+                level=level.level,
+                customer=customer,
+                items=tuple(
+                    letter_item(i, i_level.level, rules)
+                    for i, i_level in zip(items[: level.level], rules.dunning_levels)
+                ),
             )
             _write_letter(renderer, letter, folder)
         thanks = Letter(
-            kind=THANK_YOU, template="thank_you", as_of=AS_OF, recipient_id=customer_id,
-            to=(customer.email or "",), language=customer.language or "en", customer=customer,
+            kind=THANK_YOU,
+            template="thank_you",
+            as_of=AS_OF,
+            recipient_id=customer_id,
+            to=(customer.email or "",),
+            language=customer.language or "en",
+            customer=customer,
         )
         _write_letter(renderer, thanks, folder)
 
     data = DigestData(
-        as_of=AS_OF, base_currency=rules.base_currency, decisions=[], ledger=ledger,
-        customers=customers, limits={cid: Decimal(10000) for cid in customers},
+        as_of=AS_OF,
+        base_currency=rules.base_currency,
+        decisions=[],
+        ledger=ledger,
+        customers=customers,
+        limits={cid: Decimal(10000) for cid in customers},
     )
     digest = build_manager_digest(data, rules, renderer)
     if digest is not None:
-        _write(output / "digest_manager.txt", digest[1].get_body(("plain",)).get_content())
+        _write(
+            output / "digest_manager.txt", digest[1].get_body(("plain",)).get_content()
+        )
     return sorted(output.rglob("*.*"))
 
 

@@ -45,7 +45,9 @@ def to_decimal(value: object) -> Decimal:
 def round_money(value: object, currency: str) -> Decimal:
     """Round half-up to the currency's minor unit (2 for EUR, 0 for JPY)."""
     places = get_currency_precision(currency)
-    return to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return to_decimal(value).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
 
 
 def format_money(value: object, currency: str, language: str | None) -> str:

@@ -13,17 +13,19 @@ from email.utils import parseaddr
 
 from engine.findings import EngineError, Finding
 
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
+_ADDRESS = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$"
+)
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
-def check_header_text(value: str, what: str, where: str) -> str:
+def check_header_text(value: str, field: str, where: str) -> str:
     """Return `value` unless it contains a line break, which is rejected."""
     if _LINE_BREAKS.search(value):
         raise EngineError(
             Finding(
                 where=where,
-                message=f"the {what} {value!r} contains a line break, "
+                message=f"the {field} {value!r} contains a line break, "
                 "which could add headers to the e-mail; the letter was not sent.",
                 fix="Remove the line break from the cell.",
                 code="mail-header-injection",

@@ -2,7 +2,7 @@
 
 A letter is recorded as "sending" (with its exact bytes) before it is handed to the
 mail server and as "sent" after the server accepted it. A letter still "sending" at
-the next start was interrupted between the two, so nobody knows whether it arrived:
+the next start was interrupted between the two, so whether it arrived is unknown:
 it becomes "uncertain", is reported, and is not sent again unless a single resend
 with the same Message-ID is configured. "queued" means it was never handed over.
 """
@@ -141,7 +141,9 @@ class SendLedger:
         interrupted = self._entries("WHERE status = ?", (SENDING,))
         for entry in interrupted:
             self.finish(
-                entry.key, UNCERTAIN, "the run stopped while the letter was being handed over"
+                entry.key,
+                UNCERTAIN,
+                "the run stopped while the letter was being handed over",
             )
         return interrupted
 
@@ -152,7 +154,9 @@ class SendLedger:
         return entries[0] if entries else None
 
     def message_bytes(self, key: str) -> bytes | None:
-        row = self.conn.execute("SELECT message FROM mail_letters WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT message FROM mail_letters WHERE key = ?", (key,)
+        ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
     def uncertain(self) -> list[LedgerEntry]:
@@ -161,7 +165,9 @@ class SendLedger:
 
     def entries_on(self, as_of: dt.date) -> list[LedgerEntry]:
         """Return every letter planned for a day, for the digest."""
-        return self._entries("WHERE as_of = ? ORDER BY kind, recipient_id", (as_of.isoformat(),))
+        return self._entries(
+            "WHERE as_of = ? ORDER BY kind, recipient_id", (as_of.isoformat(),)
+        )
 
     def last_letter_date(self, recipient_id: str, kind: str) -> dt.date | None:
         """Return the day of the latest letter of a kind the recipient may have received."""

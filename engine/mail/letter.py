@@ -1,4 +1,4 @@
-"""A letter: what one e-mail says and to whom, before any template is rendered.
+"""A letter: the content and recipients of one e-mail, before templates are rendered.
 
 The letter's key (kind, recipient, level, items and date) identifies it in the send
 ledger, and its Message-ID is derived from that key. A letter planned twice for the
@@ -65,7 +65,13 @@ class Letter:
         if self.kind == DIGEST:
             item_ids = str(self.context.get("content_key", ""))
         text = "|".join(
-            [self.kind, self.recipient_id, str(self.level), item_ids, self.as_of.isoformat()]
+            [
+                self.kind,
+                self.recipient_id,
+                str(self.level),
+                item_ids,
+                self.as_of.isoformat(),
+            ]
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

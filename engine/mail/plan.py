@@ -4,7 +4,7 @@ Planning is pure: it reads the ledger of open items, the customers, the rules an
 the send ledger, and returns letters without sending anything.
 
 - A customer gets at most one reminder per pass, at the highest dunning level any of
-  their items has reached; it lists every item due for a reminder, each with its own
+  their items has reached. It lists every item due for a reminder, each with its own
   level. Two reminders to one customer are never closer than `quiet_days`.
 - An item is named again at the same level only after that level's `repeat_days`
   (never, when the level has no repeat interval).
@@ -103,20 +103,36 @@ def letter_item(item: Any, level: int, rules: RuleSet) -> LetterItem:
     )
 
 
-def _is_paused(item: Any, promised: Mapping[str, dt.date], rules: RuleSet, as_of: dt.date) -> bool:
-    dates = [item.order.promised_date, promised.get(_item_id(item)), promised.get(item.order.order_id)]
+def _is_paused(
+    item: Any, promised: Mapping[str, dt.date], rules: RuleSet, as_of: dt.date
+) -> bool:
+    dates = [
+        item.order.promised_date,
+        promised.get(_item_id(item)),
+        promised.get(item.order.order_id),
+    ]
     latest = max((date for date in dates if date), default=None)
-    return latest is not None and as_of <= latest + dt.timedelta(days=rules.promise_grace_days)
+    return latest is not None and as_of <= latest + dt.timedelta(
+        days=rules.promise_grace_days
+    )
 
 
 def _due_items(
-    customer_id: str, account: Any, rules: RuleSet, as_of: dt.date,
-    sent: SendLedger, promised: Mapping[str, dt.date],
+    customer_id: str,
+    account: Any,
+    rules: RuleSet,
+    as_of: dt.date,
+    sent: SendLedger,
+    promised: Mapping[str, dt.date],
 ) -> list[tuple[Any, DunningLevel]]:
     due = []
     for item in account.open_items:
         level = level_for(rules.dunning_levels, item.days_overdue)
-        if level is None or item.open_amount <= 0 or _is_paused(item, promised, rules, as_of):
+        if (
+            level is None
+            or item.open_amount <= 0
+            or _is_paused(item, promised, rules, as_of)
+        ):
             continue
         last = sent.last_item_date(customer_id, REMINDER, _item_id(item), level.level)
         if last is not None and (
@@ -170,10 +186,10 @@ def plan_reminders(
 ) -> tuple[list[Letter], list[Finding]]:
     """Return the reminder letters due on `as_of` and findings about missing data.
 
-    `ledger` is the pass's ledger of open items (`accounts[customer_id].open_items`);
+    `ledger` is the pass's ledger of open items (`accounts[customer_id].open_items`).
     `promised` maps order and invoice ids to promised payment dates from the payments
-    sheet (see `collect_promised_dates`); order rows' own promised dates are read
-    from the items.
+    sheet (see `collect_promised_dates`). Order rows' own promised dates are read from
+    the items.
     """
     letters: list[Letter] = []
     findings: list[Finding] = []
@@ -194,7 +210,9 @@ def plan_reminders(
             continue
         last = sent.last_letter_date(customer_id, REMINDER)
         if last is not None and (as_of - last).days < rules.quiet_days:
-            log.info("%s: last reminder on %s, within the quiet days", customer_id, last)
+            log.info(
+                "%s: last reminder on %s, within the quiet days", customer_id, last
+            )
             continue
         letter, letter_findings = _reminder(customer, due, rules, as_of)
         findings.extend(letter_findings)
@@ -204,14 +222,21 @@ def plan_reminders(
 
 
 def _reminder(
-    customer: Customer, due: list[tuple[Any, DunningLevel]], rules: RuleSet, as_of: dt.date
+    customer: Customer,
+    due: list[tuple[Any, DunningLevel]],
+    rules: RuleSet,
+    as_of: dt.date,
 ) -> tuple[Letter | None, list[Finding]]:
     top = max((level for _, level in due), key=lambda level: level.level)
     internal_roles = [role for role in top.recipients if role != "customer"]
     to, findings = _recipients(
-        ["customer"] if "customer" in top.recipients else internal_roles, customer, rules
+        ["customer"] if "customer" in top.recipients else internal_roles,
+        customer,
+        rules,
     )
-    cc, _ = _recipients(internal_roles if "customer" in top.recipients else [], customer, rules)
+    cc, _ = _recipients(
+        internal_roles if "customer" in top.recipients else [], customer, rules
+    )
     if not to:
         return None, findings
     items = sorted(
@@ -279,7 +304,7 @@ def plan_salesperson_notices(
 ) -> tuple[list[Letter], list[Finding]]:
     """Return one notice per salesperson naming orders newly blocked or warned.
 
-    A decision is reported once per order and outcome, so a salesperson is not told
+    A decision is reported once per order and outcome, so a salesperson is not notified
     again on every pass about an order that stays blocked.
     """
     by_salesperson: dict[str, list[tuple[LetterItem, Any]]] = defaultdict(list)
@@ -290,12 +315,20 @@ def plan_salesperson_notices(
         code = decision.salesperson or (customer.salesperson if customer else None)
         if not code:
             continue
-        item_id = f"{decision.order_id}:{decision.status}" + (":warning" if decision.warning else "")
+        item_id = f"{decision.order_id}:{decision.status}" + (
+            ":warning" if decision.warning else ""
+        )
         if sent.last_item_date(code, NOTICE, item_id) is not None:
             continue
         item = LetterItem(
-            item_id=item_id, order_id=decision.order_id, due_date=None, amount=Decimal(0),
-            open_amount=Decimal(0), currency=rules.base_currency, days_overdue=0, level=0,
+            item_id=item_id,
+            order_id=decision.order_id,
+            due_date=None,
+            amount=Decimal(0),
+            open_amount=Decimal(0),
+            currency=rules.base_currency,
+            days_overdue=0,
+            level=0,
         )
         by_salesperson[code].append((item, decision))
 
@@ -315,7 +348,9 @@ def plan_salesperson_notices(
                 )
             )
             continue
-        decisions_context = [_decision_context(decision, customers) for _, decision in entries]
+        decisions_context = [
+            _decision_context(decision, customers) for _, decision in entries
+        ]
         letters.append(
             Letter(
                 kind=NOTICE,
@@ -331,7 +366,9 @@ def plan_salesperson_notices(
     return letters, findings
 
 
-def _decision_context(decision: Any, customers: Mapping[str, Customer]) -> dict[str, Any]:
+def _decision_context(
+    decision: Any, customers: Mapping[str, Customer]
+) -> dict[str, Any]:
     customer = customers.get(decision.customer_id)
     return {
         "order_id": decision.order_id,

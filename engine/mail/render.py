@@ -64,7 +64,9 @@ def _template_line(error: BaseException, templates_dir: Path) -> tuple[str, int 
             break
     if filename:
         try:
-            filename = str(Path(filename).resolve().relative_to(templates_dir.resolve()))
+            filename = str(
+                Path(filename).resolve().relative_to(templates_dir.resolve())
+            )
         except ValueError:
             pass
     return f"templates/{filename}" if filename else "templates", lineno
@@ -73,7 +75,9 @@ def _template_line(error: BaseException, templates_dir: Path) -> tuple[str, int 
 class LetterRenderer:
     """Turn letters into EmailMessages with the templates of one templates/ folder."""
 
-    def __init__(self, templates_dir: Path, rules: RuleSet, attachments_dir: Path | None = None):
+    def __init__(
+        self, templates_dir: Path, rules: RuleSet, attachments_dir: Path | None = None
+    ):
         self.templates_dir = Path(templates_dir)
         self.rules = rules
         self.attachments_dir = attachments_dir
@@ -174,7 +178,12 @@ class LetterRenderer:
                         code="mail-template-missing",
                     )
                 ) from error
-            except (jinja2.UndefinedError, jinja2.TemplateError, ValueError, TypeError) as error:
+            except (
+                jinja2.UndefinedError,
+                jinja2.TemplateError,
+                ValueError,
+                TypeError,
+            ) as error:
                 file, lineno = _template_line(error, self.templates_dir)
                 line = f" line {lineno}" if lineno else ""
                 raise EngineError(
@@ -199,20 +208,28 @@ class LetterRenderer:
             _attach_file(message, path)
         return message
 
-    def compose(self, letter: Letter, subject: str, text: str, html: str) -> EmailMessage:
+    def compose(
+        self, letter: Letter, subject: str, text: str, html: str
+    ) -> EmailMessage:
         """Build the EmailMessage headers and alternative parts for a rendered letter."""
         where = letter.where
         message = EmailMessage(policy=policy.default)
-        message["From"] = parse_sender(self.rules.contacts.sender, "rules: contacts.sender")
+        message["From"] = parse_sender(
+            self.rules.contacts.sender, "rules: contacts.sender"
+        )
         customer = letter.customer
         display = None
         if customer is not None:
             display = customer.contact or customer.name
         message["To"] = [make_address(display, address, where) for address in letter.to]
         if letter.cc:
-            message["Cc"] = [make_address(None, address, where) for address in letter.cc]
+            message["Cc"] = [
+                make_address(None, address, where) for address in letter.cc
+            ]
         message["Subject"] = check_header_text(subject, "subject", where)
-        message["Date"] = format_datetime(dt.datetime.now(ZoneInfo(self.rules.timezone)))
+        message["Date"] = format_datetime(
+            dt.datetime.now(ZoneInfo(self.rules.timezone))
+        )
         message["Message-ID"] = letter.message_id(self.rules.contacts.sender)
         message["X-Arrears-Guard-Key"] = letter.key
         message["X-Arrears-Guard-Items"] = item_ids_of(letter) or "-"
@@ -247,4 +264,6 @@ def _attach_file(message: EmailMessage, path: Path) -> None:
     name = _display_name(path)
     mime, _ = mimetypes.guess_type(name)
     maintype, _, subtype = (mime or "application/octet-stream").partition("/")
-    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
+    message.add_attachment(
+        path.read_bytes(), maintype=maintype, subtype=subtype, filename=name
+    )

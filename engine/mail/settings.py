@@ -70,7 +70,9 @@ def _to_number(value: object, name: str, where: str, kind: type) -> Any:
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise _setting_error(where, name, value, f"a positive {kind.__name__}") from None
+        raise _setting_error(
+            where, name, value, f"a positive {kind.__name__}"
+        ) from None
     if number <= 0:
         raise _setting_error(where, name, value, f"a positive {kind.__name__}")
     return number
@@ -114,7 +116,9 @@ def _password_for(user: str, env: Mapping[str, str], where: str) -> str:
     )
 
 
-def load_smtp_settings(env: Mapping[str, str], config_path: Path | None) -> SmtpSettings | None:
+def load_smtp_settings(
+    env: Mapping[str, str], config_path: Path | None
+) -> SmtpSettings | None:
     """Return the SMTP settings, or None when SMTP is not configured (outbox only).
 
     Environment variables ARREARS_SMTP_HOST, _PORT, _USER, _PASSWORD, _STARTTLS, _SSL,
@@ -123,7 +127,15 @@ def load_smtp_settings(env: Mapping[str, str], config_path: Path | None) -> Smtp
     """
     config = _read_config(config_path)
     values = {key.lower(): value for key, value in config.items()}
-    for key in ("host", "port", "user", "starttls", "ssl", "timeout", "resend_uncertain"):
+    for key in (
+        "host",
+        "port",
+        "user",
+        "starttls",
+        "ssl",
+        "timeout",
+        "resend_uncertain",
+    ):
         if env.get(f"ARREARS_SMTP_{key.upper()}"):
             values[key] = env[f"ARREARS_SMTP_{key.upper()}"]
     host = str(values.get("host") or "").strip()
@@ -135,7 +147,9 @@ def load_smtp_settings(env: Mapping[str, str], config_path: Path | None) -> Smtp
     user = str(values.get("user") or "").strip() or None
     settings = SmtpSettings(
         host=host,
-        port=_to_number(values.get("port", 465 if use_ssl else 587), "port", where, int),
+        port=_to_number(
+            values.get("port", 465 if use_ssl else 587), "port", where, int
+        ),
         user=user,
         password=_password_for(user, env, where) if user else None,
         starttls=_to_bool(values.get("starttls", not use_ssl), "starttls", where),
@@ -145,5 +159,7 @@ def load_smtp_settings(env: Mapping[str, str], config_path: Path | None) -> Smtp
             values.get("resend_uncertain", False), "resend_uncertain", where
         ),
     )
-    log.info("SMTP configured: %s:%s user %s", settings.host, settings.port, settings.user)
+    log.info(
+        "SMTP configured: %s:%s user %s", settings.host, settings.port, settings.user
+    )
     return settings

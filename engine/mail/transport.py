@@ -1,8 +1,9 @@
 """Hand messages to the outbox folder or to an SMTP server.
 
-Every outcome is one of: sent, uncertain (the server may have the message but did
-not confirm it), deferred (not handed over, try on a later run), auth_failed (login
-rejected, stop sending) or rejected (the server refused this message for good).
+Each hand-over ends in one of five outcomes. "sent": the server accepted the message.
+"uncertain": the server may have the message but did not confirm it. "deferred": not
+handed over, try on a later run. "auth_failed": the login was rejected, so stop
+sending. "rejected": the server rejected this message for good.
 
 SMTP goes through smtplib directly, not yagmail: yagmail.SMTP.send builds its own
 MIME message and raises the same SMTPServerDisconnected whether the connection broke
@@ -59,7 +60,9 @@ def envelope_of(raw: bytes) -> tuple[str, list[str]]:
     """Return the envelope sender and recipients (To and Cc) of a serialized message."""
     headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
     sender = parseaddr(str(headers.get("From", "")))[1]
-    fields = [str(value) for value in headers.get_all("To", []) + headers.get_all("Cc", [])]
+    fields = [
+        str(value) for value in headers.get_all("To", []) + headers.get_all("Cc", [])
+    ]
     return sender, [address for _, address in getaddresses(fields) if address]
 
 
@@ -75,7 +78,9 @@ class OutboxTransport:
 
     def send(self, raw: bytes, name: str) -> SendResult:
         target = self.outbox / f"{name}.eml"
-        descriptor, temporary = tempfile.mkstemp(dir=self.outbox, prefix=".", suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(
+            dir=self.outbox, prefix=".", suffix=".tmp"
+        )
         try:
             with os.fdopen(descriptor, "wb") as stream:
                 stream.write(raw)
@@ -110,7 +115,9 @@ class _TrackingSMTPSSL(smtplib.SMTP_SSL, _TrackingSMTP):
 class SmtpTransport:
     """Send over one SMTP connection, reconnecting when the server hangs up."""
 
-    def __init__(self, settings: SmtpSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, settings: SmtpSettings, sleep: Callable[[float], None] = time.sleep
+    ):
         self.settings = settings
         self.sleep = sleep
         self._connection: _TrackingSMTP | None = None
@@ -126,7 +133,9 @@ class SmtpTransport:
                 settings.host, settings.port, timeout=settings.timeout, context=context
             )
         else:
-            connection = _TrackingSMTP(settings.host, settings.port, timeout=settings.timeout)
+            connection = _TrackingSMTP(
+                settings.host, settings.port, timeout=settings.timeout
+            )
         try:
             if settings.starttls and not settings.ssl:
                 connection.starttls(context=context)
@@ -158,15 +167,24 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError) as error:
                 code = getattr(error, "smtp_code", None)
                 if code is not None and code >= 500:
-                    return SendResult(AUTH_FAILED, f"{server} refused the connection: {error}")
+                    return SendResult(
+                        AUTH_FAILED, f"{server} refused the connection: {error}"
+                    )
                 delay = self._backoff(attempt)
                 log.warning(
                     "cannot connect to %s (attempt %d of %d): %s; retrying in %.1f s",
-                    server, attempt + 1, self.settings.retries, error, delay,
+                    server,
+                    attempt + 1,
+                    self.settings.retries,
+                    error,
+                    delay,
                 )
                 if attempt + 1 < self.settings.retries:
                     self.sleep(delay)
-        return SendResult(DEFERRED, f"cannot connect to {server} after {self.settings.retries} attempts")
+        return SendResult(
+            DEFERRED,
+            f"cannot connect to {server} after {self.settings.retries} attempts",
+        )
 
     def send(self, raw: bytes, name: str) -> SendResult:
         sender, recipients = envelope_of(raw)
@@ -180,7 +198,9 @@ class SmtpTransport:
             self.sleep(self._backoff(attempt))
         return SendResult(DEFERRED, "no attempts configured")
 
-    def _send_once(self, raw: bytes, sender: str, recipients: list[str], name: str) -> SendResult:
+    def _send_once(
+        self, raw: bytes, sender: str, recipients: list[str], name: str
+    ) -> SendResult:
         connection = self._connection
         assert connection is not None
         connection.last_code = None
@@ -199,9 +219,15 @@ class SmtpTransport:
             transmitted = connection.last_code == 354
             self._drop_connection()
             if transmitted:
-                log.warning("%s: connection lost after the message data: %s", name, error)
-                return SendResult(UNCERTAIN, f"connection lost after the message data: {error}")
-            return SendResult(DEFERRED, f"connection lost before the message data: {error}")
+                log.warning(
+                    "%s: connection lost after the message data: %s", name, error
+                )
+                return SendResult(
+                    UNCERTAIN, f"connection lost after the message data: {error}"
+                )
+            return SendResult(
+                DEFERRED, f"connection lost before the message data: {error}"
+            )
         detail = f"refused recipients: {refused}" if refused else ""
         log.info("sent %s to %s", name, ", ".join(recipients))
         return SendResult(SENT, detail)
@@ -218,7 +244,7 @@ class SmtpTransport:
         try:
             self._connection.quit()
         except (smtplib.SMTPException, OSError) as error:
-            log.info("SMTP QUIT was not answered: %s", error)
+            log.info("SMTP QUIT got no response: %s", error)
         self._connection.close()
         self._connection = None
 
