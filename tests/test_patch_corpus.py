@@ -31,8 +31,8 @@ from patch_helpers import (
 
 DATA = Path(__file__).parent / "data"
 CORPUS = sorted((DATA / "corpus").glob("*.xls[xm]"))
-# Public workbooks whose source asks to keep them out of this repository; their
-# checks run where the reference cases are present.
+# The notes of these public workbooks request that they stay out of this repository,
+# so their checks run only where the reference cases are present.
 CASE_08_REAL = Path("/work/shared/cases/08_roundtrip_data_loss/real")
 
 

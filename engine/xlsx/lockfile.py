@@ -46,7 +46,7 @@ def _read_head(path: Path) -> bytes:
         with path.open("rb") as handle:
             return handle.read(_MAX_LOCK_BYTES)
     except OSError as error:
-        # Excel holds its owner file open exclusively on Windows shares.
+        # Excel keeps its owner file open exclusively on Windows shares.
         log.debug("cannot read lock file %s: %s", path, error)
         return b""
 

@@ -98,7 +98,7 @@ def write_cells(
     """Write values into cells of one sheet, (row, column) 1-based; return the new stamp.
 
     Writes atomically, and writes nothing (returning the current stamp) when every
-    cell already holds its value. Raises FileLocked, FileChanged, NotAWorkbook or
+    cell already contains its value. Raises FileLocked, FileChanged, NotAWorkbook or
     WriteRefused (listing every refused cell) and leaves the file untouched then.
     """
     path = Path(path)

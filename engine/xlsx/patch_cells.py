@@ -118,7 +118,7 @@ def value_problem(value: CellValue) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class RowContext:
-    """What every row edit needs to know about its sheet."""
+    """Sheet facts that every row edit needs."""
 
     namespace_decls: bytes
     prefix: bytes
@@ -173,9 +173,11 @@ def cell_positions(row_xml: bytes, prefix: bytes) -> list[tuple[int, int]]:
 
 
 def last_cell_if_all_explicit(row_xml: bytes, prefix: bytes) -> tuple[int, int] | None:
-    """Return (column, offset) of the row's last cell when every cell starts with an
-    `r` attribute (as Excel writes them); (0, -1) for a row without cells; None when
-    some cell lacks a leading `r`, so positions must be counted."""
+    """Return (column, offset) of the row's last cell if every cell starts with `r`.
+
+    Excel writes `r` first in every cell. A row without cells returns (0, -1). When a
+    cell lacks a leading `r`, this returns None because positions must be counted.
+    """
     opener = b"<" + prefix + b"c"
     with_ref = opener + b' r="'
     total = (

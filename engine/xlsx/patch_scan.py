@@ -1,8 +1,8 @@
 """The read pass of a write-back: what is in the target cells and what protects them.
 
-Merged ranges come after the cell data in the sheet XML, and array formulas cover
-cells that carry no formula of their own, so every target is checked against one
-full read of the sheet before a single byte is written.
+Merged ranges come after the cell data in the sheet XML. Array formulas cover cells
+that carry no formula of their own. So every target is checked against one full read
+of the sheet before a single byte is written.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _FORMULA_TAG = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 
 @dataclass(slots=True)
 class CellState:
-    """What a target cell holds before the write."""
+    """Contents of a target cell before the write."""
 
     exists: bool = False
     formula: str | None = None
@@ -238,7 +238,7 @@ def _position_problem(
 
 
 def is_unchanged(state: CellState | None, write: CellWrite, date1904: bool, strings: dict[int, str]) -> bool:
-    """Return True when the cell already holds exactly this value and style."""
+    """Return True when the cell already contains exactly this value and style."""
     value = write.value
     if state is None or not state.exists:
         return value is None and write.style is None

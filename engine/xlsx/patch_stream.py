@@ -1,6 +1,6 @@
 """Split a worksheet's XML stream into head, rows and tail without parsing all of it.
 
-Only row boundaries are found (by regular expressions on the bytes); rows pass through
+Only row boundaries are found, by regular expressions on the bytes. Rows pass through
 as the exact bytes they arrived in, so a caller can rewrite a few rows and copy the
 rest unchanged. Memory stays at about one input chunk plus the largest row.
 """
@@ -16,9 +16,10 @@ MAX_PENDING_BYTES = 256 << 20
 _SHEET_DATA = re.compile(
     rb"<([A-Za-z_][\w.-]*:)?sheetData((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*(/?)>"
 )
-_ATTRIBUTES = r"((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*(/?)>"
 _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"'](\d+)[\"']")
 _NAMESPACE_DECL = re.compile(rb"\sxmlns(?::[\w.-]+)?\s*=\s*(?:\"[^\"]*\"|'[^']*')")
+# An empty byte means the buffer ends right after "<row": read more before deciding.
+_TAG_END = (b" ", b"\t", b"\r", b"\n", b"/", b">", b"")
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
 
 
@@ -95,46 +96,61 @@ def split_sheet(chunks: Iterable[bytes]) -> Iterator[SheetHead | RowSpan | Gap |
     yield SheetHead(buffer[: match.end()], prefix, decls)
     buffer = buffer[match.end() :]
 
-    row_or_end = re.compile(
-        rb"<(?:" + re.escape(prefix) + rb"row(?=[\s/>])|/" + re.escape(prefix) + rb"sheetData\s*>)"
-    )
-    row_start = re.compile(rb"<" + re.escape(prefix) + rb"row" + _ATTRIBUTES.encode())
-    row_end = re.compile(rb"</" + re.escape(prefix) + rb"row\s*>")
+    # Attribute values of <row> (numbers, spans, flags) contain no ">", so plain byte
+    # searches find the tags; they are much faster than regular expressions here.
+    row_open = b"<" + prefix + b"row"
+    row_close = b"</" + prefix + b"row"
+    end_tag = b"</" + prefix + b"sheetData"
     number = 0
     position = 0
     while True:
-        found = row_or_end.search(buffer, position)
-        if found is None:
-            keep = buffer.rfind(b"<", position)
-            keep = len(buffer) if keep < 0 else keep
+        start = buffer.find(row_open, position)
+        while start >= 0 and buffer[start + len(row_open) : start + len(row_open) + 1] not in _TAG_END:
+            start = buffer.find(row_open, start + 1)
+        gap_end = len(buffer) if start < 0 else start
+        end = buffer.find(end_tag, position, gap_end)
+        if end >= 0:
+            if end > position:
+                yield Gap(buffer[position:end])
+            yield Tail(buffer[end:])
+            yield from (Tail(chunk) for chunk in source)
+            return
+        stop = -1
+        if start >= 0:
+            tag_end = buffer.find(b">", start)
+            if tag_end >= 0 and buffer[tag_end - 1 : tag_end] == b"/":
+                stop = tag_end + 1
+            elif tag_end >= 0:
+                stop = _end_of_row(buffer, row_close, tag_end)
+        if stop < 0:
+            # The next row (or the end of sheetData) is not in the buffer yet.
+            keep = start if start >= 0 else max(position, len(buffer) - len(end_tag))
             if keep > position:
                 yield Gap(buffer[position:keep])
             buffer, position = buffer[keep:], 0
-            if not read_more():
-                raise SheetSyntaxError("the sheet ends inside <sheetData>")
-            continue
-        if found.start() > position:
-            yield Gap(buffer[position : found.start()])
-            position = found.start()
-        if buffer[position + 1 : position + 2] == b"/":
-            break
-
-        start = row_start.match(buffer, position)
-        end = None
-        if start is not None and not start.group(2):
-            end = row_end.search(buffer, start.end())
-        if start is None or (not start.group(2) and end is None):
-            buffer, position = buffer[position:], 0
             if len(buffer) > MAX_PENDING_BYTES:
                 raise SheetSyntaxError("a <row> element is larger than 256 MiB")
             if not read_more():
-                raise SheetSyntaxError("the sheet ends inside a <row> element")
+                raise SheetSyntaxError("the sheet ends inside <sheetData>")
             continue
-        stop = start.end() if end is None else end.end()
-        explicit = _ROW_NUMBER.search(start.group(1))
+        if start > position:
+            yield Gap(buffer[position:start])
+        explicit = _ROW_NUMBER.search(buffer, start, tag_end)
         number = int(explicit.group(1)) if explicit else number + 1
-        yield RowSpan(buffer[position:stop], number)
+        yield RowSpan(buffer[start:stop], number)
         position = stop
 
-    yield Tail(buffer[position:])
-    yield from (Tail(chunk) for chunk in source)
+
+def _end_of_row(buffer: bytes, row_close: bytes, after: int) -> int:
+    """Return the offset just past `</row>` (whitespace allowed before `>`), or -1."""
+    close = buffer.find(row_close, after)
+    while close >= 0:
+        cursor = close + len(row_close)
+        while buffer[cursor : cursor + 1] in (b" ", b"\t", b"\r", b"\n"):
+            cursor += 1
+        if buffer[cursor : cursor + 1] == b">":
+            return cursor + 1
+        if cursor >= len(buffer):
+            return -1
+        close = buffer.find(row_close, cursor)
+    return -1

@@ -1,7 +1,7 @@
 """Rebuild a zip package with one member replaced and every other member copied raw.
 
 Copied members keep their local header, compressed bytes, CRC and data descriptor
-byte for byte, in the original order; only offsets in the central directory change.
+byte for byte, in the original order. Only offsets in the central directory change.
 The replaced member is deflated once. Zip64 records are written only when an offset,
 size or entry count of the new archive needs them.
 """
@@ -26,7 +26,7 @@ _COPY_BLOCK = 1 << 20
 
 
 class ZipLayoutError(Exception):
-    """The archive's records are not where its central directory says."""
+    """The archive's records are not at the offsets its central directory records."""
 
 
 @dataclass(frozen=True, slots=True)
