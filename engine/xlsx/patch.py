@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +35,7 @@ from engine.xlsx.patch_cells import (
     CellValue,
     CellWrite,
     RowContext,
+    as_write,
     cell_positions,
     edit_row,
     insert_new_cells,
@@ -103,7 +105,7 @@ def write_cells(
     """
     path = Path(path)
     workbook = shown_as or path.name
-    writes = _normalise(cells, workbook, sheet)
+    targets = _sorted_targets(cells, workbook, sheet)
     _check_unlocked(path, workbook)
     if expected is not None and not expected.matches(path):
         raise _changed(workbook)
@@ -112,15 +114,19 @@ def write_cells(
     with _package_errors(workbook):
         check_container(path)
         with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
-            sheet_part, scan = _read_pass(archive, sheet, writes, workbook)
-            findings = refusals(scan, sheet_part, workbook, writes)
+            sheet_part, scan = _read_pass(archive, sheet, targets, workbook)
+            findings = refusals(scan, sheet_part, workbook, cells, targets)
             if findings:
                 raise WriteRefused(findings)
-            if _all_unchanged(archive, scan, sheet_part, writes, workbook):
-                log.info("%s › %s: all %d cells already hold their values", workbook, sheet, len(writes))
+            if _all_unchanged(archive, scan, sheet_part, cells, workbook):
+                log.info(
+                    "%s › %s: all %d cells already contain their values",
+                    workbook, sheet, len(targets),
+                )  # fmt: skip
                 return stamp_of(path)
-            stamp = _replace(path, handle, sheet_part, scan, writes, before, workbook, fsync)
-    log.info("wrote %d cells into %s › %s", len(writes), workbook, sheet)
+            plan = _Plan(cells, targets)
+            stamp = _replace(path, handle, sheet_part, scan, plan, before, workbook, fsync)
+    log.info("wrote %d cells into %s › %s", len(targets), workbook, sheet)
     return stamp
 
 
@@ -128,20 +134,29 @@ def plan_check(path: Path, sheet: str, cells: Cells) -> list[Finding]:
     """Return the findings for targets a write would refuse, writing nothing."""
     path = Path(path)
     try:
-        writes = _normalise(cells, path.name, sheet)
+        targets = _sorted_targets(cells, path.name, sheet)
         with _package_errors(path.name):
             check_container(path)
             with zipfile.ZipFile(path) as archive:
-                sheet_part, scan = _read_pass(archive, sheet, writes, path.name)
-                return refusals(scan, sheet_part, path.name, writes)
+                sheet_part, scan = _read_pass(archive, sheet, targets, path.name)
+                return refusals(scan, sheet_part, path.name, cells, targets)
     except WriteError as error:
         return error.findings
 
 
-def _normalise(cells: Cells, workbook: str, sheet: str) -> dict[tuple[int, int], CellWrite]:
-    writes = {}
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The caller's cells and their targets in sheet order (row, then column)."""
+
+    cells: Cells
+    targets: list[tuple[int, int]]
+
+
+def _sorted_targets(cells: Cells, workbook: str, sheet: str) -> list[tuple[int, int]]:
+    # The caller's mapping is used as it is: copying a million writes would double
+    # the memory a write needs.
     findings = []
-    for (row, column), value in cells.items():
+    for row, column in cells:
         if not (1 <= row <= MAX_ROW and 1 <= column <= MAX_COLUMN):
             findings.append(
                 Finding(
@@ -153,10 +168,9 @@ def _normalise(cells: Cells, workbook: str, sheet: str) -> dict[tuple[int, int],
                 )
             )
             continue
-        writes[(row, column)] = value if isinstance(value, CellWrite) else CellWrite(value)
     if findings:
         raise WriteRefused(findings)
-    return writes
+    return sorted(cells)
 
 
 def _check_unlocked(path: Path, workbook: str) -> None:
@@ -217,11 +231,11 @@ class _package_errors:
 
 
 def _read_pass(
-    archive: zipfile.ZipFile, sheet: str, writes: dict[tuple[int, int], CellWrite], workbook: str
+    archive: zipfile.ZipFile, sheet: str, targets: list[tuple[int, int]], workbook: str
 ) -> tuple[SheetPart, SheetScan]:
     sheet_part = find_sheet(archive, sheet, workbook)
     check_member_size(archive.getinfo(sheet_part.part), MAX_SHEET_BYTES, workbook)
-    scan = scan_sheet(_member_chunks(archive, sheet_part.part), writes)
+    scan = scan_sheet(_member_chunks(archive, sheet_part.part), targets)
     return sheet_part, scan
 
 
@@ -235,7 +249,7 @@ def _all_unchanged(
     archive: zipfile.ZipFile,
     scan: SheetScan,
     sheet_part: SheetPart,
-    writes: dict[tuple[int, int], CellWrite],
+    cells: Cells,
     workbook: str,
 ) -> bool:
     indexes = {
@@ -245,8 +259,8 @@ def _all_unchanged(
     }
     strings = shared_strings(archive, indexes, workbook) if indexes else {}
     return all(
-        is_unchanged(scan.cells.get(target), write, sheet_part.date1904, strings)
-        for target, write in writes.items()
+        is_unchanged(scan.cells.get(target), as_write(value), sheet_part.date1904, strings)
+        for target, value in cells.items()
     )
 
 
@@ -255,7 +269,7 @@ def _replace(
     handle: BinaryIO,
     sheet_part: SheetPart,
     scan: SheetScan,
-    writes: dict[tuple[int, int], CellWrite],
+    plan: _Plan,
     before: os.stat_result,
     workbook: str,
     fsync: bool,
@@ -264,7 +278,7 @@ def _replace(
     temp = Path(temp_name)
     try:
         with os.fdopen(descriptor, "wb") as target:
-            _write_package(handle, target, sheet_part, scan, writes)
+            _write_package(handle, target, sheet_part, scan, plan)
             target.flush()
             if fsync:
                 os.fsync(target.fileno())
@@ -301,7 +315,7 @@ def _write_package(
     target: BinaryIO,
     sheet_part: SheetPart,
     scan: SheetScan,
-    writes: dict[tuple[int, int], CellWrite],
+    plan: _Plan,
 ) -> None:
     source.seek(0)
     with zipfile.ZipFile(source) as archive:
@@ -311,7 +325,7 @@ def _write_package(
         for entry in entries:
             if entry.name == sheet_part.part:
                 chunks = _patched_sheet(
-                    _member_chunks(archive, entry.name), scan, sheet_part, writes
+                    _member_chunks(archive, entry.name), scan, sheet_part, plan
                 )
                 record, _ = zipcopy.write_deflated_member(target, entry, chunks, COMPRESS_LEVEL)
                 central.append(record)
@@ -324,39 +338,40 @@ def _write_package(
 
 
 def _patched_sheet(
-    chunks: Iterable[bytes],
-    scan: SheetScan,
-    sheet_part: SheetPart,
-    writes: dict[tuple[int, int], CellWrite],
+    chunks: Iterable[bytes], scan: SheetScan, sheet_part: SheetPart, plan: _Plan
 ) -> Iterator[bytes]:
     """Yield the sheet XML with written rows replaced, in batches for the compressor."""
-    by_row: dict[int, dict[int, CellWrite]] = {}
-    for (row, column), write in writes.items():
-        by_row.setdefault(row, {})[column] = write
-    pending = sorted(by_row)
     context = scan.context(sheet_part.date1904)
+    targets = plan.targets
     batch: list[bytes] = []
     size = 0
     index = 0
 
-    def new_rows_before(limit: int) -> Iterator[bytes]:
+    def row_writes(number: int) -> dict[int, CellWrite]:
         nonlocal index
-        while index < len(pending) and pending[index] < limit:
-            number = pending[index]
+        writes = {}
+        while index < len(targets) and targets[index][0] == number:
+            writes[targets[index][1]] = as_write(plan.cells[targets[index]])
             index += 1
-            if any(w.value is not None or w.style is not None for w in by_row[number].values()):
-                yield _rewrite_row(new_row_xml(number, context), number, by_row[number], context)
+        return writes
+
+    def new_rows_before(limit: int) -> Iterator[bytes]:
+        while index < len(targets) and targets[index][0] < limit:
+            number = targets[index][0]
+            writes = row_writes(number)
+            if any(w.value is not None or w.style is not None for w in writes.values()):
+                yield _rewrite_row(new_row_xml(number, context), number, writes, context)
 
     for piece in split_sheet(chunks):
-        if isinstance(piece, SheetHead):
-            pieces: Iterable[bytes] = [_widen_dimension(piece.data, writes)]
-        elif isinstance(piece, RowSpan):
-            pieces = list(new_rows_before(piece.number))
-            if index < len(pending) and pending[index] == piece.number:
-                index += 1
-                pieces.append(_rewrite_row(piece.data, piece.number, by_row[piece.number], context))
+        if isinstance(piece, RowSpan):
+            pieces: list[bytes] = list(new_rows_before(piece.number))
+            if index < len(targets) and targets[index][0] == piece.number:
+                writes = row_writes(piece.number)
+                pieces.append(_rewrite_row(piece.data, piece.number, writes, context))
             else:
                 pieces.append(piece.data)
+        elif isinstance(piece, SheetHead):
+            pieces = [_widen_dimension(piece.data, plan)]
         elif isinstance(piece, Gap):
             pieces = [piece.data]
         else:
@@ -389,14 +404,14 @@ def _rewrite_row(
     return serialize_row(row)
 
 
-def _widen_dimension(head: bytes, writes: dict[tuple[int, int], CellWrite]) -> bytes:
+def _widen_dimension(head: bytes, plan: _Plan) -> bytes:
     """Widen `<dimension ref>` so readers that size the sheet from it see new cells."""
-    written = [target for target, write in writes.items() if write.value is not None]
     match = _DIMENSION.search(head)
+    written = [t for t in plan.targets if as_write(plan.cells[t]).value is not None]
     if match is None or not written:
         return head
-    rows = [row for row, _ in written]
-    columns = [column for _, column in written]
+    rows = [written[0][0], written[-1][0]]
+    columns = [min(column for _, column in written), max(column for _, column in written)]
     area = parse_range(match.group(2).decode("ascii", "replace"))
     if area is not None:
         rows += [area[0], area[2]]

@@ -35,12 +35,16 @@ _column_numbers: dict[bytes, int] = {}
 _cell_patterns: dict[bytes, re.Pattern[bytes]] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellWrite:
     """A value to write, with an optional cell style (index into `cellXfs`)."""
 
     value: CellValue
     style: int | None = None
+
+
+def as_write(value: CellValue | CellWrite) -> CellWrite:
+    return value if isinstance(value, CellWrite) else CellWrite(value)
 
 
 def excel_escape(text: str) -> str:

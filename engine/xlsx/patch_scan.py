@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from engine.findings import Finding
 from engine.model import column_letter
 from engine.xlsx.patch_cells import (
+    CellValue,
     CellWrite,
     RowContext,
+    as_write,
     cell_positions,
     date_serial,
     last_cell_if_all_explicit,
@@ -34,7 +36,6 @@ Area = tuple[int, int, int, int]
 _COL = re.compile(rb"<(?:[\w.-]+:)?col\s([^>]*)>")
 _ATTRIBUTE = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _MERGE_CELL = re.compile(rb"<(?:[\w.-]+:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([^\"']+)[\"']")
-_FORMULA_TAG = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 
 
 @dataclass(slots=True)
@@ -68,28 +69,35 @@ class SheetScan:
     formula_areas: list[FormulaArea] = field(default_factory=list)
     shared_masters: dict[str, str] = field(default_factory=dict)
     cells: dict[tuple[int, int], CellState] = field(default_factory=dict)
-    has_formulas: bool = False
 
     def context(self, date1904: bool) -> RowContext:
         return RowContext(self.namespace_decls, self.prefix, date1904, self.column_styles)
 
 
-def scan_sheet(chunks: Iterable[bytes], targets: Iterable[tuple[int, int]]) -> SheetScan:
-    """Read the sheet once, recording target cells, formula ranges and merges."""
-    by_row: dict[int, list[int]] = {}
-    for row, column in targets:
-        by_row.setdefault(row, []).append(column)
+def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> SheetScan:
+    """Read the sheet once, recording target cells, formula ranges and merges.
+
+    `targets` must be sorted. Rows are expected in ascending order, as the file
+    format requires.
+    """
     scan = SheetScan()
     context = None
     tail = []
+    index = 0
     for piece in split_sheet(chunks):
-        if isinstance(piece, SheetHead):
+        if isinstance(piece, RowSpan):
+            while index < len(targets) and targets[index][0] < piece.number:
+                index += 1
+            columns = []
+            while index < len(targets) and targets[index][0] == piece.number:
+                columns.append(targets[index][1])
+                index += 1
+            _scan_row(scan, piece, columns, context)
+        elif isinstance(piece, SheetHead):
             scan.prefix = piece.prefix
             scan.namespace_decls = piece.namespace_decls
             scan.column_styles = _column_styles(piece.data)
             context = scan.context(False)
-        elif isinstance(piece, RowSpan):
-            _scan_row(scan, piece, by_row.get(piece.number), context)
         elif isinstance(piece, Tail):
             tail.append(piece.data)
     scan.merged = [
@@ -101,22 +109,24 @@ def scan_sheet(chunks: Iterable[bytes], targets: Iterable[tuple[int, int]]) -> S
 
 
 def _scan_row(
-    scan: SheetScan, piece: RowSpan, columns: list[int] | None, context: RowContext | None
+    scan: SheetScan, piece: RowSpan, columns: list[int], context: RowContext | None
 ) -> None:
-    has_formula = _FORMULA_TAG.search(piece.data) is not None
-    scan.has_formulas = scan.has_formulas or has_formula
-    if columns is None and not (has_formula and b"ref=" in piece.data):
-        return
     assert context is not None
-    if not (has_formula and b"ref=" in piece.data):
-        last = last_cell_if_all_explicit(piece.data, context.prefix)
-        if last is not None and last[0] < min(columns or (0,)):
+    data = piece.data
+    formula_open = b"<" + context.prefix + b"f"
+    # Only shared, array and data-table formulas carry a `ref` range.
+    ranged_formula = formula_open in data and b"ref=" in data and _has_formula(data, formula_open)
+    if not columns and not ranged_formula:
+        return
+    if not ranged_formula:
+        last = last_cell_if_all_explicit(data, context.prefix)
+        if last is not None and last[0] < min(columns):
             return
-        present = {column for column, _ in cell_positions(piece.data, context.prefix)}
-        if present.isdisjoint(columns or ()):
+        present = {column for column, _ in cell_positions(data, context.prefix)}
+        if present.isdisjoint(columns):
             return
     row = parse_row(piece.data, context)
-    wanted = set(columns or ())
+    wanted = set(columns)
     for column, cell in row_cells(row):
         formula = next((child for child in cell if _local(child) == "f"), None)
         ref = f"{column_letter(column)}{piece.number}"
@@ -129,6 +139,11 @@ def _scan_row(
                 scan.shared_masters[formula.get("si") or ""] = ref
         if column in wanted:
             scan.cells[(piece.number, column)] = _cell_state(cell, formula)
+
+
+def _has_formula(data: bytes, formula_open: bytes) -> bool:
+    # "<f" also starts "<family" inside rich text run properties.
+    return any(formula_open + end in data for end in (b" ", b">", b"/"))
 
 
 def _cell_state(cell, formula) -> CellState:
@@ -170,20 +185,24 @@ def refusals(
     scan: SheetScan,
     sheet: SheetPart,
     workbook: str,
-    writes: dict[tuple[int, int], CellWrite],
+    writes: Mapping[tuple[int, int], CellValue | CellWrite],
+    targets: Sequence[tuple[int, int]],
 ) -> list[Finding]:
     """Return one finding for every target that must not be written, in cell order."""
     findings = []
-    for (row, column), write in sorted(writes.items()):
-        where = f"{workbook} › {sheet.name} › {column_letter(column)}{row}"
+    for row, column in targets:
+        write = as_write(writes[(row, column)])
         reason = _position_problem(scan, sheet.tables, row, column)
-        if reason is not None:
-            findings.append(Finding(where, reason[0], reason[1], code="write-refused"))
         problem = value_problem(write.value)
         if problem is None and isinstance(write.value, dt.date):
             if date_serial(write.value, sheet.date1904) is None:
                 system = "1904" if sheet.date1904 else "1900"
                 problem = f"date {write.value} is before the start of Excel's {system} date system"
+        if reason is None and problem is None:
+            continue
+        where = f"{workbook} › {sheet.name} › {column_letter(column)}{row}"
+        if reason is not None:
+            findings.append(Finding(where, reason[0], reason[1], code="write-refused"))
         if problem is not None:
             findings.append(
                 Finding(where, f"cannot be written: {problem}.", "Correct the value.", code="write-refused")
