@@ -135,7 +135,7 @@ class _Decider:
             row.key: row for row in inputs.held if row.kind == "customers" and row.key
         }
         self.approvers = {" ".join(a.split()).casefold(): a for a in rules.approvers}
-        self.customer_cache: dict[str, tuple[dict[str, Any], LimitResult]] = {}
+        self.customer_cache: dict[str, tuple[dict[str, Any], LimitResult, dict]] = {}
         self.added: dict[str, Decimal] = defaultdict(Decimal)  # approved this pass
         self.salesperson_exposure = self._salesperson_totals()
         self.salesperson_limits: dict[str, LimitResult] = {}
@@ -168,12 +168,13 @@ class _Decider:
             salesperson = (customer.salesperson or "").strip()
             values["salesperson"] = salesperson
             values["salesperson_limit"] = self.salesperson_limit(salesperson)
-            cached = self.customer_cache[customer.customer_id] = (values, limit)
+            inputs = self.writer.customer_inputs(values, limit)
+            cached = self.customer_cache[customer.customer_id] = (values, limit, inputs)
         return cached
 
     def decide(self, order: Order) -> Decision:
         customer = self.customers.get(order.customer_id)
-        held = self.held_customers.get(order.customer_id)
+        held = self.held_customers.get(order.customer_id) if self.held_customers else None
         if held is not None:
             return self.writer.held(order.order_id, order.ref,
                                     f"the customer's row could not be read: {held.reason}",
@@ -184,7 +185,7 @@ class _Decider:
                 f"customer '{order.customer_id}' is not in the customers sheet",
                 order.customer_id,
             )
-        base_values, limit = self.customer(customer)
+        base_values, limit, base_inputs = self.customer(customer)
         if limit.held_reason:
             return self.writer.held(order.order_id, order.ref, limit.held_reason,
                                     order.customer_id)
@@ -207,7 +208,7 @@ class _Decider:
                 f"{type(exc.error).__name__}",
                 order.customer_id,
             )
-        decision = self.writer.decision(order, values, result, limit, rate)
+        decision = self.writer.decision(order, values, result, limit, rate, base_inputs)
         if decision.status == BLOCKED and order.override is not None:
             decision = self.apply_override(order, decision, values, rate)
         if decision.status == APPROVED:

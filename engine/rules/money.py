@@ -26,6 +26,7 @@ PROBES = tuple(
     Decimal(text)
     for text in ("0", "-0.001", "7.005", "1000", "-1234567.125", "98765432109.995")
 )
+CACHE_SIZE = 65_536
 _FORMATTERS: dict[tuple[str, int], "AmountFormatter"] = {}
 
 
@@ -39,6 +40,9 @@ class AmountFormatter:
         self.quantum = Decimal(1).scaleb(-places)
         self.spec = f",.{places}f"
         self.fast = False
+        # Limits and common amounts repeat across orders; Decimal(1) and Decimal("1.0")
+        # are equal keys, but both round to the same text, so sharing is safe.
+        self.cache: dict[Decimal, str] = {}
         self.table = str.maketrans(
             {
                 ",": get_group_symbol(self.locale),
@@ -58,10 +62,18 @@ class AmountFormatter:
         return format(rounded, self.spec).translate(self.table)
 
     def __call__(self, value: Decimal) -> str:
-        if not self.fast:
-            return format_decimal(value, self.pattern, locale=self.locale)
-        rounded = value.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
-        return format(rounded, self.spec).translate(self.table)
+        text = self.cache.get(value)
+        if text is not None:
+            return text
+        if len(self.cache) >= CACHE_SIZE:
+            self.cache.clear()
+        if self.fast:
+            rounded = value.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+            text = format(rounded, self.spec).translate(self.table)
+        else:
+            text = format_decimal(value, self.pattern, locale=self.locale)
+        self.cache[value] = text
+        return text
 
 
 def amount_formatter(locale: str, places: int = 2) -> AmountFormatter:

@@ -44,6 +44,11 @@ class Verdict:
     notify: tuple[str, ...]
 
 
+PER_ORDER = frozenset(
+    name for name, field in catalogue.FIELDS.items() if field.scope == catalogue.ORDER
+) | {"pending", "exposure"}
+
+
 def short_where(where: str) -> str:
     """Return `credit.yaml:52` for `rules/credit.yaml:52:5`."""
     parts = where.rsplit(":", 2)
@@ -72,6 +77,17 @@ class ReasonWriter:
         used = {name for rule in rules.decision_rules for name in rule.condition.fields}
         self.recorded = tuple(dict.fromkeys((*RECORDED, *sorted(used))))
         self.verdicts: dict[tuple, Verdict] = {}
+        # Recorded inputs that can differ between orders of one customer; the others
+        # are turned into text once per customer by customer_inputs.
+        self.per_order = tuple(n for n in self.recorded if n in PER_ORDER)
+        self.per_customer = tuple(n for n in self.recorded if n not in PER_ORDER)
+
+    def customer_inputs(self, values: dict[str, Any], limit) -> dict[str, str]:
+        """Return the recorded inputs that are the same for all of a customer's orders."""
+        inputs = {name: str(values[name]) for name in self.per_customer}
+        inputs["limit_how"] = limit.how
+        inputs["limit_where"] = limit.where
+        return inputs
 
     def parts(self, template: str) -> list[tuple[str, str | None, bool]]:
         """Split a reason into (text, placeholder, placeholder is money) parts, once."""
@@ -89,14 +105,17 @@ class ReasonWriter:
             self.templates[template] = parts
         return parts
 
-    def fill(self, parts, values: dict[str, Any], extra: dict[str, str]) -> str:
+    def fill(self, parts, values: dict[str, Any], limit_how: str, fx_note: str) -> str:
+        """Fill a split reason template with formatted values."""
         out = []
         for literal, name, is_money in parts:
             out.append(literal)
             if name is None:
                 continue
-            if name in extra:
-                out.append(extra[name])
+            if name == "limit_how":
+                out.append(limit_how)
+            elif name == "fx_note":
+                out.append(fx_note)
             elif is_money:
                 out.append(self.money(values[name]))
             else:
@@ -148,17 +167,22 @@ class ReasonWriter:
             rule.name if rule else "default", where, trace, notify,
         )  # fmt: skip
 
-    def decision(self, order, values, result, limit, rate: Decimal) -> Decision:
+    def decision(
+        self, order, values, result, limit, rate: Decimal, base_inputs: dict[str, str]
+    ) -> Decision:
         verdict = self.verdict(result)
         fx_note = ""
         if rate != 1:
             fx_note = f" ({values['order_currency']} at {self.rate_format(rate)})"
-        extra = {"limit_how": limit.how, "fx_note": fx_note}
-        reason = verdict.head + self.fill(verdict.parts, values, extra) + fx_note + verdict.tail
-        recorded = self.recorded
-        inputs = dict(zip(recorded, map(str, map(values.__getitem__, recorded))))
-        inputs["limit_how"] = limit.how
-        inputs["limit_where"] = limit.where
+        reason = (
+            verdict.head
+            + self.fill(verdict.parts, values, limit.how, fx_note)
+            + fx_note
+            + verdict.tail
+        )
+        inputs = dict(base_inputs)
+        for name in self.per_order:
+            inputs[name] = str(values[name])
         if rate != 1:
             inputs["fx_rate"] = str(rate)
         return Decision(
