@@ -374,6 +374,12 @@ def _widen_spans(row: etree._Element, columns: list[int]) -> None:
 
 def widen_spans(spans: str, columns: list[int]) -> str | None:
     """Return `spans` (such as `1:5` or `1:3 7:9`) widened to cover `columns`."""
+    low_text, colon, high_text = spans.partition(":")
+    if colon and low_text.isdigit() and high_text.isdigit():
+        # The usual single range, such as "1:10".
+        low = min(int(low_text), *columns)
+        high = max(int(high_text), *columns)
+        return f"{low}:{high}"
     try:
         ranges = [[int(part) for part in item.split(":")] for item in spans.split()]
     except ValueError:
