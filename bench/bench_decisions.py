@@ -27,7 +27,7 @@ from engine.model import Customer, Inputs, Order, RowRef  # noqa: E402
 from engine.rules.check import load_rules  # noqa: E402
 
 AS_OF = dt.date(2024, 5, 1)
-SALESPEOPLE = 1_000  # synthetic salesperson codes SP0000..SP0999, 20 customers each
+SALESPEOPLE = 5_000  # synthetic salesperson codes SP0000..SP4999, 4 customers each
 
 
 def synthetic_inputs(orders: int, customers: int, seed: int = 7) -> Inputs:
@@ -48,14 +48,14 @@ def synthetic_inputs(orders: int, customers: int, seed: int = 7) -> Inputs:
             due = AS_OF - dt.timedelta(days=rng.choice((-20, -5, 3, 12, 25, 40, 70)))
             rows.append(Order(
                 f"I{row}", person.customer_id, due - dt.timedelta(days=30),
-                Decimal(rng.randint(100, 1500)), "USD", RowRef("orders.xlsx", "Orders", row),
+                Decimal(rng.randint(10, 60)), "USD", RowRef("orders.xlsx", "Orders", row),
                 invoice_id=f"INV{row}", invoice_date=due - dt.timedelta(days=30),
                 due_date=due,
             ))  # fmt: skip
             row += 1
     for _ in range(orders):
         person = people[rng.randrange(customers)]
-        cents = rng.randint(5_000, 250_000)
+        cents = rng.randint(100, 4_000)
         rows.append(Order(
             f"O{row}", person.customer_id, AS_OF - dt.timedelta(days=rng.randint(0, 9)),
             Decimal(cents).scaleb(-2), "EUR" if row % 5 == 0 else "USD",
