@@ -35,9 +35,13 @@ def synthetic_inputs(orders: int, customers: int, seed: int = 7) -> Inputs:
     rng = random.Random(seed)
     people = [
         Customer(
-            f"C{n:05d}", f"Customer {n}", RowRef("customers.xlsx", "Customers", n + 2),
-            rating=rng.choice("ABCDX"), salesperson=f"SP{n % SALESPEOPLE:04d}",
-            currency="USD", credit_limit=Decimal(20000) if n % 50 == 0 else None,
+            f"C{n:05d}",
+            f"Customer {n}",
+            RowRef("customers.xlsx", "Customers", n + 2),
+            rating=rng.choice("ABCDX"),
+            salesperson=f"SP{n % SALESPEOPLE:04d}",
+            currency="USD",
+            credit_limit=Decimal(20000) if n % 50 == 0 else None,
         )  # fmt: skip
         for n in range(customers)
     ]
@@ -67,7 +71,9 @@ def synthetic_inputs(orders: int, customers: int, seed: int = 7) -> Inputs:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=200_000, help="new orders to decide")
+    parser.add_argument(
+        "--orders", type=int, default=200_000, help="new orders to decide"
+    )
     parser.add_argument("--customers", type=int, default=20_000, help="customers")
     args = parser.parse_args()
 
@@ -75,7 +81,11 @@ def main() -> None:
     inputs = synthetic_inputs(args.orders, args.customers)
 
     def to_base(amount, currency, ref):
-        return amount if currency == rules.base_currency else amount * rules.fx_rates[currency]
+        return (
+            amount
+            if currency == rules.base_currency
+            else amount * rules.fx_rates[currency]
+        )
 
     ledger = build_ledger(inputs, AS_OF, to_base)
     best = best_cpu = None
@@ -90,8 +100,10 @@ def main() -> None:
     for decision in decisions:
         key = decision.status + (" with warning" if decision.warning else "")
         counts[key] = counts.get(key, 0) + 1
-    print(f"decided {len(decisions):,} orders in {best:.3f} s wall, {best_cpu:.3f} s CPU "
-          "(best of 3)")
+    print(
+        f"decided {len(decisions):,} orders in {best:.3f} s wall, {best_cpu:.3f} s CPU "
+        "(best of 3)"
+    )
     print("outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
     print(f"decisions per minute (wall): {len(decisions) / best * 60:,.0f}")
     print(f"decisions per minute (CPU):  {len(decisions) / best_cpu * 60:,.0f}")

@@ -55,7 +55,9 @@ __all__ = [
 ]
 
 
-def customer_limit(rules: RuleSet, customer: Customer, account, as_of: dt.date) -> LimitResult:
+def customer_limit(
+    rules: RuleSet, customer: Customer, account, as_of: dt.date
+) -> LimitResult:
     """Return the customer's credit limit in base currency and how it was derived."""
     return limit_from(rules, customer, customer_fields(rules, customer, account, as_of))
 
@@ -65,7 +67,9 @@ def salesperson_limit(rules: RuleSet, salesperson: str | None) -> LimitResult:
     return salesperson_limit_of(rules, salesperson)
 
 
-def customer_fields(rules: RuleSet, customer: Customer, account, as_of) -> dict[str, Any]:
+def customer_fields(
+    rules: RuleSet, customer: Customer, account, as_of
+) -> dict[str, Any]:
     """Return the customer-scope field values of the rule conditions."""
     from engine.ledger import late_payments
 
@@ -174,27 +178,35 @@ class _Decider:
 
     def decide(self, order: Order) -> Decision:
         customer = self.customers.get(order.customer_id)
-        held = self.held_customers.get(order.customer_id) if self.held_customers else None
+        held = (
+            self.held_customers.get(order.customer_id) if self.held_customers else None
+        )
         if held is not None:
-            return self.writer.held(order.order_id, order.ref,
-                                    f"the customer's row could not be read: {held.reason}",
-                                    order.customer_id)
+            return self.writer.held(
+                order.order_id,
+                order.ref,
+                f"the customer's row could not be read: {held.reason}",
+                order.customer_id,
+            )
         if customer is None:
             return self.writer.held(
-                order.order_id, order.ref,
+                order.order_id,
+                order.ref,
                 f"customer '{order.customer_id}' is not in the customers sheet",
                 order.customer_id,
             )
         base_values, limit, base_inputs = self.customer(customer)
         if limit.held_reason:
-            return self.writer.held(order.order_id, order.ref, limit.held_reason,
-                                    order.customer_id)
+            return self.writer.held(
+                order.order_id, order.ref, limit.held_reason, order.customer_id
+            )
         rate = self.rates.get(order.currency)
         if rate is None:
             rate = self.rates[order.currency] = fx_rate(self.rules, order.currency)
         if rate is None:
             return self.writer.held(
-                order.order_id, order.ref,
+                order.order_id,
+                order.ref,
                 f"currency '{order.currency}' has no rate in the fx table of credit.yaml",
                 order.customer_id,
             )
@@ -203,7 +215,8 @@ class _Decider:
             result = run_table(self.rules, values)
         except RuleEvaluationError as exc:
             return self.writer.held(
-                order.order_id, order.ref,
+                order.order_id,
+                order.ref,
                 f"rule '{exc.rule.name}' ({exc.rule.where}) could not be evaluated: "
                 f"{type(exc.error).__name__}",
                 order.customer_id,
@@ -251,7 +264,9 @@ class _Decider:
             )
         return limit.amount if limit.amount is not None else ZERO
 
-    def apply_override(self, order: Order, decision: Decision, values, rate) -> Decision:
+    def apply_override(
+        self, order: Order, decision: Decision, values, rate
+    ) -> Decision:
         override = order.override
         name = " ".join(override.approver.split())
         approver = self.approvers.get(name.casefold())
@@ -267,12 +282,14 @@ class _Decider:
                     code="override-approver",
                 )
             )
-            return self.writer.with_override(decision, "rejected-approver", name, override,
-                                             None)
+            return self.writer.with_override(
+                decision, "rejected-approver", name, override, None
+            )
         problem = override_problem(order, override, self.as_of, self.rules.locale)
         if problem:
-            return self.writer.with_override(decision, "re-blocked", approver, override,
-                                             problem)
+            return self.writer.with_override(
+                decision, "re-blocked", approver, override, problem
+            )
         return self.writer.with_override(decision, "released", approver, override, None)
 
 

@@ -47,8 +47,11 @@ CREATE INDEX IF NOT EXISTS override_events_order ON override_events (order_id, i
 
 
 def record_decisions(
-    conn: sqlite3.Connection, decisions: Iterable, as_of: dt.date,
-    *, now: dt.datetime | None = None,
+    conn: sqlite3.Connection,
+    decisions: Iterable,
+    as_of: dt.date,
+    *,
+    now: dt.datetime | None = None,
 ) -> int:
     """Store the decisions of one pass in one transaction; return how many events."""
     ensure_schema(conn, SCHEMA)
@@ -71,8 +74,14 @@ def record_decisions(
                 conn.execute(
                     "INSERT INTO override_events (order_id, event, approver, reason, "
                     "as_of, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (decision.order_id, decision.override_event, decision.override_by,
-                     decision.override_reason, as_of.isoformat(), stamp),
+                    (
+                        decision.order_id,
+                        decision.override_event,
+                        decision.override_by,
+                        decision.override_reason,
+                        as_of.isoformat(),
+                        stamp,
+                    ),
                 )
                 events += 1
         conn.executemany(

@@ -1,4 +1,4 @@
-"""Order decisions with the shipped rules, a real ledger and a real SQLite log."""
+"""Order decisions with tests/data/rules, a real ledger and a real SQLite log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.decide import customer_limit, decide_orders, explain_decision, salesperson_limit
+from engine.decide import (
+    customer_limit,
+    decide_orders,
+    explain_decision,
+    salesperson_limit,
+)
 from engine.decision_log import explain, override_events, record_decisions
 from engine.ledger import build_ledger
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment, RowRef
@@ -39,18 +44,34 @@ def rules(project):
 
 
 def customer(cid, rating="B", salesperson="AKE", **kw):
-    return Customer(cid, f"Customer {cid}", RowRef("customers.xlsx", "Customers", 2),
-                    rating=rating, salesperson=salesperson, currency="USD", **kw)
+    return Customer(
+        cid,
+        f"Customer {cid}",
+        RowRef("customers.xlsx", "Customers", 2),
+        rating=rating,
+        salesperson=salesperson,
+        currency="USD",
+        **kw,
+    )
 
 
 def order(oid, cid, amount, row, currency="USD", day=AS_OF, **kw):
-    return Order(oid, cid, day, D(amount), currency, RowRef("orders.xlsx", "Orders", row),
-                 **kw)
+    return Order(
+        oid, cid, day, D(amount), currency, RowRef("orders.xlsx", "Orders", row), **kw
+    )
 
 
 def invoice(oid, cid, amount, row, due):
-    return order(oid, cid, amount, row, day=due - dt.timedelta(days=30),
-                 invoice_id="I" + oid, invoice_date=due - dt.timedelta(days=30), due_date=due)
+    return order(
+        oid,
+        cid,
+        amount,
+        row,
+        day=due - dt.timedelta(days=30),
+        invoice_id="I" + oid,
+        invoice_date=due - dt.timedelta(days=30),
+        due_date=due,
+    )
 
 
 def decide(rules, inputs, findings=None):
@@ -72,7 +93,9 @@ def test_approved_within_limit(rules):
 
 
 def test_over_limit_blocked_with_rule_and_line(rules):
-    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "25000.01", 2)]))
+    [decision] = decide(
+        rules, Inputs([customer("C1")], [order("O1", "C1", "25000.01", 2)])
+    )
     assert decision.status == "BLOCKED"
     assert decision.rule == "over-limit"
     assert decision.rule_where == "rules/credit.yaml:49:5"
@@ -92,30 +115,41 @@ def test_running_exposure_blocks_second_order(rules):
 
 
 def test_near_limit_warns(rules):
-    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "21000", 2)]))
+    [decision] = decide(
+        rules, Inputs([customer("C1")], [order("O1", "C1", "21000", 2)])
+    )
     assert decision.status == "APPROVED"
     assert decision.warning
-    assert decision.reason.startswith("Approved with warning: exposure would be 21,000.00,")
+    assert decision.reason.startswith(
+        "Approved with warning: exposure would be 21,000.00,"
+    )
     assert decision.notify == ("salesperson", "finance")
 
 
 def test_block_beats_warn_listed_first(project):
     path = project / "rules" / "credit.yaml"
     text = path.read_text()
-    warn = text[text.index("  - name: near-limit"):text.index("default: approve")]
+    warn = text[text.index("  - name: near-limit") : text.index("default: approve")]
     text = text.replace(warn, "").replace("rules:\n", "rules:\n" + warn, 1)
     path.write_text(text)
     rules = load_rules(project)
     assert rules.decision_rules[0].name == "near-limit"
-    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "26000", 2)]))
+    [decision] = decide(
+        rules, Inputs([customer("C1")], [order("O1", "C1", "26000", 2)])
+    )
     assert decision.status == "BLOCKED"
     assert decision.rule == "over-limit"
     assert decision.warning
 
 
 def test_long_overdue_blocks(rules):
-    inputs = Inputs([customer("C1")], [invoice("O0", "C1", "100", 2, AS_OF - dt.timedelta(days=75)),
-                                       order("O1", "C1", "100", 3)])
+    inputs = Inputs(
+        [customer("C1")],
+        [
+            invoice("O0", "C1", "100", 2, AS_OF - dt.timedelta(days=75)),
+            order("O1", "C1", "100", 3),
+        ],
+    )
     [decision] = decide(rules, inputs)
     assert decision.status == "BLOCKED"
     assert decision.reason == (
@@ -125,13 +159,20 @@ def test_long_overdue_blocks(rules):
 
 
 def test_invoiced_and_approved_orders_not_decided(rules):
-    inputs = Inputs([customer("C1")], [invoice("O0", "C1", "100", 2, AS_OF),
-                                       order("O1", "C1", "100", 3, status="APPROVED")])
+    inputs = Inputs(
+        [customer("C1")],
+        [
+            invoice("O0", "C1", "100", 2, AS_OF),
+            order("O1", "C1", "100", 3, status="APPROVED"),
+        ],
+    )
     assert decide(rules, inputs) == []
 
 
 def test_fx_rate_shown_in_reason(rules):
-    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "1000", 2, "EUR")]))
+    [decision] = decide(
+        rules, Inputs([customer("C1")], [order("O1", "C1", "1000", 2, "EUR")])
+    )
     assert decision.reason == (
         "Approved: exposure would be 1,080.00 of a 25,000.00 limit (rating B 25,000.00)"
         " (EUR at 1.0800) — default credit.yaml:72"
@@ -139,14 +180,25 @@ def test_fx_rate_shown_in_reason(rules):
 
 
 def test_held_cases(rules):
-    held_row = HeldRow("orders", "O9", RowRef("orders.xlsx", "Orders", 9),
-                       "Amount 'abc' in G9 is not a number")
-    held_customer = HeldRow("customers", "C2", RowRef("customers.xlsx", "Customers", 3),
-                            "Credit Limit '12k' in E3 is not a number")
+    held_row = HeldRow(
+        "orders",
+        "O9",
+        RowRef("orders.xlsx", "Orders", 9),
+        "Amount 'abc' in G9 is not a number",
+    )
+    held_customer = HeldRow(
+        "customers",
+        "C2",
+        RowRef("customers.xlsx", "Customers", 3),
+        "Credit Limit '12k' in E3 is not a number",
+    )
     inputs = Inputs(
         [customer("C1")],
-        [order("O1", "C2", "10", 2), order("O2", "C3", "10", 3),
-         order("O3", "C1", "10", 4, "GBP")],
+        [
+            order("O1", "C2", "10", 2),
+            order("O2", "C3", "10", 3),
+            order("O3", "C1", "10", 4, "GBP"),
+        ],
         held=[held_row, held_customer],
     )
     reasons = [d.reason for d in decide(rules, inputs)]
@@ -160,9 +212,13 @@ def test_held_cases(rules):
 
 def test_unknown_rating_held_when_default_is_hold(project):
     path = project / "rules" / "credit.yaml"
-    path.write_text(path.read_text().replace("default_rating: C", "default_rating: hold"))
+    path.write_text(
+        path.read_text().replace("default_rating: C", "default_rating: hold")
+    )
     rules = load_rules(project)
-    [decision] = decide(rules, Inputs([customer("C1", rating="Z")], [order("O1", "C1", "1", 2)]))
+    [decision] = decide(
+        rules, Inputs([customer("C1", rating="Z")], [order("O1", "C1", "1", 2)])
+    )
     assert decision.status == "HELD"
     assert decision.reason == (
         "Held: customer C1 has rating 'Z', no typed credit limit and default_rating "
@@ -171,8 +227,12 @@ def test_unknown_rating_held_when_default_is_hold(project):
 
 
 def test_unknown_rating_uses_default(rules):
-    result = customer_limit(rules, customer("C1", rating="Z"), build_ledger(
-        Inputs(), AS_OF, lambda a, c, r: a).account("C1"), AS_OF)
+    result = customer_limit(
+        rules,
+        customer("C1", rating="Z"),
+        build_ledger(Inputs(), AS_OF, lambda a, c, r: a).account("C1"),
+        AS_OF,
+    )
     assert result.amount == D("12000")
     assert result.how == "unknown rating 'Z', default rating C 12,000.00"
 
@@ -190,8 +250,15 @@ def test_slow_payer_limit_halved(rules):
         due = AS_OF - dt.timedelta(days=100 + number)
         late.append(invoice(f"L{number}", "C1", "100", 10 + number, due))
     payments = [
-        Payment(f"P{n}", "C1", AS_OF - dt.timedelta(days=60), D("100"), "USD",
-                RowRef("payments.xlsx", "Payments", 2 + n), reference=f"IL{n}")
+        Payment(
+            f"P{n}",
+            "C1",
+            AS_OF - dt.timedelta(days=60),
+            D("100"),
+            "USD",
+            RowRef("payments.xlsx", "Payments", 2 + n),
+            reference=f"IL{n}",
+        )
         for n in range(3)
     ]
     inputs = Inputs([customer("C1")], late, payments)
@@ -235,23 +302,31 @@ def test_override_releases_within_bounds(rules):
 @pytest.mark.parametrize(
     "override,problem",
     [
-        (Override("Maria Lopez", D("29999.99"), AS_OF, "x"),
-         "the order's 30,000.00 USD is over the 29,999.99 approved"),
-        (Override("Maria Lopez", D("30000"), AS_OF - dt.timedelta(days=1), "x"),
-         "the override expired on 2024-04-30"),
+        (
+            Override("Maria Lopez", D("29999.99"), AS_OF, "x"),
+            "the order's 30,000.00 USD is over the 29,999.99 approved",
+        ),
+        (
+            Override("Maria Lopez", D("30000"), AS_OF - dt.timedelta(days=1), "x"),
+            "the override expired on 2024-04-30",
+        ),
     ],
 )
 def test_override_reblocks_outside_bounds(rules, override, problem):
     [decision] = decide(rules, Inputs([customer("C1")], [blocked_with(override)]))
     assert decision.status == "BLOCKED"
     assert decision.override_event == "re-blocked"
-    assert decision.reason.endswith(f"; override by Maria Lopez does not apply: {problem}")
+    assert decision.reason.endswith(
+        f"; override by Maria Lopez does not apply: {problem}"
+    )
 
 
 def test_override_by_unlisted_approver_reported(rules):
     findings = []
     override = Override("Joe Bloggs", D("30000"), AS_OF, "x")
-    [decision] = decide(rules, Inputs([customer("C1")], [blocked_with(override)]), findings)
+    [decision] = decide(
+        rules, Inputs([customer("C1")], [blocked_with(override)]), findings
+    )
     assert decision.status == "BLOCKED"
     assert decision.override_event == "rejected-approver"
     assert [str(f) for f in findings] == [
@@ -282,11 +357,23 @@ Notify: salesperson, finance"""
 
 
 def explained_inputs():
-    payment = Payment("P1", "C1", AS_OF, D("120"), "USD",
-                      RowRef("payments.xlsx", "Payments", 2), reference="IO0")
-    return Inputs([customer("C1")],
-                  [invoice("O0", "C1", "100", 2, AS_OF + dt.timedelta(days=5)),
-                   order("O1", "C1", "25100", 3)], [payment])
+    payment = Payment(
+        "P1",
+        "C1",
+        AS_OF,
+        D("120"),
+        "USD",
+        RowRef("payments.xlsx", "Payments", 2),
+        reference="IO0",
+    )
+    return Inputs(
+        [customer("C1")],
+        [
+            invoice("O0", "C1", "100", 2, AS_OF + dt.timedelta(days=5)),
+            order("O1", "C1", "25100", 3),
+        ],
+        [payment],
+    )
 
 
 def test_explain_decision_exact(rules):
@@ -297,7 +384,12 @@ def test_explain_decision_exact(rules):
 def test_decision_log_round_trip(rules, tmp_path):
     decisions = decide(rules, explained_inputs())
     conn = open_state(tmp_path / "state.sqlite")
-    record_decisions(conn, decisions, AS_OF, now=dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.timezone.utc))
+    record_decisions(
+        conn,
+        decisions,
+        AS_OF,
+        now=dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.timezone.utc),
+    )
     assert explain(conn, "O1") == (
         EXPLAINED + "\nDecided: pass as of 2024-05-01 at 2024-05-01T09:00:00+00:00"
     )
@@ -307,10 +399,16 @@ def test_decision_log_round_trip(rules, tmp_path):
 def test_override_events_recorded_once_per_change(rules, tmp_path):
     conn = open_state(tmp_path / "state.sqlite")
     released = Override("Maria Lopez", D("30000"), AS_OF, "deposit received")
-    for override in (released, released, Override("Maria Lopez", D("10"), AS_OF, "cut")):
+    for override in (
+        released,
+        released,
+        Override("Maria Lopez", D("10"), AS_OF, "cut"),
+    ):
         decisions = decide(rules, Inputs([customer("C1")], [blocked_with(override)]))
         record_decisions(conn, decisions, AS_OF)
-    events = [(e["event"], e["approver"], e["reason"]) for e in override_events(conn, "O1")]
+    events = [
+        (e["event"], e["approver"], e["reason"]) for e in override_events(conn, "O1")
+    ]
     assert events == [
         ("released", "Maria Lopez", "deposit received"),
         ("re-blocked", "Maria Lopez", "cut"),

@@ -51,9 +51,18 @@ def test_late_payment_windows_collected():
     "text,message",
     [
         ("days_overdu > 3", "unknown field 'days_overdu' in condition."),
-        ("rating > 5", "condition 'rating > 5': '>' compares 'rating' (text) with the number 5."),
-        ("rating == null", "condition 'rating == null': fields are never null in rule conditions."),
-        ("exposure_after", "condition 'exposure_after' is a number, not a yes/no test."),
+        (
+            "rating > 5",
+            "condition 'rating > 5': '>' compares 'rating' (text) with the number 5.",
+        ),
+        (
+            "rating == null",
+            "condition 'rating == null': fields are never null in rule conditions.",
+        ),
+        (
+            "exposure_after",
+            "condition 'exposure_after' is a number, not a yes/no test.",
+        ),
         ("days_overdue >", "condition 'days_overdue >' ends too early."),
     ],
 )
@@ -65,8 +74,14 @@ def test_condition_errors(text, message):
 
 def test_contradiction_found():
     condition = compile_condition("days_overdue > 5 and days_overdue < 3")
-    assert contradiction(condition) == "no value of 'days_overdue' is both above 5 and below 3"
+    assert (
+        contradiction(condition)
+        == "no value of 'days_overdue' is both above 5 and below 3"
+    )
 
 
 def test_no_contradiction_for_open_range():
-    assert contradiction(compile_condition("days_overdue > 5 and days_overdue <= 6")) is None
+    assert (
+        contradiction(compile_condition("days_overdue > 5 and days_overdue <= 6"))
+        is None
+    )

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 from engine.rules.money import AmountFormatter
 
 LOCALES = ("en_US", "de_DE", "fr_FR", "pt_BR", "de_CH", "en_IN")
-amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"),
-                      allow_nan=False, allow_infinity=False, places=4)
+amounts = st.decimals(
+    min_value=Decimal("-1e12"),
+    max_value=Decimal("1e12"),
+    allow_nan=False,
+    allow_infinity=False,
+    places=4,
+)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -16,7 +16,12 @@ from engine.rules.credit import Example, read_credit
 from engine.rules.dunning import read_dunning
 from engine.rules.model import RuleSet
 from engine.rules.reader import RuleFile
-from engine.rules.table import RuleEvaluationError, neutral_values, outcome_name, run_table
+from engine.rules.table import (
+    RuleEvaluationError,
+    neutral_values,
+    outcome_name,
+    run_table,
+)
 from engine.yamlfile import load_yaml
 
 logger = logging.getLogger(__name__)
@@ -107,15 +112,21 @@ def run_examples(rules: RuleSet, examples: list[Example]) -> list[Finding]:
         try:
             result = run_table(rules, values)
         except RuleEvaluationError as exc:
-            findings.append(Finding(example.where,
-                                    f"example '{example.name}' failed: {exc}.",
-                                    "Fix the rule or the example's values."))
+            findings.append(
+                Finding(
+                    example.where,
+                    f"example '{example.name}' failed: {exc}.",
+                    "Fix the rule or the example's values.",
+                )
+            )
             continue
         got = outcome_name(result)
         decided_by = result.rule or result.warning
         got_rule = decided_by.name if decided_by else "the default"
         if got != example.expect or (example.rule and example.rule != got_rule):
-            expected = example.expect + (f" by rule '{example.rule}'" if example.rule else "")
+            expected = example.expect + (
+                f" by rule '{example.rule}'" if example.rule else ""
+            )
             findings.append(
                 Finding(
                     example.where,

@@ -18,7 +18,12 @@ from babel.numbers import list_currencies
 
 from engine.rules import fields as catalogue
 from engine.rules.expressions import ConditionError, compile_condition, contradiction
-from engine.rules.model import DecisionRule, LimitAdjustment, RatingBand, SalespersonLimit
+from engine.rules.model import (
+    DecisionRule,
+    LimitAdjustment,
+    RatingBand,
+    SalespersonLimit,
+)
 from engine.rules.reader import RuleFile, describe
 
 TOP_LEVEL = (
@@ -90,7 +95,9 @@ def declared_rule_names(data) -> list[str]:
     items = data.get("rules")
     if not isinstance(items, list):
         return []
-    return [str(item["name"]) for item in items if isinstance(item, dict) and "name" in item]
+    return [
+        str(item["name"]) for item in items if isinstance(item, dict) and "name" in item
+    ]
 
 
 def check_version(data, rule_file: RuleFile) -> None:
@@ -131,7 +138,9 @@ def check_currency_code(code: str, where: str, rule_file: RuleFile) -> str | Non
 
 
 def read_timezone(data, rule_file: RuleFile) -> str:
-    name = rule_file.text(data, "timezone", "credit rules", required=False, default="UTC")
+    name = rule_file.text(
+        data, "timezone", "credit rules", required=False, default="UTC"
+    )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -146,7 +155,9 @@ def read_timezone(data, rule_file: RuleFile) -> str:
 
 
 def read_locale(data, rule_file: RuleFile) -> str:
-    name = rule_file.text(data, "locale", "credit rules", required=False, default="en_US")
+    name = rule_file.text(
+        data, "locale", "credit rules", required=False, default="en_US"
+    )
     try:
         Locale.parse(name)
     except (UnknownLocaleError, ValueError, TypeError):
@@ -168,8 +179,9 @@ def read_fx(data, rule_file: RuleFile, base: str) -> dict[str, Decimal]:
     for code, value in table.items():
         where = rule_file.key_where(table, code)
         checked = check_currency_code(str(code), where, rule_file)
-        rate = rule_file.amount_value(value, rule_file.where(table, code),
-                                      f"fx rate of {code}", positive=True)
+        rate = rule_file.amount_value(
+            value, rule_file.where(table, code), f"fx rate of {code}", positive=True
+        )
         if checked is None or rate is None:
             continue
         if checked == base:
@@ -202,19 +214,24 @@ def read_ratings(data, rule_file: RuleFile) -> tuple[RatingBand, ...]:
             )
             continue
         seen[name.upper()] = name
-        limit = rule_file.amount_value(value, rule_file.where(table, rating),
-                                       f"limit of rating {name}")
+        limit = rule_file.amount_value(
+            value, rule_file.where(table, rating), f"limit of rating {name}"
+        )
         if limit is not None:
             bands.append(RatingBand(name, limit, where))
     if not table:
-        rule_file.error(rule_file.where(data, "ratings"), "'ratings' is empty.",
-                        "List each rating with its limit, such as 'A: 40000'.")
+        rule_file.error(
+            rule_file.where(data, "ratings"),
+            "'ratings' is empty.",
+            "List each rating with its limit, such as 'A: 40000'.",
+        )
     return tuple(bands)
 
 
 def read_default_rating(data, rule_file: RuleFile, bands) -> str | None:
-    value = rule_file.text(data, "default_rating", "credit rules", required=False,
-                           default=HOLD)
+    value = rule_file.text(
+        data, "default_rating", "credit rules", required=False, default=HOLD
+    )
     if value.lower() == HOLD:
         return None
     names = [band.rating for band in bands]
@@ -261,8 +278,10 @@ def read_adjustments(data, rule_file: RuleFile) -> tuple[LimitAdjustment, ...]:
     for index, item in enumerate(items or []):
         context = f"limit adjustment {index + 1}"
         if not isinstance(item, dict):
-            rule_file.error(rule_file.where(items, index),
-                            f"{context} must be a mapping with name, when and factor.")
+            rule_file.error(
+                rule_file.where(items, index),
+                f"{context} must be a mapping with name, when and factor.",
+            )
             continue
         rule_file.check_keys(item, ("name", "when", "factor"), context)
         name = rule_file.text(item, "name", context)
@@ -287,15 +306,19 @@ def read_salesperson_limits(data, rule_file: RuleFile) -> tuple[SalespersonLimit
     limits = []
     default = rule_file.amount(table, "default", context)
     if default is not None:
-        limits.append(SalespersonLimit(None, default, rule_file.where(table, "default")))
+        limits.append(
+            SalespersonLimit(None, default, rule_file.where(table, "default"))
+        )
     exceptions = rule_file.mapping(table, "exceptions", context)
     for code, value in (exceptions or {}).items():
-        amount = rule_file.amount_value(value, rule_file.where(exceptions, code),
-                                        f"limit of salesperson {code}")
+        amount = rule_file.amount_value(
+            value, rule_file.where(exceptions, code), f"limit of salesperson {code}"
+        )
         if amount is not None:
             limits.append(
-                SalespersonLimit(str(code).strip(), amount,
-                                 rule_file.key_where(exceptions, code))
+                SalespersonLimit(
+                    str(code).strip(), amount, rule_file.key_where(exceptions, code)
+                )
             )
     return tuple(limits)
 
@@ -305,7 +328,9 @@ def read_warning(data, rule_file: RuleFile) -> tuple[Decimal, tuple[str, ...]]:
     if table is None:
         return Decimal("0.8"), ()
     rule_file.check_keys(table, ("threshold", "notify"), "warning")
-    threshold = rule_file.fraction(table, "threshold", "warning", default=Decimal("0.8"))
+    threshold = rule_file.fraction(
+        table, "threshold", "warning", default=Decimal("0.8")
+    )
     notify = read_roles(table, "notify", "warning", rule_file)
     return threshold, notify
 
@@ -321,7 +346,9 @@ def read_roles(node, key, context: str, rule_file: RuleFile) -> tuple[str, ...]:
         rule_file.error(
             rule_file.where(node, key),
             f"unknown role '{role}' in {context} {key}.",
-            f"Did you mean '{guess}'?" if guess else "Use salesperson, finance or manager.",
+            f"Did you mean '{guess}'?"
+            if guess
+            else "Use salesperson, finance or manager.",
             code="unknown-role",
         )
     return tuple(valid)
@@ -354,13 +381,21 @@ def read_decision_rules(data, rule_file: RuleFile) -> tuple[DecisionRule, ...]:
         where = rule_file.where(items, index)
         context = f"rule {index + 1}"
         if not isinstance(item, dict):
-            rule_file.error(where, f"{context} must be a mapping with name, when and outcome.")
+            rule_file.error(
+                where, f"{context} must be a mapping with name, when and outcome."
+            )
             continue
-        rule_file.check_keys(item, ("name", "when", "outcome", "reason", "notify"), context)
+        rule_file.check_keys(
+            item, ("name", "when", "outcome", "reason", "notify"), context
+        )
         name = rule_file.text(item, "name", context)
         if name in names:
-            rule_file.error(rule_file.where(item, "name"), f"rule name '{name}' is used twice.",
-                            "Give each rule its own name.", code="duplicate-rule")
+            rule_file.error(
+                rule_file.where(item, "name"),
+                f"rule name '{name}' is used twice.",
+                "Give each rule its own name.",
+                code="duplicate-rule",
+            )
         names.add(name)
         outcome = read_outcome(item, "outcome", context, rule_file)
         if "when" not in item:
@@ -439,7 +474,9 @@ def read_default(data, rule_file: RuleFile) -> str:
     if "default" not in data:
         rule_file.missing(data, "default", "credit rules")
         return "block"
-    value = read_outcome(data, "default", "credit rules", rule_file, ("approve", "block"))
+    value = read_outcome(
+        data, "default", "credit rules", rule_file, ("approve", "block")
+    )
     return value or "block"
 
 
@@ -450,7 +487,9 @@ def read_examples(data, rule_file: RuleFile, rule_names: list[str]) -> list[Exam
         context = f"example {index + 1}"
         where = rule_file.where(items, index)
         if not isinstance(item, dict):
-            rule_file.error(where, f"{context} must be a mapping with given and expect.")
+            rule_file.error(
+                where, f"{context} must be a mapping with given and expect."
+            )
             continue
         rule_file.check_keys(item, ("name", "given", "expect", "rule"), context)
         name = rule_file.text(item, "name", context, required=False, default=context)
@@ -458,9 +497,12 @@ def read_examples(data, rule_file: RuleFile, rule_names: list[str]) -> list[Exam
         rule = rule_file.text(item, "rule", context, required=False)
         if rule is not None and rule not in rule_names:
             guess = catalogue.closest(rule, rule_names)
-            rule_file.error(rule_file.where(item, "rule"),
-                            f"{context} names rule '{rule}', which does not exist.",
-                            f"Did you mean '{guess}'?" if guess else "", code="unknown-rule")
+            rule_file.error(
+                rule_file.where(item, "rule"),
+                f"{context} names rule '{rule}', which does not exist.",
+                f"Did you mean '{guess}'?" if guess else "",
+                code="unknown-rule",
+            )
         given = read_given(item, context, rule_file)
         if expect is not None and given is not None:
             examples.append(Example(name, given, expect, rule, where))
@@ -477,9 +519,12 @@ def read_given(item, context: str, rule_file: RuleFile) -> dict[str, Any] | None
         where = rule_file.where(table, key)
         if field is None:
             guess = catalogue.suggest_field(str(key), catalogue.ORDER)
-            rule_file.error(rule_file.key_where(table, key),
-                            f"unknown field '{key}' in {context}.",
-                            f"Did you mean '{guess}'?" if guess else "", code="unknown-field")
+            rule_file.error(
+                rule_file.key_where(table, key),
+                f"unknown field '{key}' in {context}.",
+                f"Did you mean '{guess}'?" if guess else "",
+                code="unknown-field",
+            )
             continue
         if field.kind in (catalogue.MONEY, catalogue.NUMBER):
             number = rule_file.amount_value(value, where, str(key))
@@ -487,7 +532,9 @@ def read_given(item, context: str, rule_file: RuleFile) -> dict[str, Any] | None
                 given[field.name] = number
         elif field.kind == catalogue.FLAG:
             if not isinstance(value, bool):
-                rule_file.error(where, f"'{key}' must be true or false, found {describe(value)}.")
+                rule_file.error(
+                    where, f"'{key}' must be true or false, found {describe(value)}."
+                )
                 continue
             given[field.name] = value
         else:

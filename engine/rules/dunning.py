@@ -1,8 +1,8 @@
 """Reading rules/dunning.yaml: reminder levels, timing, contacts and digests.
 
-Levels are given by ranges of days overdue ('1-30', '61+'); together they must cover
-every day from the first level's start on, without overlaps or gaps, and end with an
-open range so no overdue item falls outside every level.
+Levels are given by ranges of days overdue ('1-30', '61+'). Together they must cover
+every day from the first level's start on, without overlaps or gaps. The last range
+must be open ('61+'), so no overdue item falls outside every level.
 """
 
 from __future__ import annotations
@@ -34,19 +34,25 @@ def read_dunning(data, rule_file: RuleFile, templates: Path | None) -> dict[str,
     """Read a loaded dunning.yaml and return RuleSet keyword arguments."""
     settings: dict[str, Any] = {}
     if not isinstance(data, dict):
-        rule_file.error(rule_file.shown,
-                        f"the file must be a mapping of settings, found {describe(data)}.",
-                        "Start from the shipped rules/dunning.yaml.")
+        rule_file.error(
+            rule_file.shown,
+            f"the file must be a mapping of settings, found {describe(data)}.",
+            "Start from the shipped rules/dunning.yaml.",
+        )
         return settings
     rule_file.check_keys(data, TOP_LEVEL, "dunning rules")
     check_version(data, rule_file)
     context = "dunning rules"
-    language = rule_file.text(data, "fallback_language", context, required=False,
-                              default="en")
+    language = rule_file.text(
+        data, "fallback_language", context, required=False, default="en"
+    )
     if not LANGUAGE.fullmatch(language):
-        rule_file.error(rule_file.where(data, "fallback_language"),
-                        f"fallback_language '{language}' is not a language code.",
-                        "Write a code such as en or de.", code="wrong-type")
+        rule_file.error(
+            rule_file.where(data, "fallback_language"),
+            f"fallback_language '{language}' is not a language code.",
+            "Write a code such as en or de.",
+            code="wrong-type",
+        )
         language = "en"
     settings["fallback_language"] = language
     settings["dunning_levels"] = read_levels(data, rule_file, templates, language)
@@ -54,14 +60,17 @@ def read_dunning(data, rule_file: RuleFile, templates: Path | None) -> dict[str,
     settings["promise_grace_days"] = rule_file.integer(
         data, "promise_grace_days", context, required=False, default=0
     )
-    settings["send_thank_you"] = rule_file.flag(data, "send_thank_you", context,
-                                                default=False)
+    settings["send_thank_you"] = rule_file.flag(
+        data, "send_thank_you", context, default=False
+    )
     settings["digest_schedule"] = read_schedule(data, rule_file)
     settings["contacts"] = read_contacts(data, rule_file)
     return settings
 
 
-def read_levels(data, rule_file: RuleFile, templates, language) -> tuple[DunningLevel, ...]:
+def read_levels(
+    data, rule_file: RuleFile, templates, language
+) -> tuple[DunningLevel, ...]:
     items = rule_file.sequence(data, "levels", "dunning rules", required=True)
     levels: list[DunningLevel] = []
     spans: list[DunningLevel] = []  # every level with readable days, for coverage
@@ -69,16 +78,21 @@ def read_levels(data, rule_file: RuleFile, templates, language) -> tuple[Dunning
         where = rule_file.where(items, index)
         context = f"level {index + 1}"
         if not isinstance(item, dict):
-            rule_file.error(where, f"{context} must be a mapping with days and template.")
+            rule_file.error(
+                where, f"{context} must be a mapping with days and template."
+            )
             continue
         rule_file.check_keys(
-            item, ("level", "name", "days", "template", "recipients", "repeat_every_days"),
+            item,
+            ("level", "name", "days", "template", "recipients", "repeat_every_days"),
             context,
         )
-        number = rule_file.integer(item, "level", context, required=False,
-                                   default=index + 1, minimum=1)
-        name = rule_file.text(item, "name", context, required=False,
-                              default=f"level {number}")
+        number = rule_file.integer(
+            item, "level", context, required=False, default=index + 1, minimum=1
+        )
+        name = rule_file.text(
+            item, "name", context, required=False, default=f"level {number}"
+        )
         days = read_days(item, context, rule_file)
         template = read_template(item, context, rule_file, templates, language)
         recipients = read_recipients(item, context, rule_file)
@@ -87,8 +101,9 @@ def read_levels(data, rule_file: RuleFile, templates, language) -> tuple[Dunning
             repeat = rule_file.integer(item, "repeat_every_days", context, minimum=1)
         if days is None:
             continue
-        level = DunningLevel(number, name, days[0], days[1], template or "",
-                             recipients, repeat, where)
+        level = DunningLevel(
+            number, name, days[0], days[1], template or "", recipients, repeat, where
+        )
         spans.append(level)
         if template is not None:
             levels.append(level)
@@ -113,9 +128,12 @@ def read_days(item, context: str, rule_file: RuleFile) -> tuple[int, int | None]
     low = int(match.group(1))
     high = None if match.group(3) else int(match.group(2))
     if high is not None and high < low:
-        rule_file.error(rule_file.where(item, "days"),
-                        f"days '{value}' in {context} ends before it starts.",
-                        f"Write it as '{high}-{low}'.", code="days-range")
+        rule_file.error(
+            rule_file.where(item, "days"),
+            f"days '{value}' in {context} ends before it starts.",
+            f"Write it as '{high}-{low}'.",
+            code="days-range",
+        )
         return None
     return low, high
 
@@ -135,13 +153,16 @@ def read_template(item, context: str, rule_file: RuleFile, templates, language):
     if templates is not None:
         folder = templates / language
         if not (folder / f"{name}.txt.j2").is_file():
-            known = sorted(p.name.removesuffix(".txt.j2") for p in folder.glob("*.txt.j2"))
+            known = sorted(
+                p.name.removesuffix(".txt.j2") for p in folder.glob("*.txt.j2")
+            )
             guess = catalogue.closest(name, known)
             rule_file.error(
                 rule_file.where(item, "template"),
                 f"template '{name}' in {context} not found: there is no "
                 f"templates/{language}/{name}.txt.j2.",
-                f"Did you mean '{guess}'?" if guess
+                f"Did you mean '{guess}'?"
+                if guess
                 else "Create that file or use an existing template.",
                 code="unknown-template",
             )
@@ -156,11 +177,14 @@ def read_recipients(item, context: str, rule_file: RuleFile) -> tuple[str, ...]:
             valid.append(role)
             continue
         guess = catalogue.closest(role, RECIPIENTS)
-        rule_file.error(rule_file.where(item, "recipients"),
-                        f"unknown recipient '{role}' in {context}.",
-                        f"Did you mean '{guess}'?" if guess
-                        else "Use customer, salesperson, finance or manager.",
-                        code="unknown-role")
+        rule_file.error(
+            rule_file.where(item, "recipients"),
+            f"unknown recipient '{role}' in {context}.",
+            f"Did you mean '{guess}'?"
+            if guess
+            else "Use customer, salesperson, finance or manager.",
+            code="unknown-role",
+        )
     return tuple(valid)
 
 
@@ -201,8 +225,9 @@ def check_coverage(levels: list[DunningLevel], rule_file: RuleFile) -> None:
 
 
 def read_schedule(data, rule_file: RuleFile) -> str:
-    value = rule_file.text(data, "digest_schedule", "dunning rules", required=False,
-                           default="every-pass")
+    value = rule_file.text(
+        data, "digest_schedule", "dunning rules", required=False, default="every-pass"
+    )
     if not SCHEDULE.fullmatch(value):
         rule_file.error(
             rule_file.where(data, "digest_schedule"),
@@ -219,9 +244,12 @@ def read_contacts(data, rule_file: RuleFile) -> Contacts:
     if table is None:
         return Contacts()
     context = "contacts"
-    rule_file.check_keys(table, ("sender", "finance", "managers", "salespeople"), context)
-    sender = rule_file.text(table, "sender", context, required=False,
-                            default="credit-control@agency.test")
+    rule_file.check_keys(
+        table, ("sender", "finance", "managers", "salespeople"), context
+    )
+    sender = rule_file.text(
+        table, "sender", context, required=False, default="credit-control@agency.test"
+    )
     check_email(sender, rule_file.where(table, "sender"), rule_file)
     finance = rule_file.text_list(table, "finance", context) or []
     managers = rule_file.text_list(table, "managers", context) or []
@@ -239,7 +267,10 @@ def read_contacts(data, rule_file: RuleFile) -> Contacts:
 def check_email(address: str, where: str, rule_file: RuleFile) -> bool:
     if EMAIL.fullmatch(address.strip()):
         return True
-    rule_file.error(where, f"'{address}' is not an e-mail address.",
-                    "Write it as name@example.com.", code="email")
+    rule_file.error(
+        where,
+        f"'{address}' is not an e-mail address.",
+        "Write it as name@example.com.",
+        code="email",
+    )
     return False
-

@@ -291,7 +291,9 @@ class _Compiler:
         functions = [fn for fn, _ in members]
         if all(isinstance(m, ast.LiteralExpressionBase) for m in node.value):
             frozen = frozenset(m.value for m in node.value)
-            return (lambda values: frozen), "list of " + (kinds.pop() if kinds else "text")
+            return (lambda values: frozen), "list of " + (
+                kinds.pop() if kinds else "text"
+            )
         return (lambda values: [fn(values) for fn in functions]), "list of " + (
             kinds.pop() if kinds else "text"
         )
@@ -316,7 +318,9 @@ class _Compiler:
         if node.type == "not":
             return (lambda values: not right(values)), "bool"
         if kind != "number":
-            raise ConditionError(f"'-' needs a number, found {_describe(node.right, kind)}")
+            raise ConditionError(
+                f"'-' needs a number, found {_describe(node.right, kind)}"
+            )
         return (lambda values: -right(values)), "number"
 
     def _comparison(self, node):
@@ -329,7 +333,9 @@ class _Compiler:
                 f"with {_describe(node.right, right_kind)}"
             )
         if node.type not in ("eq", "ne") and left_kind not in ("number", "text"):
-            raise ConditionError(f"'{SYMBOLS[node.type]}' cannot order {left_kind} values")
+            raise ConditionError(
+                f"'{SYMBOLS[node.type]}' cannot order {left_kind} values"
+            )
         if isinstance(node.right, ast.LiteralExpressionBase):
             constant = node.right.value
             return (lambda values: op(left(values), constant)), "bool"
@@ -346,9 +352,13 @@ class _Compiler:
         right, right_kind = self.build(node.right)
         if left_kind != "number" or right_kind != "number":
             side, kind = (
-                (node.left, left_kind) if left_kind != "number" else (node.right, right_kind)
+                (node.left, left_kind)
+                if left_kind != "number"
+                else (node.right, right_kind)
             )
-            raise ConditionError(f"arithmetic needs numbers, found {_describe(side, kind)}")
+            raise ConditionError(
+                f"arithmetic needs numbers, found {_describe(side, kind)}"
+            )
         if isinstance(node.left, ast.LiteralExpressionBase):
             constant = node.left.value
             return (lambda values: op(constant, right(values))), "number"
@@ -367,7 +377,9 @@ class _Compiler:
         if container_kind == "text" and member_kind == "text":
             return (lambda values: member(values) in container(values)), "bool"
         if not container_kind.startswith("list of"):
-            raise ConditionError(f"'in' needs a list such as [\"B\", \"C\"], found a {container_kind}")
+            raise ConditionError(
+                f'\'in\' needs a list such as ["B", "C"], found a {container_kind}'
+            )
         if container_kind != "list of " + member_kind and node.container.value:
             raise ConditionError(
                 f"'in' looks for {_describe(node.member, member_kind)} in a {container_kind}"
@@ -380,7 +392,9 @@ class _Compiler:
         if_false, false_kind = self.build(node.case_false)
         if test_kind != "bool" or true_kind != false_kind:
             raise ConditionError("'? :' needs a yes/no test and two values of one kind")
-        return (lambda values: if_true(values) if test(values) else if_false(values)), true_kind
+        return (
+            lambda values: if_true(values) if test(values) else if_false(values)
+        ), true_kind
 
 
 def _bounds(node) -> list[tuple[str, str, Decimal]]:
@@ -391,9 +405,13 @@ def _bounds(node) -> list[tuple[str, str, Decimal]]:
         return []
     flipped = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
     left, right, op = node.left, node.right, node.type
-    if isinstance(left, ast.FloatExpression) and isinstance(right, ast.SymbolExpression):
+    if isinstance(left, ast.FloatExpression) and isinstance(
+        right, ast.SymbolExpression
+    ):
         left, right, op = right, left, flipped[op]
-    if isinstance(left, ast.SymbolExpression) and isinstance(right, ast.FloatExpression):
+    if isinstance(left, ast.SymbolExpression) and isinstance(
+        right, ast.FloatExpression
+    ):
         return [(left.name, op, right.value)]
     return []
 
@@ -406,12 +424,20 @@ def contradiction(condition: Condition) -> str | None:
         if op in ("gt", "ge"):
             strict = op == "gt"
             current = lower.get(name)
-            if current is None or value > current[0] or (value == current[0] and strict):
+            if (
+                current is None
+                or value > current[0]
+                or (value == current[0] and strict)
+            ):
                 lower[name] = (value, strict)
         else:
             strict = op == "lt"
             current = upper.get(name)
-            if current is None or value < current[0] or (value == current[0] and strict):
+            if (
+                current is None
+                or value < current[0]
+                or (value == current[0] and strict)
+            ):
                 upper[name] = (value, strict)
     for name in lower.keys() & upper.keys():
         low, low_strict = lower[name]

@@ -19,8 +19,8 @@ NUMBER = "number"
 TEXT = "text"
 FLAG = "yes/no"
 
-# Where a field can be used: "customer" fields in limit adjustments and decision
-# rules, "order" fields only in decision rules (they describe the order being decided).
+# Field scopes. Customer fields are usable in limit adjustments and decision rules.
+# Order fields describe the order being decided, so only decision rules can use them.
 CUSTOMER = "customer"
 ORDER = "order"
 

@@ -1,7 +1,7 @@
 """Credit limits: per customer from rating, history and the typed column; per salesperson.
 
 All limits are in the base currency. A limit typed in the customers sheet takes
-precedence over the rating table and is never adjusted; it is in the customer's
+precedence over the rating table and is never adjusted. It is in the customer's
 currency and converted with the FX table.
 """
 
@@ -21,7 +21,9 @@ CENT = Decimal("0.01")
 @dataclass(frozen=True, slots=True)
 class LimitResult:
     amount: Decimal | None
-    how: str  # "rating B 25,000.00, halved by 'slow payer' (late_payments_15d_365d = 3)"
+    how: (
+        str  # "rating B 25,000.00, halved by 'slow payer' (late_payments_15d_365d = 3)"
+    )
     where: str  # rule file:line:column, or the customers sheet row of a typed limit
     held_reason: str | None  # why no limit could be set; orders are then held
 
@@ -48,7 +50,7 @@ def fx_rate(rules: RuleSet, currency: str | None) -> Decimal | None:
 def limit_from(
     rules: RuleSet, customer: Customer, history: dict[str, Any]
 ) -> LimitResult:
-    """Derive the customer's limit; `history` holds the customer-scope field values."""
+    """Derive the customer's limit from `history`, the customer-scope field values."""
     money = amount_formatter(rules.locale)
     if customer.credit_limit is not None:
         return _typed_limit(rules, customer, money)
@@ -65,7 +67,9 @@ def limit_from(
                 "and default_rating is 'hold' (credit.yaml)",
             )
         band = find_rating(rules, rules.default_rating)
-        found = f"unknown rating '{customer.rating}'" if customer.rating else "no rating"
+        found = (
+            f"unknown rating '{customer.rating}'" if customer.rating else "no rating"
+        )
         how_prefix = f"{found}, default rating {band.rating}"
     amount = band.limit
     how = f"{how_prefix} {money(amount)}"
@@ -73,8 +77,14 @@ def limit_from(
         if not adjustment.condition(history):
             continue
         amount = (amount * adjustment.factor).quantize(CENT)
-        shown = ", ".join(f"{name} = {history[name]}" for name in adjustment.condition.fields)
-        verb = "halved" if adjustment.factor == Decimal("0.5") else f"× {adjustment.factor}"
+        shown = ", ".join(
+            f"{name} = {history[name]}" for name in adjustment.condition.fields
+        )
+        verb = (
+            "halved"
+            if adjustment.factor == Decimal("0.5")
+            else f"× {adjustment.factor}"
+        )
         how += f", {verb} by '{adjustment.name}' ({shown})"
     return LimitResult(amount, how, band.where, None)
 
@@ -113,10 +123,13 @@ def salesperson_limit_of(rules: RuleSet, salesperson: str | None) -> LimitResult
             default = limit
         elif limit.salesperson.upper() == wanted:
             return LimitResult(
-                limit.limit, f"exception for {limit.salesperson} {money(limit.limit)}",
-                limit.where, None,
+                limit.limit,
+                f"exception for {limit.salesperson} {money(limit.limit)}",
+                limit.where,
+                None,
             )
     if default is None:
         return LimitResult(None, "no default salesperson limit", "", None)
-    return LimitResult(default.limit, f"default {money(default.limit)}", default.where,
-                       None)
+    return LimitResult(
+        default.limit, f"default {money(default.limit)}", default.where, None
+    )

@@ -94,7 +94,7 @@ class RuleSet:
     # Babel locale for numbers in the Reason cell, such as "en_US".
     locale: str = "en_US"
     where: dict[str, str] = field(default_factory=dict)  # setting -> rule file:line:col
-    # Roles told when an order is approved with a warning: salesperson, finance, manager.
+    # Roles notified when an order is approved with a warning: salesperson, finance, manager.
     warning_notify: tuple[str, ...] = ()
     # (min_days_late, within_days) of every late_payments_<N>d_<M>d field the rules use.
     late_payment_windows: tuple[tuple[int, int], ...] = ()

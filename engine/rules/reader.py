@@ -52,13 +52,19 @@ class RuleFile:
 
     # Structure.
 
-    def check_keys(self, node: CommentedMap, allowed: Iterable[str], context: str) -> None:
+    def check_keys(
+        self, node: CommentedMap, allowed: Iterable[str], context: str
+    ) -> None:
         allowed = list(allowed)
         for key in node:
             if key in allowed:
                 continue
             guess = closest(str(key), allowed)
-            fix = f"Did you mean '{guess}'?" if guess else "Valid: " + ", ".join(allowed) + "."
+            fix = (
+                f"Did you mean '{guess}'?"
+                if guess
+                else "Valid: " + ", ".join(allowed) + "."
+            )
             self.error(
                 self.key_where(node, key),
                 f"unknown field '{key}' in {context}.",
@@ -127,8 +133,9 @@ class RuleFile:
             return default
         return value
 
-    def integer(self, node, key, context: str, *, required=True, default=None,
-                minimum: int = 0):
+    def integer(
+        self, node, key, context: str, *, required=True, default=None, minimum: int = 0
+    ):
         if key not in node:
             if required:
                 self.missing(node, key, context)
@@ -184,8 +191,11 @@ class RuleFile:
             return None
         if number < 0 or (positive and number == 0):
             bound = "greater than 0" if positive else "0 or more"
-            self.error(where, f"'{label}' is {number}; it must be {bound}.",
-                       code="out-of-range")
+            self.error(
+                where,
+                f"'{label}' is {number}; it must be {bound}.",
+                code="out-of-range",
+            )
             return None
         return number
 

@@ -20,7 +20,9 @@ from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.money import amount_formatter
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-DEFAULT_APPROVE = "exposure would be {exposure_after} of a {customer_limit} limit ({limit_how})"
+DEFAULT_APPROVE = (
+    "exposure would be {exposure_after} of a {customer_limit} limit ({limit_how})"
+)
 DEFAULT_BLOCK = "no rule approved the order"
 # Inputs recorded with every decision, besides the fields the rules read.
 RECORDED = (
@@ -32,7 +34,7 @@ RECORDED = (
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a decision takes from the rules that matched, shared by many orders."""
+    """The parts of a decision fixed by which rules matched, shared by many orders."""
 
     status: str
     head: str  # "Blocked: "
@@ -155,7 +157,9 @@ class ReasonWriter:
             notify = rule.notify if rule else ()
         if warning is not None and status == APPROVED:
             head = "Approved with warning"
-            notify = tuple(dict.fromkeys((*notify, *(warning.notify or rules.warning_notify))))
+            notify = tuple(
+                dict.fromkeys((*notify, *(warning.notify or rules.warning_notify)))
+            )
         where = rule.where if rule else rules.where.get("default", "")
         label = f"rule '{rule.name}'" if rule else "default"
         tried = rules.decision_rules[: len(result.matches)]
@@ -212,10 +216,14 @@ class ReasonWriter:
             )  # fmt: skip
         if event == "re-blocked":
             line = f"override by {approver} does not apply: {problem}"
-            reason = f"{decision.reason}; override by {approver} does not apply: {problem}"
+            reason = (
+                f"{decision.reason}; override by {approver} does not apply: {problem}"
+            )
         else:
             line = f"override by '{approver}' ignored: not a listed approver"
-            reason = f"{decision.reason}; override by '{approver}' ignored: not an approver"
+            reason = (
+                f"{decision.reason}; override by '{approver}' ignored: not an approver"
+            )
         return dataclasses.replace(
             decision, reason=reason, override_event=event,
             trace=decision.trace + (line,), override_by=approver, override_reason=why,
@@ -260,8 +268,11 @@ def explain_text(decision: Decision, locale: str = "en_US") -> str:
                 f"{amount('salesperson_exposure_after')} of a "
                 f"{amount('salesperson_limit')} limit"
             )
-        shown = [k for k in inputs if k not in RECORDED and k not in
-                 ("limit_how", "limit_where", "fx_rate")]
+        shown = [
+            k
+            for k in inputs
+            if k not in RECORDED and k not in ("limit_how", "limit_where", "fx_rate")
+        ]
         for name in shown:
             lines.append(f"  {name} = {inputs[name]}")
     lines.append("Rules tried:")
