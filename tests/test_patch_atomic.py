@@ -59,8 +59,8 @@ def test_expected_stamp_mismatch(workbook):
     with pytest.raises(FileChanged) as raised:
         write_cells(workbook, "Orders", {(3, 1): "x"}, expected=stamp)
     assert str(raised.value) == (
-        "orders.xlsx: changed since it was read, so it was not written. The workbook is "
-        "read again and the write retried."
+        "orders.xlsx: changed since it was read, so it was not written. Read the "
+        "workbook again before writing to it."
     )
     assert workbook.read_bytes() == original
 
@@ -73,7 +73,7 @@ def test_excel_lock_file_names_owner(workbook):
     assert raised.value.owner == "Mia Svensen"
     assert str(raised.value) == (
         "orders.xlsx: is open by Mia Svensen (lock file present), so it was not written. "
-        "The write is retried after the workbook is closed."
+        "Close the workbook in Excel or LibreOffice so the engine can write it."
     )
     assert workbook.read_bytes() == original
 
@@ -104,8 +104,12 @@ def test_failure_mid_write_leaves_original(workbook, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(zipcopy, "write_deflated_member", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError) as raised:
         write_cells(workbook, "Orders", {(2, 1): "x"})
+    assert str(raised.value) == (
+        "orders.xlsx: could not be written: No space left on device. Check that its "
+        "folder is writable and the disk has free space."
+    )
     assert workbook.read_bytes() == original
     assert sorted(p.name for p in workbook.parent.iterdir()) == ["orders.xlsx"]
 

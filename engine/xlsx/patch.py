@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -109,9 +110,8 @@ def write_cells(
     _check_unlocked(path, workbook)
     if expected is not None and not expected.matches(path):
         raise _changed(workbook)
-    before = path.stat()
-
     with _package_errors(workbook):
+        before = path.stat()
         check_container(path)
         with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
             sheet_part, scan = _read_pass(archive, sheet, targets, workbook)
@@ -167,7 +167,6 @@ def _sorted_targets(cells: Cells, workbook: str, sheet: str) -> list[tuple[int, 
                     code="write-refused",
                 )
             )
-            continue
     if findings:
         raise WriteRefused(findings)
     return sorted(cells)
@@ -181,7 +180,7 @@ def _check_unlocked(path: Path, workbook: str) -> None:
             Finding(
                 workbook,
                 f"is open {who} (lock file present), so it was not written.",
-                "The write is retried after the workbook is closed.",
+                "Close the workbook in Excel or LibreOffice so the engine can write it.",
                 code="file-locked",
             ),
             owner,
@@ -193,41 +192,47 @@ def _changed(workbook: str) -> FileChanged:
         Finding(
             workbook,
             "changed since it was read, so it was not written.",
-            "The workbook is read again and the write retried.",
+            "Read the workbook again before writing to it.",
             code="file-changed",
         )
     )
 
 
-class _package_errors:
-    """Turn low-level zip and XML failures into NotAWorkbook naming the file."""
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipcopy.ZipLayoutError,
+    SheetSyntaxError,
+    etree.XMLSyntaxError,
+    zlib.error,
+    EOFError,
+    KeyError,
+)
 
-    def __init__(self, workbook: str):
-        self.workbook = workbook
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        broken = (
-            zipfile.BadZipFile,
-            zipcopy.ZipLayoutError,
-            SheetSyntaxError,
-            etree.XMLSyntaxError,
-            zlib.error,
-            EOFError,
-            KeyError,
-        )
-        if error is not None and isinstance(error, broken):
-            raise NotAWorkbook(
-                Finding(
-                    self.workbook,
-                    f"cannot be written because the workbook is damaged ({error}).",
-                    "Open it in Excel and save it again as .xlsx.",
-                    code="invalid-package",
-                )
-            ) from error
-        return False
+@contextmanager
+def _package_errors(workbook: str) -> Iterator[None]:
+    """Turn low-level zip, XML and disk failures into a WriteError naming the file."""
+    try:
+        yield
+    except _DAMAGED as error:
+        raise NotAWorkbook(
+            Finding(
+                workbook,
+                f"cannot be written because the workbook is damaged ({error}).",
+                "Open it in Excel and save it again as .xlsx.",
+                code="invalid-package",
+            )
+        ) from error
+    except OSError as error:
+        log.error("writing %s failed: %s", workbook, error)
+        raise WriteError(
+            Finding(
+                workbook,
+                f"could not be written: {error.strerror or error}.",
+                "Check that its folder is writable and the disk has free space.",
+                code="write-failed",
+            )
+        ) from error
 
 
 def _read_pass(
@@ -303,7 +308,7 @@ def _fsync_directory(folder: Path) -> None:
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:
-        return  # Windows cannot open a directory; its rename is already durable.
+        return  # Windows cannot open a directory, so there is nothing to fsync.
     try:
         os.fsync(descriptor)
     finally:
