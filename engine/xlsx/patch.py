@@ -6,8 +6,12 @@ Instead the sheet's XML is streamed, only the rows holding written cells are
 rewritten, every other zip member is copied as raw compressed bytes, and the new
 file replaces the old one atomically.
 
+Cells inside an Excel Table's data range can be written. A column written right next
+to a table does not join it, because the table part (`ref`, `autoFilter`,
+`tableColumns`) is left unchanged.
+
 NOTE: formulas that depend on written cells keep their cached values until Excel
-recalculates; `fullCalcOnLoad` is not set, so that workbook.xml stays byte-identical.
+recalculates. `fullCalcOnLoad` is not set, so workbook.xml stays byte-identical.
 """
 
 from __future__ import annotations
