@@ -1,8 +1,8 @@
 """One pass: read -> ledger -> limits -> decide -> write back -> report -> mail.
 
-Each stage is a plain function call below; a stage that fails with an EngineError is
-reported as findings and the stages that do not depend on it still run, so one broken
-workbook or template cannot stop the service.
+Each stage is a plain function call below. A report or mail stage that fails is
+reported as findings and the stages before it stand, so one broken template cannot
+undo a pass or stop the service.
 """
 
 from __future__ import annotations

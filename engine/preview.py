@@ -1,4 +1,4 @@
-"""What a pass would change, shown before anything is written or sent."""
+"""Preview and explanation of a pass, computed without writing or sending anything."""
 
 from __future__ import annotations
 
@@ -87,10 +87,10 @@ def explain_order(project: Project, order_id: str, *, as_of: dt.date | None) -> 
     from engine.decide import explain_decision
     from engine.pipeline import run_pass
 
-    wanted = order_id.strip().casefold()
+    requested = order_id.strip().casefold()
     result = run_pass(project, as_of=as_of, dry_run=True, send_mail=False)
     for decision in result.decisions:
-        if decision.order_id.casefold() == wanted:
+        if decision.order_id.casefold() == requested:
             return explain_decision(decision)
 
     from engine.decision_log import explain

@@ -196,10 +196,10 @@ def decode_value(encoded: list) -> object:
 
 
 def locked_finding(shown_as: str, owner: str | None) -> Finding:
-    who = owner or "another user"
+    user = owner or "another user"
     return Finding(
         shown_as,
-        f"is open by {who}; flags will be written when it is closed.",
+        f"is open by {user}; flags will be written when it is closed.",
         severity=Severity.INFO,
         code="workbook-locked",
     )
