@@ -1,0 +1,279 @@
+"""The whole pass on recorded messy workbooks, checked by what lands in the sheets.
+
+Each test builds a project folder in tmp_path: the repository's rules and templates,
+a workbook map for the case's layout, and the case's workbook next to customers and
+payments built here from the shared travel-agency figures (C001: limit 10,000 EUR,
+7,000 EUR already ordered, so ORD-1005 passes 80 % and ORD-1006 passes 100 %).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from engine.pipeline import run_pass
+from engine.project import Project
+from tests.conftest import ROOT
+
+AS_OF = dt.date(2024, 6, 30)
+CASES = ROOT / "tests" / "data" / "cases_read"
+WRITEBACK = ROOT / "tests" / "data" / "cases_writeback"
+
+CUSTOMER_HEADER = ["CustomerID", "Company", "Contact", "Email", "Salesperson",
+                   "CreditRating", "CreditLimit", "Currency", "Language"]
+CUSTOMERS = [
+    ["C001", "Nordlicht Reisen GmbH", "Zoë Ångström-Müller", "zoe.mueller@example.test",
+     "S01", "A", 10000, "EUR", "de"],
+    ["C002", "Sakura Tours K.K.", "山田 太郎", "yamada@example.test", "S02", "B",
+     1200000, "JPY", "en"],
+    ["C003", "Smith & Sons <Travel>", "Ólafur Þór Smith", "olafur@example.test", "S01",
+     "C", 5000, "EUR", "en"],
+    ["C004", "Blue Lagoon Trips", "Ana O'Neil", "ana.oneil@example.test", "S03", "B",
+     8000, "EUR", "en"],
+]
+PAYMENT_HEADER = ["PaymentID", "PaymentDate", "CustomerID", "Amount", "Currency"]
+PAYMENTS = [["PAY-1", dt.date(2024, 6, 25), "C003", 500, "EUR"]]
+
+CUSTOMER_COLUMNS = """\
+    columns:
+      customer_id: CustomerID
+      name: Company
+      contact: Contact
+      email: Email
+      salesperson: Salesperson
+      rating: CreditRating
+      credit_limit: CreditLimit
+      currency: Currency
+      language: Language
+    owned:
+      exposure: Exposure
+      utilisation: Utilisation %
+      checked_on: Checked On
+"""
+PAYMENT_COLUMNS = """\
+    columns:
+      payment_id: PaymentID
+      payment_date: PaymentDate
+      customer_id: CustomerID
+      amount: Amount
+      currency: Currency
+"""
+ORDER_COLUMNS = """\
+    columns:
+      order_id: OrderID
+      order_date: OrderDate
+      customer_id: CustomerID
+      salesperson: Salesperson
+      amount: Amount
+      currency: Currency
+    owned:
+      status: Status
+      reason: Reason
+"""
+
+
+def write_map(project: Path, orders: str, payments: str = "", customers: str = "",
+              extra: str = "") -> None:
+    """Write rules/workbooks.yaml with the given source blocks (defaults: companions)."""
+    payments = payments or ("  payments:\n    file: payments.xlsx\n    sheet: Payments\n"
+                            + PAYMENT_COLUMNS)
+    customers = customers or ("  customers:\n    file: customers.xlsx\n"
+                              "    sheet: Customers\n" + CUSTOMER_COLUMNS)
+    text = ("version: 1\nfolder: workbooks\nreport: report/arrears-report.xlsx\n"
+            "outbox: outbox\nstate: state/arrears-guard.sqlite\nlocale: en_US\n"
+            "date_order: MDY\nbase_currency: EUR\n" + extra + "sources:\n"
+            + orders + payments + customers)
+    (project / "rules" / "workbooks.yaml").write_text(text, encoding="utf-8")
+
+
+def orders_source(file: str = "orders.xlsx", sheet: str = "Orders", columns: str = "",
+                  settings: str = "") -> str:
+    return (f"  orders:\n    file: {file}\n    sheet: {sheet}\n" + settings
+            + (columns or ORDER_COLUMNS))
+
+
+def case_rules(text: str) -> str:
+    """Return credit.yaml in euros with the case's salesperson limits."""
+    text = text.replace("base_currency: USD", "base_currency: EUR")
+    text = text.replace("  EUR: 1.08", "  JPY: 0.0058\n  USD: 0.92")
+    text = text.replace("  default: 1500\n  exceptions:\n    AKE: 2000",
+                        "  default: 20000\n  exceptions:\n    S02: 2000000\n"
+                        "    S03: 15000")
+    return text
+
+
+def case_dunning(text: str) -> str:
+    """Return dunning.yaml with the case's levels: 7, 21 and 45 days overdue."""
+    text = text.replace("days: 1-30", "days: 7-20").replace("days: 31-60", "days: 21-44")
+    return text.replace("days: 61+", "days: 45+")
+
+
+def make_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for folder in ("rules", "templates"):
+        shutil.copytree(ROOT / folder, project / folder,
+                        ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    credit = project / "rules" / "credit.yaml"
+    credit.write_text(case_rules(credit.read_text(encoding="utf-8")), encoding="utf-8")
+    dunning = project / "rules" / "dunning.yaml"
+    dunning.write_text(case_dunning(dunning.read_text(encoding="utf-8")),
+                       encoding="utf-8")
+    (project / "workbooks").mkdir()
+    return project
+
+
+def build_sheet(path: Path, title: str, header: list, rows: list) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    workbook.save(path)
+
+
+def add_companions(project: Path, *, payments: bool = True) -> None:
+    folder = project / "workbooks"
+    build_sheet(folder / "customers.xlsx", "Customers", CUSTOMER_HEADER, CUSTOMERS)
+    if payments:
+        build_sheet(folder / "payments.xlsx", "Payments", PAYMENT_HEADER, PAYMENTS)
+
+
+def run(project: Path):
+    return run_pass(Project.at(project), as_of=AS_OF, send_mail=False)
+
+
+def column_values(path: Path, sheet: str, header_row: int, key: str, *names: str):
+    """Return {key value: (values of names...)} read with openpyxl."""
+    workbook = openpyxl.load_workbook(path, data_only=False)
+    rows = list(workbook[sheet].iter_rows(min_row=header_row, values_only=True))
+    header = list(rows[0])
+    result = {}
+    for row in rows[1:]:
+        record = dict(zip(header, row))
+        if record.get(key) is not None:
+            result[record[key]] = tuple(record.get(name) for name in names)
+    return result
+
+
+def finding_texts(result) -> list[str]:
+    return [str(finding) for finding in result.findings]
+
+
+# Case 01: amounts that are formulas with missing, zero or error results.
+
+FORMULA_COLUMNS = ORDER_COLUMNS
+
+
+def formula_project(tmp_path: Path, file: str) -> Path:
+    project = make_project(tmp_path)
+    shutil.copy(CASES / "01_formula_no_cached_value" / file,
+                project / "workbooks" / "orders.xlsx")
+    add_companions(project)
+    write_map(project, orders_source())
+    return project
+
+
+def test_formula_control_decides(tmp_path):
+    project = formula_project(tmp_path, "orders_excel_like.xlsx")
+
+    result = run(project)
+
+    orders = project / "workbooks" / "orders.xlsx"
+    status = column_values(orders, "Orders", 1, "OrderID", "Status", "Reason", "Amount")
+    assert status["ORD-1005"][0] == "APPROVED", finding_texts(result)
+    assert "80 %" in status["ORD-1005"][1]
+    assert status["ORD-1006"][0] == "BLOCKED"
+    assert "10,000" in status["ORD-1006"][1]
+    assert status["ORD-1005"][2] == "=E4*F4"
+
+
+@pytest.mark.parametrize("file", ["orders_written_by_openpyxl.xlsx",
+                                  "orders_written_by_xlsxwriter.xlsx"])
+def test_formula_without_result_holds(tmp_path, file):
+    project = formula_project(tmp_path, file)
+
+    result = run(project)
+
+    orders = project / "workbooks" / "orders.xlsx"
+    status = column_values(orders, "Orders", 1, "OrderID", "Status", "Reason", "Amount")
+    assert {state for state, _, _ in status.values()} == {"HELD"}
+    assert "G4: formula \"=E4*F4\"" in status["ORD-1005"][1]
+    assert status["ORD-1005"][2] == "=E4*F4"
+    assert any(text.startswith("orders.xlsx › Orders › G5: formula \"=E5*F5\"")
+               for text in finding_texts(result))
+
+
+def test_formula_error_values_hold_row(tmp_path):
+    project = formula_project(tmp_path, "orders_error_values.xlsx")
+
+    result = run(project)
+
+    orders = project / "workbooks" / "orders.xlsx"
+    status = column_values(orders, "Orders", 1, "OrderID", "Status", "Reason", "Amount")
+    assert status["ORD-1001"][0] == "HELD"
+    assert "#N/A" in status["ORD-1001"][1]
+    assert status["ORD-1002"][0] == "HELD"
+    assert "#DIV/0!" in status["ORD-1002"][1]
+    assert status["ORD-1006"][0] in ("APPROVED", "BLOCKED")
+    assert status["ORD-1002"][2] == "=E3*F3"
+    assert any("G4" in text and "#REF!" in text for text in finding_texts(result))
+
+
+# Case 02: the same invoices in the 1904 and the 1900 date system.
+
+INVOICE_COLUMNS = """\
+    columns:
+      order_id: InvoiceID
+      order_date: {order_date}
+      customer_id: CustomerID
+      amount: Amount
+      currency: Currency
+      invoice_id: InvoiceID
+      invoice_date: {invoice_date}
+      due_date: DueDate
+    owned:
+      status: Status
+      reason: Reason
+"""
+
+
+def invoices_project(tmp_path: Path, source: Path, *, columns: str,
+                     settings: str = "") -> Path:
+    project = make_project(tmp_path)
+    shutil.copy(source, project / "workbooks" / "invoices.xlsx")
+    add_companions(project)
+    write_map(project, orders_source("invoices.xlsx", "Payments", columns, settings))
+    return project
+
+
+def dunning_levels(result) -> dict[str, tuple[int, int]]:
+    """Return invoice id -> (days overdue, level) of the reminder letters planned."""
+    return {item.item_id: (item.days_overdue, item.level)
+            for letter in result.letters if letter.kind == "reminder"
+            for item in letter.items}
+
+
+def test_date_system_twins_identical(tmp_path):
+    folder = CASES / "02_date_system_1904"
+    columns = INVOICE_COLUMNS.format(order_date="InvoiceDate", invoice_date="InvoiceDate")
+    results = {}
+    for name in ("payments_1900.xlsx", "payments_1904.xlsx"):
+        project = invoices_project(tmp_path / name, folder / name, columns=columns)
+        results[name] = run_pass(Project.at(project), as_of=AS_OF)
+
+    levels = dunning_levels(results["payments_1904.xlsx"])
+    assert levels == dunning_levels(results["payments_1900.xlsx"])
+    assert levels["INV-2024-017"] == (29, 2)
+    assert levels["INV-2024-018"] == (10, 1)
+    assert levels["INV-2024-019"] == (60, 3)
+    assert "INV-2024-020" not in levels
