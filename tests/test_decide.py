@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from decimal import Decimal
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.decide import (
+    Decision,
     customer_limit,
     decide_orders,
     explain_decision,
@@ -413,3 +415,11 @@ def test_override_events_recorded_once_per_change(rules, tmp_path):
         ("released", "Maria Lopez", "deposit received"),
         ("re-blocked", "Maria Lopez", "cut"),
     ]
+
+
+def test_decision_equals_constructed_one(rules):
+    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "1000", 2)]))
+    fields = {name: getattr(decision, name) for name in decision.__dataclass_fields__}
+    assert Decision(**fields) == decision
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.status = "BLOCKED"
