@@ -29,7 +29,7 @@ from babel.numbers import (
     parse_decimal,
 )
 
-from engine.findings import Finding
+from engine.findings import Finding, Severity
 
 SPACES = " \u00a0\u202f\u2009\u2007"
 DASHES = "-\u2212\u2013\u2014"
@@ -233,6 +233,45 @@ def parse_date_text(raw: str, date_order: str, extra_formats, where: str) -> dt.
                       "Enter the date in one of them, or add its pattern to "
                       "date_formats in rules/workbooks.yaml.")
     raise problem(where, f"{quoted(raw)} is not a date", "Enter a date.")
+
+
+def date_order_conflict(cells: list[tuple[str, object]], date_order: str,
+                        where: str) -> Finding | None:
+    """Return one finding when a column's text dates fit day/month in some rows and
+    month/day in others, naming the rows of each kind.
+
+    `cells` holds (cell address, raw value) for one column. Each row still gets its
+    own finding when it does not fit `date_order`; this one says the column as a
+    whole was typed inconsistently, so the rows that do fit may be wrong too.
+    """
+    only: dict[str, list[str]] = {"DMY": [], "MDY": []}
+    for address, raw in cells:
+        if not isinstance(raw, str):
+            continue
+        text = raw.strip(SPACES).lstrip("'").strip(SPACES)
+        fits = [order for order in only if fits_order(text, order)]
+        if len(fits) == 1:
+            only[fits[0]].append(address)
+    if not only["DMY"] or not only["MDY"]:
+        return None
+    return Finding(
+        where,
+        f"text dates are typed in two orders: {', '.join(only['DMY'])} can only be "
+        f"DD/MM/YYYY and {', '.join(only['MDY'])} only MM/DD/YYYY; all are read "
+        f"as {DEFAULT_TEXT_FORMATS[date_order]} (date_order {date_order}).",
+        "Retype the column's dates as real dates, or all in one order.",
+        severity=Severity.WARNING, code="date-order")
+
+
+def fits_order(text: str, date_order: str) -> bool:
+    parts = match_format(text, DEFAULT_TEXT_FORMATS[date_order])
+    if parts is None:
+        return False
+    try:
+        dt.date(parts["Y"], parts["M"], parts["D"])
+    except ValueError:
+        return False
+    return True
 
 
 def match_format(text: str, pattern: str) -> dict[str, int] | None:

@@ -25,16 +25,16 @@ CASES = ROOT / "tests" / "data" / "cases_read"
 WRITEBACK = ROOT / "tests" / "data" / "cases_writeback"
 
 CUSTOMER_HEADER = ["CustomerID", "Company", "Contact", "Email", "Salesperson",
-                   "CreditRating", "CreditLimit", "Currency", "Language"]
+                   "CreditRating", "CreditLimit", "Currency", "Language", "Salutation"]
 CUSTOMERS = [
     ["C001", "Nordlicht Reisen GmbH", "Zoë Ångström-Müller", "zoe.mueller@example.test",
-     "S01", "A", 10000, "EUR", "de"],
+     "S01", "A", 10000, "EUR", "de", "Sehr geehrte Frau Ångström-Müller"],
     ["C002", "Sakura Tours K.K.", "山田 太郎", "yamada@example.test", "S02", "B",
-     1200000, "JPY", "en"],
+     1200000, "JPY", "en", "Dear Mr Yamada"],
     ["C003", "Smith & Sons <Travel>", "Ólafur Þór Smith", "olafur@example.test", "S01",
-     "C", 5000, "EUR", "en"],
+     "C", 5000, "EUR", "en", "Dear Mr Smith"],
     ["C004", "Blue Lagoon Trips", "Ana O'Neil", "ana.oneil@example.test", "S03", "B",
-     8000, "EUR", "en"],
+     8000, "EUR", "en", "Dear Ms O'Neil"],
 ]
 PAYMENT_HEADER = ["PaymentID", "PaymentDate", "CustomerID", "Amount", "Currency"]
 PAYMENTS = [["PAY-1", dt.date(2024, 6, 25), "C003", 500, "EUR"]]
@@ -50,6 +50,7 @@ CUSTOMER_COLUMNS = """\
       credit_limit: CreditLimit
       currency: Currency
       language: Language
+      salutation: Salutation
     owned:
       exposure: Exposure
       utilisation: Utilisation %
@@ -225,7 +226,7 @@ def test_formula_error_values_hold_row(tmp_path):
     assert status["ORD-1002"][0] == "HELD"
     assert "#DIV/0!" in status["ORD-1002"][1]
     assert status["ORD-1006"][0] in ("APPROVED", "BLOCKED")
-    assert status["ORD-1002"][2] == "=E3*F3"
+    assert status["ORD-1002"][2] == "=E3/0"
     assert any("G4" in text and "#REF!" in text for text in finding_texts(result))
 
 
@@ -277,3 +278,73 @@ def test_date_system_twins_identical(tmp_path):
     assert levels["INV-2024-018"] == (10, 1)
     assert levels["INV-2024-019"] == (60, 3)
     assert "INV-2024-020" not in levels
+
+
+# Case 03: due dates typed as text in several orders, serials, impossible dates.
+
+
+def mixed_dates_project(tmp_path: Path) -> Path:
+    columns = INVOICE_COLUMNS.format(order_date="DueDate", invoice_date="DueDate")
+    settings = "    date_order: DMY\n    date_formats: [DD.MM.YYYY]\n"
+    return invoices_project(
+        tmp_path, CASES / "03_dates_as_text_or_numbers" / "payments_mixed_dates.xlsx",
+        columns=columns, settings=settings)
+
+
+def test_text_dates_levels_and_findings(tmp_path):
+    project = mixed_dates_project(tmp_path)
+
+    result = run_pass(Project.at(project), as_of=AS_OF)
+
+    levels = dunning_levels(result)
+    texts = finding_texts(result)
+    assert levels == {
+        "INV-3001": (29, 2),
+        "INV-3002": (29, 2),
+        "INV-3003": (17, 1),
+        "INV-3005": (10, 1),
+        "INV-3006": (10, 1),
+    }, texts
+    assert any("C8 (INV-3007): '31/06/2024' is not a valid date" in text
+               for text in texts)
+    assert any("C9 (INV-3008): expected a date, found number 45444" in text
+               for text in texts)
+    assert any("C11 (INV-3010): date 2204-06-01 is outside" in text for text in texts)
+    assert any("C13 (INV-3012): 'sofort' is not a date" in text for text in texts)
+
+
+def test_text_dates_stay_text(tmp_path):
+    project = mixed_dates_project(tmp_path)
+
+    run_pass(Project.at(project), as_of=AS_OF, send_mail=False)
+
+    sheet = openpyxl.load_workbook(project / "workbooks" / "invoices.xlsx")["Payments"]
+    assert sheet["C3"].value == "01/06/2024"
+    assert sheet["C3"].data_type == "s"
+    assert sheet["C7"].value == "2024-06-20 "
+    assert sheet["H1"].value == "Status"
+    assert sheet["H8"].value == "HELD"
+
+
+def test_text_dates_column_inconsistent(tmp_path):
+    project = mixed_dates_project(tmp_path)
+
+    result = run_pass(Project.at(project), as_of=AS_OF, send_mail=False)
+
+    column = [text for text in finding_texts(result) if "› column C:" in text]
+    assert column == [
+        "invoices.xlsx › Payments › column C: text dates are typed in two orders: C4 "
+        "can only be DD/MM/YYYY and C5 only MM/DD/YYYY; all are read as DD/MM/YYYY "
+        "(date_order DMY). Retype the column's dates as real dates, or all in one "
+        "order."
+    ]
+
+
+def test_serial_sixty_is_phantom_day(tmp_path):
+    project = mixed_dates_project(tmp_path)
+
+    result = run_pass(Project.at(project), as_of=AS_OF, send_mail=False)
+
+    assert ("invoices.xlsx › Payments › C10: serial number 60 is 29 February 1900 in "
+            "Excel, a day that did not exist. Enter the real date."
+            in finding_texts(result))

@@ -181,6 +181,12 @@ def test_text_dates_dmy():
         "INV-3006": dt.date(2024, 6, 20),
     }
     assert [str(f) for f in findings] == [
+        "payments_mixed_dates.xlsx › Payments › C10: serial number 60 is 29 February "
+        "1900 in Excel, a day that did not exist. Enter the real date.",
+        "payments_mixed_dates.xlsx › Payments › column C: text dates are typed in two "
+        "orders: C4 can only be DD/MM/YYYY and C5 only MM/DD/YYYY; all are read as "
+        "DD/MM/YYYY (date_order DMY). Retype the column's dates as real dates, or all "
+        "in one order.",
         "payments_mixed_dates.xlsx › Payments › C5 (INV-3004): '06/13/2024' is not a "
         "valid date. Check the day and month (read as DD/MM/YYYY).",
         "payments_mixed_dates.xlsx › Payments › C6 (INV-3005): '20.06.2024' does not "
@@ -191,9 +197,6 @@ def test_text_dates_dmy():
         "payments_mixed_dates.xlsx › Payments › C9 (INV-3008): expected a date, found "
         "number 45444. Format the cell as a date (this workbook's 1900 date system reads "
         "it as 2024-06-01).",
-        "payments_mixed_dates.xlsx › Payments › C10 (INV-3009): date 1900-02-28 is "
-        "outside the plausible range 2000-01-01 to 2044-12-31 (Excel may show it as 29 "
-        "February 1900, a day that did not exist). Check the year.",
         "payments_mixed_dates.xlsx › Payments › C11 (INV-3010): date 2204-06-01 is "
         "outside the plausible range 2000-01-01 to 2044-12-31. Check the year.",
         "payments_mixed_dates.xlsx › Payments › C12 (INV-3011): date is missing. Enter "

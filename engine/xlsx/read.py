@@ -19,6 +19,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from engine.filestamp import FileStamp, stamp_of_bytes
 from engine.findings import EngineError, Finding, Severity
 from engine.model import RowRef, column_letter
+from engine.values import date_order_conflict
 from engine.workbook_map import SourceMap, suggest
 from engine.xlsx.headers import Header, find_header, sheet_label
 from engine.xlsx.sheetscan import (
@@ -80,6 +81,8 @@ def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
         source = replace(source, sheet=name)
     rows = read_rows(grid, merges, part, package, source, shown, header, owned_columns,
                      findings)
+    findings.extend(hidden_sheet(package, name, shown))
+    findings.extend(date_column_conflicts(rows, source, header.columns))
     log.info("%s › %s: %d rows read from header row %d, %d findings",
              shown, name, len(rows), header.row, len(findings))
     return SheetRead(source, path, shown, stamp, package.date1904, header.row,
@@ -208,9 +211,44 @@ def is_totals_row(cells: list, values: dict[str, object], key_field: str) -> boo
     return bool(present) and not any(isinstance(value, str) for value in present)
 
 
+def hidden_sheet(package: Package, name: str, shown: str) -> list[Finding]:
+    """Return an INFO finding when the mapped sheet is hidden; it is read all the same."""
+    state = package.sheets[name][1]
+    if state == "visible":
+        return []
+    return [Finding(f"{shown} › {sheet_label(name)}",
+                    f"the mapped sheet is {'very hidden' if state == 'veryHidden' else 'hidden'}"
+                    "; it is read and written like a visible one.",
+                    "Unhide it in Excel if staff should see the results.",
+                    severity=Severity.INFO, code="hidden-sheet")]
+
+
+def date_column_conflicts(rows: list[SheetRow], source: SourceMap,
+                          columns: dict[str, int]) -> list[Finding]:
+    findings = []
+    for name, column in columns.items():
+        if source.field_kind(name) != "date":
+            continue
+        cells = [(row.ref.cell(column).rsplit(" › ", 1)[-1], row.values.get(name))
+                 for row in rows]
+        if not rows:
+            break
+        where = f"{rows[0].ref.file} › {source.sheet} › column {column_letter(column)}"
+        conflict = date_order_conflict(cells, source.date_order, where)
+        if conflict is not None and conflict not in findings:
+            findings.append(conflict)
+    return findings
+
+
 def check_formulas(row: SheetRow, part: SheetPart, package: Package, source: SourceMap,
                    columns: dict[str, int]) -> None:
     for name, column in columns.items():
+        if (row.ref.row, column) in part.serial_sixty and not package.date1904 \
+                and source.field_kind(name) == "date":
+            row.held.append(Finding(
+                row.ref.cell(column), "serial number 60 is 29 February 1900 in Excel, a "
+                "day that did not exist.", "Enter the real date.", code="value"))
+            continue
         cell = part.formulas.get((row.ref.row, column))
         if cell is None:
             continue

@@ -35,6 +35,10 @@ FORMULA_TAG = re.compile(rb"<f\b")
 ERROR_CELL = re.compile(rb'<c\b[^>]*?\bt="e"[^>]*>')
 CACHED = re.compile(rb"<v>([^<]*)</v>")
 FORMULA_TEXT = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
+SERIAL_SIXTY = re.compile(rb"<v>60(?:\.0+)?</v>")
+# A namespace prefix on the root (<x:worksheet>) or a cell without `r` (Excel may
+# omit it and count the cell as the next column) needs the slower tree scan.
+PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][\w.-]*:worksheet[\s>]")
 
 
 class IncompleteWorkbook(EngineError):
@@ -60,6 +64,9 @@ class SheetPart:
     path: str  # zip member, such as xl/worksheets/sheet1.xml
     formulas: dict[tuple[int, int], FormulaCell] = field(default_factory=dict)
     tables: list[TableInfo] = field(default_factory=list)
+    # Number cells holding serial 60, which the 1900 date system shows as
+    # 29 February 1900, a day that did not exist.
+    serial_sixty: set[tuple[int, int]] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +185,11 @@ def scan_sheet(package: Package, name: str, shown: str) -> SheetPart:
         raise IncompleteWorkbook(Finding(shown, f"sheet '{name}' cannot be read ({exc}).",
                                          "Wait for the save to finish.")) from None
     check_extent(xml, name, shown)
-    part = SheetPart(name, path, formulas=scan_formulas(xml))
+    if needs_tree_scan(xml):
+        formulas, sixty = scan_cells_tree(xml, shown, name)
+    else:
+        formulas, sixty = scan_formulas(xml), scan_serial_sixty(xml)
+    part = SheetPart(name, path, formulas=formulas, serial_sixty=sixty)
     part.tables = read_tables(package.archive, path)
     return part
 
@@ -228,7 +239,7 @@ def scan_formulas(xml: bytes) -> dict[tuple[int, int], FormulaCell]:
     for start in sorted(starts):
         ref = CELL_REF.match(xml, start)
         if not ref:
-            continue  # TODO: cells without an r attribute are not located
+            continue  # needs_tree_scan sends sheets with such cells to the tree scan
         end = xml.find(b"</c>", start)
         body = xml[start:end if end >= 0 else len(xml)]
         head = body[: body.find(b">") + 1]
@@ -241,6 +252,73 @@ def scan_formulas(xml: bytes) -> dict[tuple[int, int], FormulaCell]:
             is_error=b't="e"' in head,
         )
     return cells
+
+
+def needs_tree_scan(xml: bytes) -> bool:
+    """Return True when cells cannot be located by their `r` attribute alone."""
+    if PREFIXED_ROOT.search(xml, 0, 4096):
+        return True
+    cells = xml.count(b"<c ") + xml.count(b"<c>") + xml.count(b"<c/")
+    return cells != xml.count(b'<c r="')
+
+
+def scan_serial_sixty(xml: bytes) -> set[tuple[int, int]]:
+    cells = set()
+    for match in SERIAL_SIXTY.finditer(xml):
+        start = xml.rfind(b"<c ", 0, match.start())
+        ref = CELL_REF.match(xml, start) if start >= 0 else None
+        head = xml[start : xml.find(b">", start) + 1] if ref else b""
+        if ref and (b' t="' not in head or b' t="n"' in head):
+            cells.add((int(ref.group(2)), column_number(ref.group(1))))
+    return cells
+
+
+def scan_cells_tree(xml: bytes, shown: str, name: str):
+    """Collect formula, error and serial-60 cells by parsing the sheet XML.
+
+    Rows and cells without `r` take the number after the previous one, as Excel
+    reads them.
+    """
+    formulas: dict[tuple[int, int], FormulaCell] = {}
+    sixty: set[tuple[int, int]] = set()
+    row_number = column = 0
+    events = etree.iterparse(io.BytesIO(xml), events=("start", "end"),
+                             resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        for event, element in events:
+            local = etree.QName(element).localname
+            if event == "start" and local == "row":
+                explicit = element.get("r")
+                row_number = int(explicit) if explicit else row_number + 1
+                column = 0
+            elif event == "end" and local == "c":
+                reference = element.get("r")
+                column = column_number(reference.rstrip("0123456789").lstrip("$")) \
+                    if reference else column + 1
+                record_cell(element, (row_number, column), formulas, sixty)
+                element.clear()
+    except etree.XMLSyntaxError as exc:
+        raise EngineError(Finding(f"{shown} › {name}", f"the sheet XML is damaged "
+                                  f"({exc}).", "Open it in Excel and save it again.")
+                          ) from None
+    return formulas, sixty
+
+
+def record_cell(element, position, formulas, sixty) -> None:
+    children = {etree.QName(child).localname: child for child in element}
+    kind = element.get("t")
+    value = children.get("v")
+    cached = value.text if value is not None else None
+    if "f" in children or kind == "e":
+        formula = children.get("f")
+        formulas[position] = FormulaCell(
+            formula=(formula.text or "") if formula is not None else "",
+            cached=cached, is_error=kind == "e")
+    elif kind in (None, "n") and cached is not None and SIXTY_TEXT.match(cached):
+        sixty.add(position)
+
+
+SIXTY_TEXT = re.compile(r"^60(?:\.0+)?$")
 
 
 def read_tables(archive: zipfile.ZipFile, sheet_path: str) -> list[TableInfo]:
