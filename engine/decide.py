@@ -280,6 +280,11 @@ class _Decider:
         name = " ".join(override.approver.split())
         approver = self.approvers.get(name.casefold())
         if approver is None:
+            logger.warning(
+                "override of order %s by %r ignored: not a listed approver",
+                order.order_id,
+                override.approver,
+            )
             self.findings.append(
                 Finding(
                     f"{order.ref}",

@@ -117,13 +117,12 @@ def test_running_exposure_blocks_second_order(rules):
 
 
 def test_near_limit_warns(rules):
-    [decision] = decide(
-        rules, Inputs([customer("C1")], [order("O1", "C1", "21000", 2)])
-    )
+    [decision] = decide(rules, Inputs([customer("C1")], [order("O1", "C1", "21000", 2)]))
     assert decision.status == "APPROVED"
     assert decision.warning
-    assert decision.reason.startswith(
-        "Approved with warning: exposure would be 21,000.00,"
+    assert decision.reason == (
+        "Approved with warning: exposure would be 21,000.00, over 80% of the 25,000.00 "
+        "limit (rating B 25,000.00) — rule 'near-limit' credit.yaml:67"
     )
     assert decision.notify == ("salesperson", "finance")
 

@@ -36,9 +36,9 @@ ROLES = ("salesperson", "finance", "manager")
 HOLD = "hold"
 APPROVER = re.compile(r"[^\W\d_]+(?:[ .'\-][^\W\d_]+)*\.?")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-# Placeholders a reason may use besides the fields: how the limit was derived and
-# the FX note for orders in another currency.
-EXTRA_PLACEHOLDERS = ("limit_how", "fx_note")
+# Placeholders a reason may use besides the fields: how the limit was derived, the
+# FX note for orders in another currency and the warning threshold as a percentage.
+EXTRA_PLACEHOLDERS = ("limit_how", "fx_note", "warning_percent")
 
 
 @dataclass(frozen=True, slots=True)

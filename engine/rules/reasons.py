@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_percent
+
 from engine.rules import fields as catalogue
 from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.money import amount_formatter
@@ -66,6 +68,9 @@ class ReasonWriter:
         self.rules = rules
         self.money = amount_formatter(rules.locale)
         self.rate_format = amount_formatter(rules.locale, 4)
+        self.warning_percent = format_percent(
+            rules.warning_threshold, locale=rules.locale
+        )
         self.templates: dict[str, list[tuple[str, str | None, bool]]] = {}
         self.lines = {
             id(rule): (
@@ -116,6 +121,8 @@ class ReasonWriter:
                 continue
             if name == "limit_how":
                 out.append(limit_how)
+            elif name == "warning_percent":
+                out.append(self.warning_percent)
             elif name == "fx_note":
                 out.append(fx_note)
             elif is_money:
