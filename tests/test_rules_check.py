@@ -423,3 +423,10 @@ def test_format_findings_sorted_by_line(project):
     lines = [line for line in text.splitlines() if line.startswith("rules/credit")]
     assert lines[0].startswith("rules/credit.yaml:12:8:")
     assert lines[1].startswith("rules/credit.yaml:18:6:")
+
+
+def test_workbook_map_checked_too(project):
+    text = (REPO / "rules" / "workbooks.yaml").read_text()
+    (project / "rules" / "workbooks.yaml").write_text(text.replace("version: 1", "version: 7"))
+    found = [str(f) for f in check_project(project)]
+    assert any(f.startswith("rules/workbooks.yaml:") for f in found)
