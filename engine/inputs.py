@@ -86,8 +86,11 @@ class RowValues:
     def held(self) -> HeldRow | None:
         if not self.problems:
             return None
-        reason = "; ".join(f"{problem.where.rsplit(' › ', 1)[-1]}: {problem.message}"
-                           for problem in self.problems)
+        # Messages end with a full stop; the Reason cell adds its own.
+        reason = "; ".join(
+            f"{problem.where.rsplit(' › ', 1)[-1]}: {problem.message.rstrip('.')}"
+            for problem in self.problems
+        )
         return HeldRow(self.source.kind, self.key, self.row.ref, reason)
 
 
