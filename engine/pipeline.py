@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from engine.filestamp import FileStamp
@@ -31,6 +31,8 @@ from engine.writeback import (
 )
 
 log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
 
 Progress = Callable[[str], None]
 
@@ -125,7 +127,8 @@ def run_pass(
     step("decide")
     from engine.decide import customer_limit, decide_orders
 
-    decisions, decide_findings = split_findings(decide_orders(rules, ledger, inputs, as_of))
+    decide_findings: list[Finding] = []
+    decisions = decide_orders(rules, ledger, inputs, as_of, findings=decide_findings)
     result.findings.extend(decide_findings)
     result.decisions = decisions
     add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
@@ -196,13 +199,6 @@ def add_new_approvals(ledger, decisions, orders, to_base, as_of: dt.date) -> Non
         account.exposure += amount
 
 
-def split_findings(outcome):
-    """Accept `decide_orders` returning decisions, or (decisions, findings)."""
-    if isinstance(outcome, tuple):
-        return outcome
-    return outcome, []
-
-
 def guarded(result: PassResult, stage: str, function, *args):
     """Run a stage whose failure must not undo the stages before it."""
     try:
@@ -240,7 +236,10 @@ def build_ledger_for(rules, inputs, as_of: dt.date):
 
 
 def make_to_base(rules):
-    """Return the converter of amounts in any currency into the base currency."""
+    """Return the converter of amounts in any currency into the base currency.
+
+    Converted amounts are rounded half-up to the cent, as the ledger books them.
+    """
 
     def to_base(amount: Decimal, currency: str, ref) -> Decimal:
         code = (currency or rules.base_currency).strip().upper()
@@ -256,7 +255,7 @@ def make_to_base(rules):
                     "Add it under fx in rules/credit.yaml.",
                 )
             )
-        return amount * rate
+        return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
     return to_base
 
