@@ -1,0 +1,216 @@
+"""The benchmark suite: floors, full passes, openpyxl, save-to-flag latency, decisions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import platform
+import re
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+from bench.generate import AS_OF, ROOT, generate, source_headers
+from bench.measure import Measured, add_salespeople, isolated, make_project, stamps
+
+log = logging.getLogger(__name__)
+SIZES = (10_000, 100_000)
+FULL_SIZE = 1_048_575  # Excel's last row minus the header row
+FILES = {"orders": "orders.xlsx", "customers": "customers.xlsx"}
+
+
+def measure_size(out: Path, rows: int, *, openpyxl: bool, latency: bool,
+                 saves: int) -> dict:
+    files = generate(out, rows)
+    log.info("measuring %d rows (%s)", rows, files.folder)
+    work = out / "work" / str(rows)
+    results: dict = {"rows": rows, "customers": files.customers, "steps": {}}
+    steps = results["steps"]
+
+    project = make_project(files.folder, work / "project")
+    add_salespeople(project, salesperson_codes(files.customers))
+    steps["read floor"] = isolated("read floor", ["-m", "bench.child", "read",
+                                                  str(project / "workbooks")])
+    once = ["run.py", "--project", str(project), "--as-of", str(AS_OF), "once"]
+    steps["pass 1"] = isolated("pass 1", once)
+    before = stamps(project / "workbooks")
+    steps["pass 2"] = isolated("pass 2", once)
+    middle = stamps(project / "workbooks")
+    steps["pass 3"] = isolated("pass 3", once)
+    results["pass 2 rewrote"] = sorted(n for n in before if before[n] != middle[n])
+    results["pass 3 rewrote"] = sorted(
+        n for n in middle if middle[n] != stamps(project / "workbooks")[n])
+    results["letters"] = len(list((project / "outbox").glob("*.eml")))
+
+    cells_file = work / "cells.pickle"
+    cells_file.write_bytes(pickle.dumps(owned_cells(project / "workbooks")))
+    floor_copy = make_project(files.folder, work / "write-floor")
+    steps["write floor"] = isolated("write floor", [
+        "-m", "bench.child", "write", str(floor_copy / "workbooks"), str(cells_file)])
+    if openpyxl:
+        copy = make_project(files.folder, work / "openpyxl")
+        steps["openpyxl load+save"] = isolated(
+            "openpyxl", ["-m", "bench.child", "openpyxl", str(copy / "workbooks")])
+        shutil.rmtree(copy)
+    if latency:
+        from bench.latency import save_to_flag
+
+        results["latency"] = save_to_flag(files.folder, work / "latency", saves,
+                                          salesperson_codes(files.customers))
+    add_ratios(results)
+    return results
+
+
+def salesperson_codes(customers: int) -> list[str]:
+    from bench.generate import CUSTOMERS_PER_SALESPERSON
+
+    return [f"S{n:04d}" for n in range(customers // CUSTOMERS_PER_SALESPERSON + 1)]
+
+
+def owned_cells(folder: Path) -> dict[str, dict]:
+    """Return the owned cells a pass left in the files, as the write floor's input."""
+    from python_calamine import CalamineWorkbook
+
+    headers = source_headers(ROOT / "rules" / "workbooks.yaml")
+    owned_names = {"orders": ["Status", "Reason"],
+                   "customers": list(headers["customers"].values())[11:]}
+    writes = {}
+    for kind, name in FILES.items():
+        sheet = "Orders" if kind == "orders" else "Customers"
+        grid = CalamineWorkbook.from_path(str(folder / name)).get_sheet_by_name(
+            sheet).to_python()
+        columns = [grid[0].index(text) for text in owned_names[kind]]
+        cells = {}
+        for index, row in enumerate(grid[1:], start=2):
+            for column in columns:
+                value = row[column] if column < len(row) else ""
+                if value != "":
+                    cells[(index, column + 1)] = cell_value(value)
+        writes[name] = cells
+    return writes
+
+
+def cell_value(value):
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+def add_ratios(results: dict) -> None:
+    steps = results["steps"]
+    floors = steps["read floor"].seconds + steps["write floor"].seconds
+    results["pass 1 / (read + write floor)"] = steps["pass 1"].seconds / floors
+    results["pass 3 / read floor"] = steps["pass 3"].seconds / steps["read floor"].seconds
+    results["pass 2 / read floor"] = steps["pass 2"].seconds / steps["read floor"].seconds
+    if "openpyxl load+save" in steps:
+        results["pass 1 / openpyxl"] = (steps["pass 1"].seconds
+                                        / steps["openpyxl load+save"].seconds)
+
+
+def decision_rate() -> dict:
+    measured = isolated("decisions", ["bench/bench_decisions.py"])
+    match = re.search(r"decisions per minute \(CPU\):\s+([\d,]+)", measured.output)
+    rate = int(match.group(1).replace(",", "")) if match else None
+    return {"output": measured.output.strip(), "decisions per minute": rate}
+
+
+def render(all_results: list[dict], decisions: dict | None) -> str:
+    lines = ["| rows | step | seconds | peak RSS MiB | cells written |",
+             "|---:|---|---:|---:|---:|"]
+    for results in all_results:
+        for name, step in results["steps"].items():
+            cells = "" if step.cells_written is None else f"{step.cells_written:,}"
+            lines.append(f"| {results['rows']:,} | {name} | {step.seconds:.2f} | "
+                         f"{step.peak_rss_mib:.0f} | {cells} |")
+    lines += ["", "| rows | customers | letters | ratio | value |", "|---:|---:|---:|---|---:|"]
+    for results in all_results:
+        for key, value in results.items():
+            if " / " in key:
+                lines.append(f"| {results['rows']:,} | {results['customers']:,} | "
+                             f"{results['letters']:,} | {key} | {value:.2f} |")
+    lines.append("")
+    for results in all_results:
+        lines.append(f"- {results['rows']:,} rows: pass 2 rewrote "
+                     f"{results['pass 2 rewrote'] or 'nothing'}, pass 3 rewrote "
+                     f"{results['pass 3 rewrote'] or 'nothing'}.")
+    lines += linearity(all_results)
+    for results in all_results:
+        if "latency" in results:
+            lat = results["latency"]
+            lines.append(f"- save-to-flag at {results['rows']:,} rows: median "
+                         f"{lat['median']:.2f} s (min {lat['min']:.2f}, max "
+                         f"{lat['max']:.2f}, {lat['saves']} saves, debounce "
+                         f"{lat['debounce']} s + stable_for {lat['stable_for']} s)")
+    if decisions:
+        lines.append(f"- decision rate: {decisions['decisions per minute']} per minute")
+    return "\n".join(lines)
+
+
+def linearity(all_results: list[dict]) -> list[str]:
+    lines = []
+    by_rows = sorted(all_results, key=lambda r: r["rows"])
+    for small, large in zip(by_rows, by_rows[1:]):
+        row_ratio = large["rows"] / small["rows"]
+        time_ratio = large["steps"]["pass 1"].seconds / small["steps"]["pass 1"].seconds
+        lines.append(f"- pass 1 time {large['rows']:,}/{small['rows']:,}: "
+                     f"{time_ratio:.2f} for a row ratio of {row_ratio:.2f} "
+                     f"({time_ratio / row_ratio - 1:+.0%})")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out",
+                        help="folder for generated workbooks and results "
+                        "(default bench/out)")
+    parser.add_argument("--full", action="store_true",
+                        help=f"also measure {FULL_SIZE:,} rows (several minutes)")
+    parser.add_argument("--rows", type=int, action="append",
+                        help="measure this row count instead of the defaults "
+                        "(repeatable)")
+    parser.add_argument("--openpyxl-1m", action="store_true",
+                        help="also load and save the 1M-row files with openpyxl "
+                        "(many minutes)")
+    parser.add_argument("--saves", type=int, default=20,
+                        help="saves timed for the save-to-flag latency (default 20)")
+    parser.add_argument("--no-latency", action="store_true",
+                        help="skip the save-to-flag latency")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    sizes = args.rows or list(SIZES) + ([FULL_SIZE] if args.full else [])
+    all_results = []
+    for rows in sizes:
+        big = rows > 200_000
+        all_results.append(measure_size(
+            args.out, rows, openpyxl=not big or args.openpyxl_1m,
+            latency=not big and not args.no_latency, saves=args.saves))
+    decisions = decision_rate()
+    table = render(all_results, decisions)
+    print(table)
+    (args.out / "results.md").write_text(machine_text() + "\n\n" + table + "\n")
+    (args.out / "results.json").write_text(json.dumps(
+        all_results, default=lambda o: o.__dict__ if isinstance(o, Measured) else str(o),
+        indent=1))
+
+
+def machine_text() -> str:
+    import subprocess
+
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
+                  if line.startswith("Model name")), "unknown")
+    memory = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout
+    total = memory.splitlines()[1].split()[1] if memory else "?"
+    from importlib.metadata import version
+
+    return (f"CPU {model}, {shutil.os.cpu_count()} cores, {total} GiB memory; "
+            f"Python {platform.python_version()}, python-calamine "
+            f"{version('python-calamine')}, openpyxl {version('openpyxl')}")
+
+
+if __name__ == "__main__":
+    main()
+
