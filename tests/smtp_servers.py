@@ -8,6 +8,11 @@ Modes:
 - drop_on_quit: replies 250 to DATA, then hangs up instead of replying to QUIT.
 - auth_fail: replies 535 to every AUTH.
 - tempfail_first: greets the first connection with 421 and hangs up.
+- reject_rcpt: replies 550 to RCPT for addresses in `reject` (every address when
+  `reject` is empty).
+- reject_data: replies 554 after the message data and stores nothing.
+
+`smtputf8=True` makes the server offer SMTPUTF8 (aiosmtpd does not by default).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ MODES = (
     "drop_on_quit",
     "auth_fail",
     "tempfail_first",
+    "reject_rcpt",
+    "reject_data",
 )
 
 
@@ -60,9 +67,26 @@ class Handler:
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     login_attempts: int = 0
+    reject: tuple[str, ...] = ()
+    mail_options: list[list[str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            self.mail_options.append(list(mail_options))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.mode == "reject_rcpt" and (not self.reject or address in self.reject):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if self.mode == "reject_data":
+            return "554 5.7.1 message refused as spam"
         with self.lock:
             self.received.append(
                 Received(
@@ -107,25 +131,35 @@ class _FaultySMTP(SMTP):
 
 
 class FaultyController(Controller):
+    smtputf8 = False
+
     def factory(self):
         return _FaultySMTP(
             self.handler,
             authenticator=self.handler.authenticate,
             auth_require_tls=False,
-            **self.SMTP_kwargs,
+            **{**self.SMTP_kwargs, "enable_SMTPUTF8": self.smtputf8},
         )
 
 
 class SmtpServer:
     """A started server: `with SmtpServer("ok") as server: server.port`."""
 
-    def __init__(self, mode: str = "ok", hold: float = 3.0):
+    def __init__(
+        self,
+        mode: str = "ok",
+        hold: float = 3.0,
+        *,
+        smtputf8: bool = False,
+        reject: tuple[str, ...] = (),
+    ):
         assert mode in MODES, mode
-        self.handler = Handler(mode, hold)
+        self.handler = Handler(mode, hold, reject=reject)
         self.port = free_port()
         self.controller = FaultyController(
             self.handler, hostname="127.0.0.1", port=self.port
         )
+        self.controller.smtputf8 = smtputf8
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -6,6 +6,20 @@ over, record the outcome. A crash between the two records leaves "sending", whic
 the next run reports as uncertain instead of sending the letter again. The one
 exception is the optional single resend of an uncertain letter, with the same
 Message-ID.
+
+A letter the server rejected with a 5xx reply is recorded "failed", reported as a
+finding (so the digest lists it under failures) and never counted as sent. No rule
+setting turns on retries, because the same request to the same server gets the same
+5xx reply. Later passes therefore try it again only when something that caused the
+rejection has changed:
+
+- a refused recipient address (RCPT 5xx, or a non-ASCII address on a server without
+  SMTPUTF8) is not retried while the letter goes to the same addresses. Once finance
+  corrects the address in the sheet, the next pass sends the letter.
+- a refused sender or message (MAIL or DATA 5xx) is not retried for the same letter
+  (same day, level and items). A letter planned on a later day is tried again.
+
+Each pass that skips a rejected letter adds a finding that says what to fix.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from engine.mail import ledger as status
 from engine.mail import transport as outcome
 from engine.mail.ledger import LedgerEntry, SendLedger
 from engine.mail.letter import Letter
-from engine.mail.transport import SendResult, Transport, outbox_name
+from engine.mail.transport import SendResult, Transport, envelope_of, outbox_name
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +53,9 @@ class DeliveryReport:
     deferred: list[Letter] = field(default_factory=list)  # still queued for a later run
     uncertain: list[LedgerEntry] = field(default_factory=list)
     resent: list[LedgerEntry] = field(default_factory=list)
+    failed: list[Letter] = field(default_factory=list)  # rejected by the server now
+    # Letters rejected on an earlier pass and not tried again, with that rejection.
+    not_retried: list[tuple[Letter, LedgerEntry]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -118,15 +135,10 @@ class _Run:
             self.ledger.finish(key, status.UNCERTAIN, result.detail)
             self.report.uncertain.append(self.ledger.entry(key))
         elif result.status == outcome.REJECTED:
-            self.ledger.finish(key, status.FAILED, result.detail)
-            self.report.findings.append(
-                _finding(
-                    letter.where,
-                    f"the mail server rejected the {letter.kind} letter: {result.detail}.",
-                    "Check the recipient address in the sheet.",
-                    "smtp-rejected",
-                )
-            )
+            detail = f"{result.code}: {result.detail}" if result.code else result.detail
+            self.ledger.finish(key, status.FAILED, detail)
+            self.report.failed.append(letter)
+            self.report.findings.append(_rejection_finding(letter, result))
         else:
             self.ledger.finish(key, status.QUEUED, result.detail)
             self._not_handed_over(letter, result)
@@ -151,6 +163,82 @@ class _Run:
         )
         self.report.resent.append(entry)
         log.info("resent uncertain letter %s: %s", entry.message_id, result.status)
+
+
+def _rejection_finding(letter: Letter, result: SendResult) -> Finding:
+    if result.code == outcome.SMTPUTF8_MISSING:
+        return _finding(
+            letter.where,
+            f"the {letter.kind} letter was not sent: {result.detail}.",
+            "Enter an ASCII e-mail address in the sheet, or ask the mail provider "
+            "to enable SMTPUTF8.",
+            "smtp-smtputf8-missing",
+        )
+    if result.code == outcome.RCPT_REFUSED:
+        return _finding(
+            letter.where,
+            f"the mail server rejected the recipient of the {letter.kind} letter: "
+            f"{result.detail}.",
+            "Correct the e-mail address in the sheet. The letter is not sent again "
+            "until the address changes.",
+            "smtp-rejected",
+        )
+    return _finding(
+        letter.where,
+        f"the mail server rejected the {letter.kind} letter: {result.detail}.",
+        "Ask the mail administrator why the server refused it. This letter is not "
+        "sent again, and a letter planned on a later day is tried again.",
+        "smtp-rejected",
+    )
+
+
+def _recipients_of(raw: bytes | None) -> set[str]:
+    if raw is None:
+        return set()
+    return {address.lower() for address in envelope_of(raw)[1]}
+
+
+def _blocking_rejection(ledger: SendLedger, letter: Letter) -> LedgerEntry | None:
+    """Return the earlier rejection that stops this letter, by the rules in the docstring."""
+    addresses = {address.lower() for address in letter.to + letter.cc}
+    for entry in ledger.failed_for(letter.recipient_id, letter.kind):
+        code = entry.detail.partition(":")[0]
+        if code in (outcome.RCPT_REFUSED, outcome.SMTPUTF8_MISSING):
+            if _recipients_of(ledger.message_bytes(entry.key)) == addresses:
+                return entry
+        elif entry.key == letter.key:
+            return entry
+    return None
+
+
+def _skip_rejected(run: _Run, letter: Letter, entry: LedgerEntry) -> None:
+    log.info(
+        "%s: %s letter not sent again after the rejection of %s",
+        letter.where,
+        letter.kind,
+        entry.as_of,
+    )
+    run.report.not_retried.append((letter, entry))
+    code, _, detail = entry.detail.partition(": ")
+    if code in (outcome.RCPT_REFUSED, outcome.SMTPUTF8_MISSING):
+        fix = (
+            "Correct the e-mail address in the sheet; the next pass sends the letter "
+            "to the new address."
+        )
+    else:
+        fix = (
+            "Ask the mail administrator why the server refused it; a letter planned "
+            "on a later day is tried again."
+        )
+    run.report.findings.append(
+        _finding(
+            letter.where,
+            f"the {letter.kind} letter was not sent because the mail server rejected "
+            f"it on {entry.as_of.isoformat()}: {detail or entry.detail}.",
+            fix,
+            "mail-rejected-not-retried",
+        )
+    )
 
 
 def _recheck(
@@ -233,12 +321,16 @@ def _deliver_one(
         return
     if current is not letter and _already_handed_over(run, current):
         return
+    rejection = _blocking_rejection(run.ledger, current)
+    if rejection is not None:
+        _skip_rejected(run, current, rejection)
+        return
     run.hand_over(current, message)
 
 
 def _already_handed_over(run: _Run, letter: Letter) -> bool:
     entry = run.ledger.entry(letter.key)
-    if entry is None or entry.status == status.QUEUED:
+    if entry is None or entry.status in (status.QUEUED, status.FAILED):
         return False
     run.report.already_sent.append(letter)
     return True

@@ -5,6 +5,9 @@ mail server and as "sent" after the server accepted it. A letter still "sending"
 the next start was interrupted between the two, so whether it arrived is unknown:
 it becomes "uncertain", is reported, and is not sent again unless a single resend
 with the same Message-ID is configured. "queued" means it was never handed over.
+"failed" means the server rejected the letter with a 5xx reply. Its detail starts
+with the rejection code from `engine.mail.transport` (such as "rcpt-refused: ..."),
+which decides whether a later pass may try it again (see `engine.mail.deliver`).
 """
 
 from __future__ import annotations
@@ -162,6 +165,14 @@ class SendLedger:
     def uncertain(self) -> list[LedgerEntry]:
         """Return letters whose delivery is uncertain, oldest first."""
         return self._entries("WHERE status = ? ORDER BY updated_at, key", (UNCERTAIN,))
+
+    def failed_for(self, recipient_id: str, kind: str) -> list[LedgerEntry]:
+        """Return the recipient's letters of a kind that the server rejected, newest first."""
+        return self._entries(
+            "WHERE recipient_id = ? AND kind = ? AND status = ?"
+            " ORDER BY as_of DESC, updated_at DESC",
+            (recipient_id, kind, FAILED),
+        )
 
     def entries_on(self, as_of: dt.date) -> list[LedgerEntry]:
         """Return every letter planned for a day, for the digest."""

@@ -2,8 +2,9 @@
 
 Without ARREARS_SMTP_HOST (or a `host` in smtp.toml) mail goes to the outbox folder.
 When SMTP is configured with a user, the password must come from
-ARREARS_SMTP_PASSWORD or the OS keyring (service "arrears-guard", the user name as
-account). A missing password stops start-up with a message, instead of failing each
+ARREARS_SMTP_PASSWORD or the OS keyring: service "arrears-guard" with the user name
+as account, else the entry yagmail itself uses (service "yagmail", stored with
+`yagmail.register(user, password)`). A missing password stops start-up with a message, instead of failing each
 letter later on a headless server.
 """
 
@@ -24,6 +25,7 @@ from engine.findings import EngineError, Finding
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "arrears-guard"
+YAGMAIL_KEYRING_SERVICE = "yagmail"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -98,13 +100,14 @@ def _read_config(config_path: Path | None) -> dict[str, Any]:
 def _password_for(user: str, env: Mapping[str, str], where: str) -> str:
     if env.get("ARREARS_SMTP_PASSWORD"):
         return env["ARREARS_SMTP_PASSWORD"]
-    try:
-        password = keyring.get_password(KEYRING_SERVICE, user)
-    except keyring.errors.KeyringError as error:
-        log.info("no usable OS keyring: %s", error)
-        password = None
-    if password:
-        return password
+    for service in (KEYRING_SERVICE, YAGMAIL_KEYRING_SERVICE):
+        try:
+            password = keyring.get_password(service, user)
+        except keyring.errors.KeyringError as error:
+            log.info("no usable OS keyring: %s", error)
+            break
+        if password:
+            return password
     raise EngineError(
         Finding(
             where=where,

@@ -5,11 +5,15 @@ Each hand-over ends in one of five outcomes. "sent": the server accepted the mes
 handed over, try on a later run. "auth_failed": the login was rejected, so stop
 sending. "rejected": the server rejected this message for good.
 
-SMTP goes through smtplib directly, not yagmail: yagmail.SMTP.send builds its own
-MIME message and raises the same SMTPServerDisconnected whether the connection broke
-before the message was transmitted (safe to retry) or after it (delivery uncertain),
-and the send ledger needs that difference. Messages are built with the stdlib
-`email` package and sent as the exact bytes stored in the ledger.
+SMTP goes through yagmail 0.16: `yagmail.SMTP` opens the connection with our
+timeout and TLS context, runs STARTTLS or implicit TLS and logs in. The message is
+then sent with `sendmail` on yagmail's underlying smtplib connection (`yag.smtp`),
+not with `yag.send`, for two reasons. `yag.send` builds its own MIME message, and the
+send ledger stores and resends our exact bytes with their Message-ID. It also
+retries any SMTPServerDisconnected itself, whether the connection broke before the
+message data (safe to retry) or after it (delivery uncertain), and the send ledger
+needs that difference. The connection class records the SMTP phase (MAIL, RCPT, DATA,
+after the 354 reply) so that a broken connection can be classified.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Protocol
 
+import yagmail
+
 from engine.mail.settings import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ REJECTED = "rejected"
 class SendResult:
     status: str
     detail: str = ""
+    code: str = ""  # a reason that needs its own finding, such as SMTPUTF8_MISSING
 
 
 class Transport(Protocol):
@@ -97,14 +104,43 @@ class OutboxTransport:
         return None
 
 
-class _TrackingSMTP(smtplib.SMTP):
-    """smtplib.SMTP that remembers the last reply code, to tell where a send broke."""
+# SMTP phases a send can break in, in order.
+CONNECT = "connect"
+MAIL = "MAIL"
+RCPT = "RCPT"
+DATA = "DATA"
+AFTER_DATA = "after DATA"  # the server replied 354 and the message data was sent
 
-    last_code: int | None = None
+# SendResult codes of a rejected message: the phase the server refused, or a message
+# that needs SMTPUTF8 on a server that does not offer it.
+MAIL_REFUSED = "mail-refused"
+RCPT_REFUSED = "rcpt-refused"
+DATA_REFUSED = "data-refused"
+SMTPUTF8_MISSING = "smtputf8-missing"
+_REFUSED = {MAIL: MAIL_REFUSED, RCPT: RCPT_REFUSED, DATA: DATA_REFUSED}
+
+
+class _TrackingSMTP(smtplib.SMTP):
+    """smtplib.SMTP that records the SMTP phase, to tell where a send broke."""
+
+    phase: str = CONNECT
+
+    def mail(self, sender, options=()):
+        self.phase = MAIL
+        return super().mail(sender, options)
+
+    def rcpt(self, recip, options=()):
+        self.phase = RCPT
+        return super().rcpt(recip, options)
+
+    def data(self, msg):
+        self.phase = DATA
+        return super().data(msg)
 
     def getreply(self):
         code, message = super().getreply()
-        self.last_code = code
+        if code == 354 and self.phase == DATA:
+            self.phase = AFTER_DATA
         return code, message
 
 
@@ -112,48 +148,99 @@ class _TrackingSMTPSSL(smtplib.SMTP_SSL, _TrackingSMTP):
     pass
 
 
+class _YagmailClient(yagmail.SMTP):
+    """yagmail.SMTP whose connections record the SMTP phase."""
+
+    @property
+    def connection(self) -> type[_TrackingSMTP]:
+        return _TrackingSMTPSSL if self.ssl else _TrackingSMTP
+
+
+def _yagmail_client(settings: SmtpSettings) -> _YagmailClient:
+    """Return a yagmail client for the settings; it connects on `login()`."""
+    context = ssl.create_default_context()
+    # yagmail passes these keyword arguments to smtplib.SMTP or SMTP_SSL.
+    connection_options: dict[str, object] = {"timeout": settings.timeout}
+    if settings.ssl:
+        connection_options["context"] = context
+    client = _YagmailClient(
+        user=settings.user or "",
+        # Never None: yagmail would then ask for the password on the terminal.
+        password=settings.password or "",
+        host=settings.host,
+        port=settings.port,
+        smtp_ssl=settings.ssl,
+        # A dict is passed to smtplib's starttls() as keyword arguments.
+        smtp_starttls={"context": context}
+        if settings.starttls and not settings.ssl
+        else False,
+        smtp_skip_login=not settings.user,
+        soft_email_validation=False,
+        **connection_options,
+    )
+    # yagmail 0.16 appends "@gmail.com" to a user name without "@", so the login
+    # name is set back to the configured one.
+    client.user = settings.user or ""
+    # yagmail.SMTP() attaches a stderr handler to its own "yagmail.log" logger; this
+    # client logs through the engine's logging instead.
+    client.log = logging.getLogger(f"{__name__}.yagmail")
+    return client
+
+
+def _close_client(client: _YagmailClient) -> None:
+    if client.smtp is not None:
+        client.smtp.close()
+    # Stops yagmail's __del__ from sending QUIT on a connection that is already closed.
+    client.is_closed = True
+
+
+def _reply_text(error: smtplib.SMTPResponseException) -> str:
+    reply = error.smtp_error
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return f"{error.smtp_code} {reply}"
+
+
+def _needs_smtputf8(raw: bytes, sender: str, recipients: list[str]) -> bool:
+    return not raw.isascii() or not all(
+        address.isascii() for address in [sender, *recipients]
+    )
+
+
 class SmtpTransport:
-    """Send over one SMTP connection, reconnecting when the server hangs up."""
+    """Send over one SMTP connection opened by yagmail, reconnecting when it drops."""
 
     def __init__(
         self, settings: SmtpSettings, sleep: Callable[[float], None] = time.sleep
     ):
         self.settings = settings
         self.sleep = sleep
-        self._connection: _TrackingSMTP | None = None
+        self._client: _YagmailClient | None = None
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
 
     def _backoff(self, attempt: int) -> float:
         return min(self.settings.backoff * 2**attempt, self.settings.max_backoff)
 
-    def _open(self) -> _TrackingSMTP:
-        settings = self.settings
-        context = ssl.create_default_context()
-        if settings.ssl:
-            connection = _TrackingSMTPSSL(
-                settings.host, settings.port, timeout=settings.timeout, context=context
-            )
-        else:
-            connection = _TrackingSMTP(
-                settings.host, settings.port, timeout=settings.timeout
-            )
+    def _open(self) -> _YagmailClient:
+        client = _yagmail_client(self.settings)
         try:
-            if settings.starttls and not settings.ssl:
-                connection.starttls(context=context)
-            if settings.user:
-                connection.login(settings.user, settings.password or "")
+            client.login()
         except BaseException:
-            connection.close()
+            _close_client(client)
             raise
-        return connection
+        return client
 
     def connect(self) -> SendResult | None:
         """Connect and log in, retrying "try later" replies with a bounded back-off."""
-        if self._connection is not None:
+        if self._client is not None:
             return None
-        server = f"{self.settings.host}:{self.settings.port}"
+        server = self.server
         for attempt in range(self.settings.retries):
             try:
-                self._connection = self._open()
+                self._client = self._open()
                 return None
             except smtplib.SMTPAuthenticationError as error:
                 # A rejected login is never retried: repeated attempts can lock the account.
@@ -201,24 +288,34 @@ class SmtpTransport:
     def _send_once(
         self, raw: bytes, sender: str, recipients: list[str], name: str
     ) -> SendResult:
-        connection = self._connection
-        assert connection is not None
-        connection.last_code = None
+        assert self._client is not None
+        connection: _TrackingSMTP = self._client.smtp
+        connection.phase = CONNECT
         try:
-            refused = connection.sendmail(sender, recipients, raw)
+            options = self._mail_options(connection, raw, sender, recipients)
+            if isinstance(options, SendResult):
+                return options
+            refused = connection.sendmail(sender, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             status = DEFERRED if all(400 <= code < 500 for code in codes) else REJECTED
-            return SendResult(status, f"recipients refused: {error.recipients}")
+            return SendResult(
+                status, f"RCPT refused: {error.recipients}", code=RCPT_REFUSED
+            )
         except smtplib.SMTPResponseException as error:
             status = DEFERRED if 400 <= error.smtp_code < 500 else REJECTED
+            phase = connection.phase
             self._drop_connection()
-            return SendResult(status, f"{error.smtp_code} {error.smtp_error!r}")
+            return SendResult(
+                status,
+                f"{phase} refused: {_reply_text(error)}",
+                code=_REFUSED.get(phase, DATA_REFUSED),
+            )
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             # After the 354 reply the whole message may have reached the server.
-            transmitted = connection.last_code == 354
+            phase = connection.phase
             self._drop_connection()
-            if transmitted:
+            if phase == AFTER_DATA:
                 log.warning(
                     "%s: connection lost after the message data: %s", name, error
                 )
@@ -226,27 +323,52 @@ class SmtpTransport:
                     UNCERTAIN, f"connection lost after the message data: {error}"
                 )
             return SendResult(
-                DEFERRED, f"connection lost before the message data: {error}"
+                DEFERRED,
+                f"connection lost during {phase}, before the message data: {error}",
             )
         detail = f"refused recipients: {refused}" if refused else ""
         log.info("sent %s to %s", name, ", ".join(recipients))
         return SendResult(SENT, detail)
 
+    def _mail_options(
+        self,
+        connection: _TrackingSMTP,
+        raw: bytes,
+        sender: str,
+        recipients: list[str],
+    ) -> list[str] | SendResult:
+        """Return the MAIL options; SMTPUTF8 when an address or header needs it."""
+        if not _needs_smtputf8(raw, sender, recipients):
+            return []
+        connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("smtputf8"):
+            addresses = [a for a in [sender, *recipients] if not a.isascii()]
+            return SendResult(
+                REJECTED,
+                f"{self.server} does not offer SMTPUTF8, which the address "
+                f"{', '.join(addresses) or 'in the headers'} needs",
+                code=SMTPUTF8_MISSING,
+            )
+        options = ["SMTPUTF8"]
+        if connection.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        return options
+
     def _drop_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._client is not None:
+            _close_client(self._client)
+            self._client = None
 
     def close(self) -> None:
         """Say QUIT; a server that hangs up instead has already accepted every message."""
-        if self._connection is None:
+        if self._client is None:
             return
         try:
-            self._connection.quit()
+            self._client.smtp.quit()
         except (smtplib.SMTPException, OSError) as error:
             log.info("SMTP QUIT got no response: %s", error)
-        self._connection.close()
-        self._connection = None
+        _close_client(self._client)
+        self._client = None
 
 
 def make_transport(outbox: Path, settings: SmtpSettings | None) -> Transport:
