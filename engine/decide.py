@@ -110,14 +110,36 @@ def decide_orders(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
-            decisions.append(decider.decide(order))
+        decided = [
+            (order, decider.decide(order))
+            for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY)
+        ]
+        decisions.extend(_final_reasons(decider, decided))
     finally:
         if collecting:
             gc.enable()
     if findings is not None:
         findings.extend(decider.findings)
     return decisions
+
+
+def _final_reasons(decider: "_Decider", decided) -> list[Decision]:
+    """Restate each blocked order against the exposure after all of this pass's approvals.
+
+    An order blocked early in the pass is re-checked on the next pass, when the orders
+    approved after it already count as pending. Restating it now gives the reason the
+    next pass would write, so a pass on unchanged input writes nothing. Exposure only
+    grows during a pass, so the order stays blocked; if another rule would release it,
+    the first decision stands.
+    """
+    final = []
+    for order, decision in decided:
+        if decision.status == BLOCKED and decision.override_event is None:
+            again = decider.decide(order, commit=False)
+            if again.status == BLOCKED and again.override_event is None:
+                decision = again
+        final.append(decision)
+    return final
 
 
 def _to_decide(orders, as_of: dt.date):
@@ -185,7 +207,8 @@ class _Decider:
             cached = self.customer_cache[customer.customer_id] = (values, limit, inputs)
         return cached
 
-    def decide(self, order: Order) -> Decision:
+    def decide(self, order: Order, *, commit: bool = True) -> Decision:
+        """Decide one order; with `commit`, an approval adds to the running exposure."""
         customer = self.customers.get(order.customer_id)
         held = (
             self.held_customers.get(order.customer_id) if self.held_customers else None
@@ -233,7 +256,7 @@ class _Decider:
         decision = self.writer.decision(order, values, result, limit, rate, base_inputs)
         if decision.status == BLOCKED and order.override is not None:
             decision = self.apply_override(order, decision, values, rate)
-        if decision.status == APPROVED:
+        if decision.status == APPROVED and commit:
             self.added[order.customer_id] += values["order_amount"]
             if values["salesperson"]:
                 self.salesperson_exposure[values["salesperson"].upper()] += values[

@@ -422,3 +422,22 @@ def test_decision_equals_constructed_one(rules):
     assert Decision(**fields) == decision
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.status = "BLOCKED"
+
+
+def test_blocked_reason_stable_across_passes(rules):
+    # O1 is blocked first; O2, dated later, still fits and is approved. The next pass
+    # counts O2 as pending when it re-checks O1, so the first pass must already state
+    # O1's reason with O2 included, or every second pass would rewrite the cell.
+    orders = [
+        order("O1", "C1", "26000", 2, day=AS_OF - dt.timedelta(days=1)),
+        order("O2", "C1", "1000", 3),
+    ]
+    first, second = decide(rules, Inputs([customer("C1")], orders))
+    approved_o2 = dataclasses.replace(orders[1], status="APPROVED")
+    [again] = decide(rules, Inputs([customer("C1")], [orders[0], approved_o2]))
+
+    assert first.status == "BLOCKED"
+    assert second.status == "APPROVED"
+    assert again.status == "BLOCKED"
+    assert first.reason == again.reason
+    assert "27,000.00" in first.reason
