@@ -14,8 +14,8 @@ setting turns on retries, because the same request to the same server gets the s
 rejection has changed:
 
 - a refused recipient address (RCPT 5xx, or a non-ASCII address on a server without
-  SMTPUTF8) is not retried while the letter goes to the same addresses. Once finance
-  corrects the address in the sheet, the next pass sends the letter.
+  SMTPUTF8) is not retried while the letter still goes to every refused address.
+  Once finance corrects the address in the sheet, the next pass sends the letter.
 - a refused sender or message (MAIL or DATA 5xx) is not retried for the same letter
   (same day, level and items). A letter planned on a later day is tried again.
 
@@ -131,6 +131,17 @@ class _Run:
         if result.status == outcome.SENT:
             self.ledger.finish(key, status.SENT, result.detail)
             self.report.sent.append(letter)
+            if result.code == outcome.RCPT_REFUSED:
+                self.report.findings.append(
+                    Finding(
+                        where=letter.where,
+                        message=f"the {letter.kind} letter was sent, but the mail "
+                        f"server refused some recipients: {result.detail}.",
+                        fix="Correct the refused e-mail address in the sheet or rules.",
+                        severity=Severity.WARNING,
+                        code="smtp-recipient-refused",
+                    )
+                )
         elif result.status == outcome.UNCERTAIN:
             self.ledger.finish(key, status.UNCERTAIN, result.detail)
             self.report.uncertain.append(self.ledger.entry(key))
@@ -204,7 +215,8 @@ def _blocking_rejection(ledger: SendLedger, letter: Letter) -> LedgerEntry | Non
     for entry in ledger.failed_for(letter.recipient_id, letter.kind):
         code = entry.detail.partition(":")[0]
         if code in (outcome.RCPT_REFUSED, outcome.SMTPUTF8_MISSING):
-            if _recipients_of(ledger.message_bytes(entry.key)) == addresses:
+            refused = _recipients_of(ledger.message_bytes(entry.key))
+            if refused and refused <= addresses:
                 return entry
         elif entry.key == letter.key:
             return entry

@@ -201,6 +201,15 @@ def _reply_text(error: smtplib.SMTPResponseException) -> str:
     return f"{error.smtp_code} {reply}"
 
 
+def _refusals_text(refused: dict[str, tuple[int, bytes]]) -> str:
+    """Return `{address: (550, b"...")}` as "address: 550 ...; address: 550 ..."."""
+    parts = []
+    for address, (code, reply) in refused.items():
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        parts.append(f"{address}: {code} {text}")
+    return "; ".join(parts)
+
+
 def _needs_smtputf8(raw: bytes, sender: str, recipients: list[str]) -> bool:
     return not raw.isascii() or not all(
         address.isascii() for address in [sender, *recipients]
@@ -300,7 +309,9 @@ class SmtpTransport:
             codes = [code for code, _ in error.recipients.values()]
             status = DEFERRED if all(400 <= code < 500 for code in codes) else REJECTED
             return SendResult(
-                status, f"RCPT refused: {error.recipients}", code=RCPT_REFUSED
+                status,
+                f"RCPT refused: {_refusals_text(error.recipients)}",
+                code=RCPT_REFUSED,
             )
         except smtplib.SMTPResponseException as error:
             status = DEFERRED if 400 <= error.smtp_code < 500 else REJECTED
@@ -326,9 +337,12 @@ class SmtpTransport:
                 DEFERRED,
                 f"connection lost during {phase}, before the message data: {error}",
             )
-        detail = f"refused recipients: {refused}" if refused else ""
         log.info("sent %s to %s", name, ", ".join(recipients))
-        return SendResult(SENT, detail)
+        if refused:
+            return SendResult(
+                SENT, f"RCPT refused: {_refusals_text(refused)}", code=RCPT_REFUSED
+            )
+        return SendResult(SENT)
 
     def _mail_options(
         self,
