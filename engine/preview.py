@@ -42,12 +42,22 @@ def build_preview(project: Project, *, as_of: dt.date | None) -> dict:
 
 def letter_summary(letter) -> dict:
     return {
-        "kind": getattr(letter, "kind", "reminder"),
-        "customer_id": getattr(letter, "customer_id", ""),
-        "level": getattr(letter, "level", None),
-        "to": list(getattr(letter, "to", ()) or ()),
-        "items": [getattr(item, "invoice_id", str(item)) for item in getattr(letter, "items", ())],
-        "subject": getattr(letter, "subject", ""),
+        "kind": letter.kind,
+        "recipient": letter.recipient_id,
+        "level": letter.level or None,
+        "template": letter.template,
+        "language": letter.language,
+        "to": list(letter.to),
+        "cc": list(letter.cc),
+        "items": [
+            {
+                "id": item.item_id,
+                "days_overdue": item.days_overdue,
+                "open_amount": str(item.open_amount),
+                "currency": item.currency,
+            }
+            for item in letter.items
+        ],
     }
 
 
@@ -67,10 +77,15 @@ def format_preview(data: dict) -> str:
     lines.append("")
     lines.append(f"Letters that would go out: {len(data['letters'])}")
     for letter in data["letters"]:
-        level = f"level {letter['level']}" if letter["level"] else letter["kind"]
+        kind = f"level {letter['level']}" if letter["level"] else letter["kind"]
         to = ", ".join(letter["to"])
-        items = ", ".join(letter["items"])
-        lines.append(f"  {letter['customer_id']:<12} {level:<10} to {to}: {items}")
+        items = ", ".join(
+            f"{item['id']} ({item['days_overdue']} days, {item['open_amount']} "
+            f"{item['currency']})" if item["days_overdue"] else item["id"]
+            for item in letter["items"]
+        )
+        line = f"  {letter['recipient']:<12} {kind:<10} to {to}"
+        lines.append(f"{line}: {items}" if items else line)
     if data["findings"]:
         lines.append("")
         lines.append(f"Findings: {len(data['findings'])}")

@@ -1,0 +1,106 @@
+"""`preview` and `explain` on the demo workbooks, checked for the exact text users see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from engine.findings import EngineError
+from engine.preview import build_preview, explain_order, format_preview
+from engine.project import Project
+
+AS_OF = dt.date(2013, 6, 3)
+
+EXPLAIN_TYPED_LIMIT = """\
+Order ORD-8893171508 (orders.xlsx › Orders › row 1824): BLOCKED
+Reason: Blocked: exposure would be 147.06 of a 120.00 limit (typed limit 120.00) — rule 'over-limit' credit.yaml:55
+Decided by: over-limit (rules/credit.yaml:55:5)
+Customer: 0379-NEVHP, rating A
+Exposure:
+  outstanding                 78.57
+  credit                       0.00
+  pending                      0.00
+  this order                  68.49
+  exposure after             147.06
+Limit: 120.00 (typed limit 120.00, customers.xlsx › Customers › row 3)
+Overdue: 0.00, oldest 0 days
+Salesperson BSO: exposure after 1,539.74 of a 1,500.00 limit
+  warning_threshold = 0.8
+Rules tried:
+  1. long-overdue (rules/credit.yaml:49:5) block: days_overdue > 60 -> no match
+  2. over-limit (rules/credit.yaml:55:5) block: exposure_after > customer_limit -> match
+Notify: salesperson, finance"""
+
+
+@pytest.fixture
+def preview(demo_project):
+    return build_preview(Project.at(demo_project), as_of=AS_OF)
+
+
+def test_explain_blocked_order_exact(demo_project):
+    text = explain_order(Project.at(demo_project), "ORD-8893171508", as_of=AS_OF)
+
+    assert text == EXPLAIN_TYPED_LIMIT
+
+
+def test_explain_ignores_id_case(demo_project):
+    text = explain_order(Project.at(demo_project), "ord-8893171508", as_of=AS_OF)
+
+    assert text.splitlines()[0].startswith("Order ORD-8893171508 ")
+
+
+def test_explain_unknown_order_message(demo_project):
+    with pytest.raises(EngineError) as raised:
+        explain_order(Project.at(demo_project), "ORD-NOPE", as_of=AS_OF)
+
+    assert str(raised.value) == (
+        "ORD-NOPE: no decision found for this order id. "
+        "Check the id in the Order ID column; ids match ignoring case."
+    )
+
+
+def test_preview_writes_and_sends_nothing(demo_project, preview):
+    workbook = (demo_project / "workbooks" / "orders.xlsx").read_bytes()
+
+    assert preview["cells"] > 0
+    assert (demo_project / "workbooks" / "orders.xlsx").read_bytes() == workbook
+    assert not (demo_project / "outbox").exists()
+    assert not (demo_project / "state").exists()
+
+
+def test_preview_counts_on_demo(preview):
+    after = [change["status_after"] for change in preview["orders"]]
+
+    assert len(preview["orders"]) == 45
+    assert after.count("APPROVED") == 23
+    assert after.count("BLOCKED") == 22
+    assert sum(change["warning"] for change in preview["orders"]) == 5
+    assert len(preview["letters"]) == 15
+
+
+def test_preview_text_lines_exact(preview):
+    lines = format_preview(preview).splitlines()
+
+    assert lines[0] == "Preview as of 2013-06-03: nothing has been written or sent."
+    assert lines[2] == "Orders whose status would change: 45"
+    assert (
+        "  ORD-8893171508   (empty) -> BLOCKED   Blocked: exposure would be 147.06 of a "
+        "120.00 limit (typed limit 120.00) — rule 'over-limit' credit.yaml:55"
+    ) in lines
+    assert "Letters that would go out: 15" in lines
+    assert (
+        "  1168-BEASA   level 1    to ap@agencia-viagens-belem.test: "
+        "1241888754 (3 days, 49.96 USD)"
+    ) in lines
+
+
+def test_preview_json_round_trips(preview):
+    data = json.loads(json.dumps(preview, ensure_ascii=False))
+    letter = next(item for item in data["letters"] if item["recipient"] == "3448-OWJOT")
+
+    assert letter["level"] == 3
+    assert letter["template"] == "reminder_level3"
+    assert letter["language"] == "de"
+    assert [item["id"] for item in letter["items"]][:2] == ["3806835104", "7792341685"]
