@@ -189,7 +189,7 @@ class PaymentRecheck:
 
     def __call__(self, letter):
         from engine.mail.letter import REMINDER
-        from engine.mail.plan import _letter_item
+        from engine.mail.plan import letter_item, replan_reminder
 
         if letter.kind != REMINDER or not letter.items:
             return letter
@@ -206,7 +206,8 @@ class PaymentRecheck:
                 log.info("%s was paid since the pass began; dropped from the letter to %s",
                          item.item_id, letter.recipient_id)
                 continue
-            items.append(_letter_item(now, item.level, self.rules))
+            items.append(letter_item(now, item.level, self.rules))
         if not items:
             return None
-        return letter.with_items(tuple(items))
+        # The level, template and copies follow the highest level still open.
+        return replan_reminder(letter, tuple(items), self.rules)

@@ -254,3 +254,63 @@ def test_today_in_agency_time_zone():
     assert today_in(
         dataclasses.replace(rules, timezone="America/New_York"), late_utc
     ) == dt.date(2024, 6, 29)
+
+
+def test_paid_top_item_lowers_level(tmp_path):
+    from mail_factories import templates_dir
+
+    from engine.mail import LetterRenderer, deliver
+    from engine.mail.plan import replan_reminder
+    from engine.mail.transport import OutboxTransport
+
+    orders = [
+        invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2),
+        invoice("O2", "C001", "200", AS_OF - dt.timedelta(days=50), 3),
+    ]
+    rules = make_rules()
+    sent = memory_send_ledger()
+    (planned,), _ = plan(orders, AS_OF, sent, rules=rules)
+    assert (planned.level, planned.template) == (3, "reminder_level3")
+    assert planned.cc == ("finance@agency.test",)
+    renderer = LetterRenderer(templates_dir(), rules)
+
+    def recheck(letter):
+        # INV-O2 (level 3) was paid after planning.
+        items = tuple(item for item in letter.items if item.item_id != "INV-O2")
+        return replan_reminder(letter, items, rules)
+
+    report = deliver(
+        [(planned, renderer.render(planned))],
+        OutboxTransport(tmp_path / "outbox"),
+        sent,
+        recheck=recheck,
+        render=renderer.render,
+    )
+    (letter,) = report.sent
+    assert letter.level == 1
+    assert letter.template == "reminder_level1"
+    assert letter.context["level_name"] == "friendly"
+    assert letter.cc == ()
+    assert [item.item_id for item in letter.items] == ["INV-O1"]
+    assert sent.entry(letter.key).level == 1
+    assert sent.entry(planned.key) is None
+    raw = sent.message_bytes(letter.key).decode("ascii")
+    assert "Subject: Payment reminder" in raw
+    assert "finance@agency.test" not in raw
+
+
+def test_replan_keeps_level_of_remaining_top():
+    from engine.mail.plan import replan_reminder
+
+    orders = [
+        invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2),
+        invoice("O2", "C001", "200", AS_OF - dt.timedelta(days=50), 3),
+        invoice("O3", "C001", "300", AS_OF - dt.timedelta(days=25), 4),
+    ]
+    rules = make_rules()
+    (planned,), _ = plan(orders, AS_OF, memory_send_ledger(), rules=rules)
+    items = tuple(item for item in planned.items if item.item_id != "INV-O2")
+    letter = replan_reminder(planned, items, rules)
+    assert (letter.level, letter.template) == (2, "reminder_level2")
+    assert letter.cc == ("s01@agency.test",)
+    assert letter.to == planned.to

@@ -88,7 +88,11 @@ class Letter:
         return f"{self.kind} for {self.recipient_id}"
 
     def with_items(self, items: tuple[LetterItem, ...]) -> Letter:
-        """Return a copy that names only `items` (used when some were paid meanwhile)."""
+        """Return a copy that names only `items`, keeping level and template.
+
+        A reminder whose top item was paid should go through
+        `engine.mail.plan.replan_reminder`, which also lowers level and template.
+        """
         return Letter(
             kind=self.kind,
             template=self.template,
@@ -96,8 +100,6 @@ class Letter:
             recipient_id=self.recipient_id,
             to=self.to,
             language=self.language,
-            # TODO: the letter keeps its level and template even when the item that
-            # reached that level was paid meanwhile.
             level=self.level,
             customer=self.customer,
             items=items,

@@ -15,6 +15,7 @@ the send ledger, and returns letters without sending anything.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -228,15 +229,7 @@ def _reminder(
     as_of: dt.date,
 ) -> tuple[Letter | None, list[Finding]]:
     top = max((level for _, level in due), key=lambda level: level.level)
-    internal_roles = [role for role in top.recipients if role != "customer"]
-    to, findings = _recipients(
-        ["customer"] if "customer" in top.recipients else internal_roles,
-        customer,
-        rules,
-    )
-    cc, _ = _recipients(
-        internal_roles if "customer" in top.recipients else [], customer, rules
-    )
+    to, cc, findings = _reminder_recipients(customer, top, rules)
     if not to:
         return None, findings
     items = sorted(
@@ -249,7 +242,7 @@ def _reminder(
         as_of=as_of,
         recipient_id=customer.customer_id,
         to=to,
-        cc=tuple(address for address in cc if address not in to),
+        cc=cc,
         language=customer.language or rules.fallback_language,
         level=top.level,
         customer=customer,
@@ -257,6 +250,51 @@ def _reminder(
         context={"level_name": top.name},
     )
     return letter, findings
+
+
+def _reminder_recipients(
+    customer: Customer, top: DunningLevel, rules: RuleSet
+) -> tuple[tuple[str, ...], tuple[str, ...], list[Finding]]:
+    """Return To and Cc for a reminder at level `top`, and findings for gaps.
+
+    The customer gets the letter with the level's internal roles in copy. A level
+    without the "customer" role goes to its internal roles only.
+    """
+    internal_roles = [role for role in top.recipients if role != "customer"]
+    to, findings = _recipients(
+        ["customer"] if "customer" in top.recipients else internal_roles,
+        customer,
+        rules,
+    )
+    cc, _ = _recipients(
+        internal_roles if "customer" in top.recipients else [], customer, rules
+    )
+    return to, tuple(address for address in cc if address not in to), findings
+
+
+def replan_reminder(
+    letter: Letter, items: tuple[LetterItem, ...], rules: RuleSet
+) -> Letter:
+    """Return the reminder naming only `items`, at the highest level among them.
+
+    Used when payments arrived after planning. The level sets the template, the
+    level name and the copies (a level 3 letter copies finance, a level 1 letter
+    does not), as planning would have chosen them for these items.
+    """
+    by_number = {level.level: level for level in rules.dunning_levels}
+    top = by_number.get(max((item.level for item in items), default=letter.level))
+    if top is None or letter.customer is None:
+        return letter.with_items(items)
+    to, cc, _ = _reminder_recipients(letter.customer, top, rules)
+    return dataclasses.replace(
+        letter,
+        items=items,
+        level=top.level,
+        template=top.template,
+        to=to or letter.to,
+        cc=cc if to else letter.cc,
+        context={**letter.context, "level_name": top.name},
+    )
 
 
 def plan_thank_you_notes(
@@ -378,7 +416,3 @@ def _decision_context(
         "customer_id": decision.customer_id,
         "customer_name": customer.name if customer else decision.customer_id,
     }
-
-
-# The pipeline's payment recheck imports the earlier private name.
-_letter_item = letter_item
