@@ -57,6 +57,9 @@ class ServiceSettings:
     probe_interval: float = 30.0
     first_retry: float = 5.0  # seconds before the first retry of a locked write
     max_retry: float = 300.0
+    # Engine temporaries older than this (seconds) are deleted at start; younger ones
+    # may belong to a `once` run writing right now.
+    stale_temp_age: float = 60.0
 
 
 def service_settings(project) -> ServiceSettings:
@@ -109,7 +112,9 @@ def run_service(
     """Run passes on every settled change until `stop_event` is set or SIGTERM arrives.
 
     Returns the exit code: 0 after a clean stop. A pass that fails is logged and
-    retried; it does not stop the service.
+    retried; it does not stop the service. With a project, the service loads the rules
+    itself and passes the last valid rule set to `run_pass(rules=...)`, so a broken
+    rule file saved while watching is reported once and the previous rules stay in force.
     """
     settings = settings or service_settings(project)
     if not settings.folder.is_dir():
@@ -136,10 +141,14 @@ def _install_signal_handlers(stop_event: threading.Event) -> Callable[[], None]:
         return lambda: None
 
     def request_stop(signum, _frame) -> None:
-        log.info("received %s; stopping after the current pass", signal.Signals(signum).name)
+        log.info(
+            "received %s; stopping after the current pass", signal.Signals(signum).name
+        )
         stop_event.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+        sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
 
     def restore() -> None:
         for sig, handler in previous.items():
@@ -163,6 +172,7 @@ class _Service:
         self.pass_failures = 0
         self.state = open_state(settings.state)
         ensure_schema(self.state, STATUS_SCHEMA)
+        self.rules = _RuleKeeper(project, self._notice) if project is not None else None
         self.watcher = WorkbookWatcher(
             settings.folder,
             settings.names,
@@ -196,15 +206,19 @@ class _Service:
     # -- main loop ----------------------------------------------------------------
 
     def run(self, stop_event: threading.Event) -> None:
+        remove_stale_temporaries(self.settings.folder, self.settings.stale_temp_age)
         self.watcher.start()
         self._record_start()
         try:
+            if self.rules is not None:
+                self.rules.reload()
             self._flush("resume pending writes")
             self._pass({"start"})
             while not stop_event.is_set():
                 changed, unlocked = self._wait_for_work(stop_event)
                 if stop_event.is_set():
                     break
+                changed = self._apply_rule_changes(changed)
                 if changed or self._pass_retry_due():
                     self._pass(changed or {"retry"})
                 if unlocked or self._lock_retry_due():
@@ -234,6 +248,19 @@ class _Service:
             return 0.2
         return max(0.0, min(deadlines) - time.monotonic())
 
+    def _apply_rule_changes(self, changed: set[str]) -> set[str]:
+        """Reload the rules when a rule file or template changed; return the pass reasons.
+
+        A broken rule file starts no pass, because the last valid rules still apply and
+        the workbooks did not change. A valid change starts one.
+        """
+        rule_names = {name for name in changed if _is_rule_name(name)}
+        if not rule_names or self.rules is None:
+            return changed
+        if not self.rules.reload():
+            return changed - rule_names
+        return changed
+
     def _pass_retry_due(self) -> bool:
         return self.retry_pass_at is not None and time.monotonic() >= self.retry_pass_at
 
@@ -244,13 +271,25 @@ class _Service:
     # -- passes -------------------------------------------------------------------
 
     def _pass(self, reasons: set[str]) -> None:
+        if self.rules is not None and self.rules.current is None:
+            log.warning(
+                "no pass (%s): no valid rules yet; fix the rule files",
+                ", ".join(sorted(reasons)),
+            )
+            return
         self.pass_number += 1
         number = self.pass_number
         self.retry_pass_at = None
         log.info("pass %d started (%s)", number, ", ".join(sorted(reasons)))
+        saved = self._save_times(reasons)
         started = time.perf_counter()
         try:
-            result = self.run_pass(self.project, as_of=self.as_of)
+            if self.rules is None:
+                result = self.run_pass(self.project, as_of=self.as_of)
+            else:
+                result = self.run_pass(
+                    self.project, as_of=self.as_of, rules=self.rules.current
+                )
         except (EngineError, OSError) as exc:
             self._pass_failed(number, started, exc)
             return
@@ -260,10 +299,44 @@ class _Service:
             return
         self.pass_failures = 0
         self._handle_result(result, f"pass {number}")
+        self._log_latency(number, saved, result)
         self._record_pass(number, result, time.perf_counter() - started, None)
 
+    def _save_times(self, reasons: set[str]) -> dict[str, float]:
+        """Return the mtime of each workbook that triggered the pass, by name."""
+        times = {}
+        for name in reasons & set(self.settings.names):
+            try:
+                times[name] = (self.settings.folder / name).stat().st_mtime
+            except OSError:
+                continue
+        return times
+
+    def _log_latency(self, number: int, saved: dict[str, float], result) -> None:
+        """Log the time from the triggering save (file mtime) to each file written.
+
+        The line has a fixed form for benchmarks to parse:
+        `pass 3 latency: orders.xlsx saved -> orders.xlsx written in 1.234 s`.
+        NOTE: a sync client that sets the cloud copy's older mtime inflates this figure.
+        """
+        written = dict(getattr(result, "written", {}) or {})
+        if not saved or not written:
+            return
+        trigger, saved_at = max(saved.items(), key=lambda item: item[1])
+        for path, stamp in sorted(written.items()):
+            seconds = stamp.mtime_ns / 1e9 - saved_at
+            log.info(
+                "pass %d latency: %s saved -> %s written in %.3f s",
+                number,
+                trigger,
+                Path(path).name,
+                seconds,
+            )
+
     def _pass_failed(self, number: int, started: float, exc: Exception) -> None:
-        delay = min(self.settings.first_retry * 2**self.pass_failures, self.settings.max_retry)
+        delay = min(
+            self.settings.first_retry * 2**self.pass_failures, self.settings.max_retry
+        )
         self.pass_failures += 1
         self.retry_pass_at = time.monotonic() + delay
         log.error("pass %d failed: %s (retry in %.1f s)", number, exc, delay)
@@ -290,8 +363,12 @@ class _Service:
             if locked:
                 episode.owner = owner or episode.owner
                 self._back_off(episode)
-                log.info("%s is still open; retry %d in %.0f s", path.name,
-                         episode.retries, episode.delay)
+                log.info(
+                    "%s is still open; retry %d in %.0f s",
+                    path.name,
+                    episode.retries,
+                    episode.delay,
+                )
                 continue
             self._flush(f"{path.name} is free")
             return
@@ -341,7 +418,9 @@ class _Service:
             "flags will be written when it is closed"
         )
         log.warning("%s", message)
-        self._notice(Finding(path.name, message, severity=Severity.INFO, code="service.locked"))
+        self._notice(
+            Finding(path.name, message, severity=Severity.INFO, code="service.locked")
+        )
         self._record_locks()
 
     def _back_off(self, episode: _LockEpisode) -> None:
@@ -353,18 +432,27 @@ class _Service:
         episode = self.locks.pop(Path(path), None)
         if episode is not None:
             waited = time.monotonic() - episode.since
-            log.info("%s %s after %.0f s and %d retries", Path(path).name, how, waited,
-                     episode.retries)
+            log.info(
+                "%s %s after %.0f s and %d retries",
+                Path(path).name,
+                how,
+                waited,
+                episode.retries,
+            )
             self._record_locks()
 
     # -- status ---------------------------------------------------------------------
 
     def _record_start(self) -> None:
-        rule_files = sorted(p.name for p in (self.settings.root / "rules").glob("*.yaml"))
+        rule_files = sorted(
+            p.name for p in (self.settings.root / "rules").glob("*.yaml")
+        )
         log.info(
             "arrears-guard service started (pid %d): watching %s with the %s observer; "
             "rules: %s",
-            os.getpid(), self.settings.folder, self.watcher.mode,
+            os.getpid(),
+            self.settings.folder,
+            self.watcher.mode,
             ", ".join(rule_files) or "none",
         )
         self._record("state", "running")
@@ -373,9 +461,15 @@ class _Service:
         self._record("folder", str(self.settings.folder))
         self._record("observer_mode", self.watcher.mode)
 
-    def _record_pass(self, number: int, result, seconds: float, error: str | None) -> None:
-        summary = {"number": number, "at": _now_text(), "seconds": round(seconds, 3),
-                   "ok": error is None}
+    def _record_pass(
+        self, number: int, result, seconds: float, error: str | None
+    ) -> None:
+        summary = {
+            "number": number,
+            "at": _now_text(),
+            "seconds": round(seconds, 3),
+            "ok": error is None,
+        }
         if error is not None:
             summary["error"] = error
         if result is not None:
@@ -383,9 +477,14 @@ class _Service:
             summary["locked"] = sorted(Path(p).name for p in result.locked)
             summary["findings"] = len(result.findings)
             summary["counts"] = dict(getattr(result, "counts", {}) or {})
-            log.info("pass %d done in %.2f s: %d written, %d locked, %d findings",
-                     number, seconds, len(summary["written"]), len(summary["locked"]),
-                     summary["findings"])
+            log.info(
+                "pass %d done in %.2f s: %d written, %d locked, %d findings",
+                number,
+                seconds,
+                len(summary["written"]),
+                len(summary["locked"]),
+                summary["findings"],
+            )
         self._record("last_pass", summary)
         self._record("observer_mode", self.watcher.mode)
 
@@ -401,6 +500,103 @@ class _Service:
             )
         except sqlite3.Error as exc:
             log.error("cannot record service status %s: %s", key, exc)
+
+
+class _RuleKeeper:
+    """The last valid rule set, reloaded when a rule file or template changes.
+
+    A reload that fails keeps the previous rule set and reports the errors once per
+    distinct set of findings; the first valid reload afterwards reports "resolved".
+    """
+
+    def __init__(self, project, notice: NoticeCallback):
+        self.project = project
+        self.notice = notice
+        self.current = None
+        self.reported: str | None = None
+
+    def reload(self) -> bool:
+        """Load the rules; return True when they are valid and now in force."""
+        from engine.rules.check import format_findings, load_rules
+
+        try:
+            rules = load_rules(self.project.root)
+        except EngineError as exc:
+            self._report(format_findings(list(exc.findings)))
+            return False
+        if self.current is not None and self.current.sources == rules.sources:
+            log.debug("rule files saved without a change to their content")
+        elif self.current is not None:
+            log.info("rules reloaded: %s", _sources_text(rules.sources))
+        self.current = rules
+        if self.reported is not None:
+            self.reported = None
+            message = "the rule files are valid again; the new rules are in force"
+            log.info("%s", message)
+            self.notice(
+                Finding(
+                    "rules",
+                    message,
+                    severity=Severity.INFO,
+                    code="service.rules_resolved",
+                )
+            )
+        return True
+
+    def _report(self, text: str) -> None:
+        if text == self.reported:
+            log.debug("rule files still invalid; already reported")
+            return
+        self.reported = text
+        keeping = (
+            "the previous rules stay in force"
+            if self.current is not None
+            else "no pass runs until they are fixed"
+        )
+        log.error("invalid rule files; %s:\n%s", keeping, text)
+        message = f"the rule files are invalid, so {keeping}:\n{text}"
+        self.notice(
+            Finding(
+                "rules",
+                message,
+                "Fix the rule files listed above.",
+                code="service.rules_invalid",
+            )
+        )
+
+
+def _is_rule_name(name: str) -> bool:
+    return name.startswith(("rules/", "templates/"))
+
+
+def _sources_text(sources: dict) -> str:
+    return ", ".join(
+        f"{name} ({digest[:12]})" for name, digest in sorted(sources.items())
+    )
+
+
+def remove_stale_temporaries(folder: Path, older_than: float = 60.0) -> list[Path]:
+    """Delete engine temporaries (`.~arrears-guard-*`) a killed write left in `folder`.
+
+    Only files whose mtime is at least `older_than` seconds old are deleted, so the
+    temporary of a write running in another process right now is kept. Returns the
+    deleted paths.
+    """
+    from engine.xlsx.patch import TEMP_PREFIX
+
+    removed = []
+    now = time.time()
+    for path in sorted(folder.glob(TEMP_PREFIX + "*")):
+        try:
+            if now - path.stat().st_mtime < older_than:
+                continue
+            path.unlink()
+        except OSError as exc:
+            log.warning("cannot delete the stale temporary file %s: %s", path, exc)
+            continue
+        removed.append(path)
+        log.info("deleted %s, left by a write that was interrupted", path.name)
+    return removed
 
 
 def service_status(project) -> dict:
@@ -436,8 +632,12 @@ def _pending_writes(connection: sqlite3.Connection) -> list[dict]:
     except sqlite3.OperationalError:
         return []  # no write was ever kept pending
     return [
-        {"file": Path(row["path"]).name, "sheet": row["sheet"], "owner": row["owner"],
-         "since": row["since"]}
+        {
+            "file": Path(row["path"]).name,
+            "sheet": row["sheet"],
+            "owner": row["owner"],
+            "since": row["since"],
+        }
         for row in rows
     ]
 

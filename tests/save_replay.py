@@ -28,7 +28,18 @@ import string
 import time
 from pathlib import Path
 
-MODES = ("excel_kb814068", "excel_rf_tmp", "libreoffice", "inplace", "copy_in", "onedrive")
+MODES = (
+    "excel_kb814068",
+    "excel_rf_tmp",
+    "libreoffice",
+    "inplace",
+    "copy_in",
+    "onedrive",
+)
+# Modes that hold a lock file while saving and replace the workbook by a rename, as
+# Excel and LibreOffice do. The in-place modes write through an open handle, so a
+# rename by another program during their write leaves their bytes in a deleted file.
+REPLACING_MODES = ("excel_kb814068", "excel_rf_tmp", "libreoffice")
 EXCEL_OWNER = "Mia Svensen"
 LIBREOFFICE_OWNER = "Jonas Berg"
 
@@ -50,6 +61,27 @@ def make_workbook(marker: str, *, rows: int = 40) -> bytes:
     return buffer.getvalue()
 
 
+def edited_workbook(
+    source: bytes | Path, sheet: str, cells: dict, scratch: Path
+) -> bytes:
+    """Return a workbook's bytes with `cells` ((row, column) 1-based) changed.
+
+    The edit is made on a copy in `scratch` with the engine's cell writer, so every
+    other byte stays as the person's program had it; a None value clears the cell.
+    """
+    from engine.xlsx.patch import write_cells
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    copy = scratch / f"edit-{time.monotonic_ns()}.xlsx"
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    copy.write_bytes(data)
+    try:
+        write_cells(copy, sheet, cells, fsync=False)
+        return copy.read_bytes()
+    finally:
+        copy.unlink(missing_ok=True)
+
+
 def read_marker(path: Path) -> str:
     """Return cell A1 of the first sheet, read with python-calamine."""
     from python_calamine import CalamineWorkbook
@@ -59,7 +91,9 @@ def read_marker(path: Path) -> str:
     return str(rows[0][0])
 
 
-def write_chunked(path: Path, data: bytes, *, mode: str, chunk: int, delay: float) -> None:
+def write_chunked(
+    path: Path, data: bytes, *, mode: str, chunk: int, delay: float
+) -> None:
     with open(path, mode) as handle:
         for start in range(0, len(data), chunk):
             handle.write(data[start : start + chunk])
@@ -94,13 +128,17 @@ def save_as_person(
     if mode in ("excel_kb814068", "excel_rf_tmp"):
         owner = folder / ("~$" + path.name)
         owner.write_bytes(excel_owner_bytes())
-        temporary = folder / _random_name(rng, 8, string.ascii_uppercase + string.digits)
+        temporary = folder / _random_name(
+            rng, 8, string.ascii_uppercase + string.digits
+        )
         write_chunked(temporary, new_bytes, mode="wb", **chunked)
         if mode == "excel_kb814068":
             path.unlink(missing_ok=True)
             os.rename(temporary, path)
         else:
-            backup = folder / f"{path.name}~RF{_random_name(rng, 6, '0123456789abcdef')}.TMP"
+            backup = (
+                folder / f"{path.name}~RF{_random_name(rng, 6, '0123456789abcdef')}.TMP"
+            )
             if path.exists():
                 os.rename(path, backup)
             os.rename(temporary, path)
@@ -108,7 +146,9 @@ def save_as_person(
         _release(owner, lock_hold)
     elif mode == "libreoffice":
         lock = folder / f".~lock.{path.name}#"
-        lock.write_text(f"{LIBREOFFICE_OWNER},jberg,PC-SALES-07,30.06.2024 09:12,file:///tmp;")
+        lock.write_text(
+            f"{LIBREOFFICE_OWNER},jberg,PC-SALES-07,30.06.2024 09:12,file:///tmp;"
+        )
         temporary = folder / f"lu{_random_name(rng, 6, string.ascii_lowercase)}.tmp"
         write_chunked(temporary, new_bytes, mode="wb", **chunked)
         os.replace(temporary, path)
