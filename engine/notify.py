@@ -8,10 +8,12 @@ so a pass on unchanged input sends nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
 import sqlite3
+from zoneinfo import ZoneInfo
 
 from engine.findings import EngineError
 
@@ -103,17 +105,27 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
         build_salesperson_digests,
     )
 
-    status_changes = any(
-        result.previous.get(d.order_id, (None, None)) != (d.status, d.reason)
-        for d in result.decisions
-    )
+    from engine.mail.letter import DIGEST
+
     findings_sha = hashlib.sha256(
         "\n".join(sorted(str(f) for f in result.findings)).encode("utf-8")
     ).hexdigest()
-    news = status_changes or report.sent or report.uncertain or report.findings
-    if not news and not findings_changed(state, "managers", findings_sha):
-        log.info("no news since the last digest; none sent")
-        return
+    if rules.digest_schedule == "every-pass":
+        status_changes = any(
+            result.previous.get(d.order_id, (None, None)) != (d.status, d.reason)
+            for d in result.decisions
+        )
+        news = status_changes or report.sent or report.uncertain or report.findings
+        if not news and not findings_changed(state, "managers", findings_sha):
+            log.info("no news since the last digest; none sent")
+            return
+    else:
+        now = dt.datetime.now(ZoneInfo(rules.timezone))
+        last = sent.last_letter_date("managers", DIGEST)
+        slot = last_scheduled_day(rules.digest_schedule, result.as_of, now)
+        if slot is None or (last is not None and last >= slot):
+            log.info("digest schedule '%s': next digest not due yet", rules.digest_schedule)
+            return
 
     data = DigestData(
         as_of=result.as_of,
@@ -135,6 +147,32 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
     result.findings.extend(digest_report.findings)
     remember_findings(state, "managers", findings_sha)
     log.info("digests: %d sent", len(digest_report.sent))
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def last_scheduled_day(schedule: str, as_of: dt.date, now: dt.datetime) -> dt.date | None:
+    """Return the day of the latest scheduled digest at or before the pass.
+
+    `schedule` is `daily HH:MM` or `weekly DAY HH:MM`. On the current day the time of
+    day counts; a pass pinned to an earlier day (`--as-of`) sees that day as over.
+    """
+    parts = schedule.split()
+    if parts[0] not in ("daily", "weekly"):
+        return None
+    hour, minute = (int(part) for part in parts[-1].split(":"))
+    time_passed = as_of < now.date() or now.time() >= dt.time(hour, minute)
+    if parts[0] == "daily":
+        return as_of if time_passed else as_of - dt.timedelta(days=1)
+    if parts[0] == "weekly":
+        weekday = WEEKDAYS.index(parts[1])
+        back = (as_of.weekday() - weekday) % 7
+        day = as_of - dt.timedelta(days=back)
+        if back == 0 and not time_passed:
+            day -= dt.timedelta(days=7)
+        return day
+    return None
 
 
 def findings_changed(state: sqlite3.Connection, recipient: str, sha256: str) -> bool:
