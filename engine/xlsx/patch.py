@@ -10,8 +10,9 @@ Cells inside an Excel Table's data range can be written. A column written right 
 to a table does not join it, because the table part (`ref`, `autoFilter`,
 `tableColumns`) is left unchanged.
 
-NOTE: formulas that depend on written cells keep their cached values until Excel
-recalculates. `fullCalcOnLoad` is not set, so workbook.xml stays byte-identical.
+Besides the sheet, only styles.xml (a date or fill format the written cells need) and
+workbook.xml (`fullCalcOnLoad` when the sheet holds formulas, so Excel recalculates
+results cached before the write) may change; see `patch_parts`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -65,6 +66,7 @@ from engine.xlsx.patch_package import (
     parse_range,
     shared_strings,
 )
+from engine.xlsx.patch_parts import full_calc_part, styled_cells
 from engine.xlsx.patch_scan import SheetScan, is_unchanged, refusals, scan_sheet
 from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
 
@@ -122,13 +124,15 @@ def write_cells(
             findings = refusals(scan, sheet_part, workbook, cells, targets)
             if findings:
                 raise WriteRefused(findings)
+            cells, parts = styled_cells(archive, scan, cells, workbook)
             if _all_unchanged(archive, scan, sheet_part, cells, workbook):
                 log.info(
                     "%s › %s: all %d cells already contain their values",
                     workbook, sheet, len(targets),
                 )  # fmt: skip
                 return stamp_of(path)
-            plan = _Plan(cells, targets)
+            parts.update(full_calc_part(archive, scan, workbook))
+            plan = _Plan(cells, targets, parts)
             stamp = _replace(path, handle, sheet_part, scan, plan, before, workbook, fsync)
     log.info("wrote %d cells into %s › %s", len(targets), workbook, sheet)
     return stamp
@@ -154,6 +158,7 @@ class _Plan:
 
     cells: Cells
     targets: list[tuple[int, int]]
+    parts: dict[str, bytes] = field(default_factory=dict)  # other members to replace
 
 
 def _sorted_targets(cells: Cells, workbook: str, sheet: str) -> list[tuple[int, int]]:
@@ -337,6 +342,12 @@ def _write_package(
                     _member_chunks(archive, entry.name), scan, sheet_part, plan
                 )
                 record, _ = zipcopy.write_deflated_member(target, entry, chunks, COMPRESS_LEVEL)
+                central.append(record)
+                continue
+            if entry.name in plan.parts:
+                record, _ = zipcopy.write_deflated_member(
+                    target, entry, [plan.parts[entry.name]], COMPRESS_LEVEL
+                )
                 central.append(record)
                 continue
             offset = target.tell()

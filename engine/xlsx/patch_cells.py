@@ -41,6 +41,9 @@ class CellWrite:
 
     value: CellValue
     style: int | None = None
+    # A solid fill colour as ARGB hex, such as "FFC6EFCE"; the writer turns it into
+    # a cell format derived from the cell's current one and sets `style`.
+    fill: str | None = None
 
 
 def as_write(value: CellValue | CellWrite) -> CellWrite:

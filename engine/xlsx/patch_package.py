@@ -239,6 +239,17 @@ def _tables(
     return tables
 
 
+def workbook_part_names(archive: zipfile.ZipFile, workbook: str) -> dict[str, str]:
+    """Return the workbook part and its styles part by role: "workbook", "styles"."""
+    names = _member_names(archive)
+    workbook_part = _office_document(archive, names, workbook)
+    found = {"workbook": workbook_part}
+    for target, kind in _relationships(archive, names, workbook_part, workbook).values():
+        if target is not None and kind.endswith("/styles"):
+            found["styles"] = target
+    return found
+
+
 def shared_strings(archive: zipfile.ZipFile, indexes: set[int], workbook: str) -> dict[int, str]:
     """Return the text of the requested shared-string indexes (streamed, not loaded)."""
     names = _member_names(archive)

@@ -69,6 +69,7 @@ class SheetScan:
     formula_areas: list[FormulaArea] = field(default_factory=list)
     shared_masters: dict[str, str] = field(default_factory=dict)
     cells: dict[tuple[int, int], CellState] = field(default_factory=dict)
+    has_formulas: bool = False  # any cell of the sheet holds a formula
 
     def context(self, date1904: bool) -> RowContext:
         return RowContext(self.namespace_decls, self.prefix, date1904, self.column_styles)
@@ -114,6 +115,8 @@ def _scan_row(
     assert context is not None
     data = piece.data
     formula_open = b"<" + context.prefix + b"f"
+    if not scan.has_formulas and formula_open in data:
+        scan.has_formulas = _has_formula(data, formula_open)
     # Only shared, array and data-table formulas carry a `ref` range.
     ranged_formula = formula_open in data and b"ref=" in data and _has_formula(data, formula_open)
     if not columns and not ranged_formula:

@@ -1,0 +1,114 @@
+"""Edits a write makes to package parts other than the sheet: styles and workbook.
+
+- styles.xml: a date written into a cell whose format is not a date gets a cell
+  format with the built-in short date, and a write with a `fill` gets a cell format
+  with that fill (see `engine.xlsx.styles`).
+- workbook.xml: when the written sheet holds formulas, `<calcPr fullCalcOnLoad="1">`
+  is set, so Excel recalculates every formula on opening instead of showing results
+  cached before the write. It is one attribute; the rest of the part stays as it is.
+
+Every other part is copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Mapping
+
+from engine.xlsx.patch_cells import CellValue, CellWrite, as_write
+from engine.xlsx.patch_package import MAX_PART_BYTES, check_member_size, workbook_part_names
+from engine.xlsx.patch_scan import SheetScan
+from engine.xlsx.styles import StyleBook
+
+Cells = Mapping[tuple[int, int], CellValue | CellWrite]
+
+_CALC_PR = re.compile(rb"<(?:[\w.-]+:)?calcPr\b[^>]*?(/?)>")
+_FULL_CALC = re.compile(rb"\sfullCalcOnLoad\s*=\s*[\"'](1|true)[\"']")
+# calcPr follows these elements in CT_Workbook, in this order.
+_BEFORE_CALC = (b"</sheets>", b"</functionGroups>", b"</externalReferences>",
+                b"</definedNames>")
+
+
+def styled_cells(
+    archive: zipfile.ZipFile, scan: SheetScan, cells: Cells, workbook: str
+) -> tuple[Cells, dict[str, bytes]]:
+    """Return the cells with the style each needs, and the new styles part if any."""
+    needs_style = [
+        target for target, value in cells.items()
+        if _wants_style(as_write(value))
+    ]  # fmt: skip
+    if not needs_style:
+        return cells, {}
+    parts = workbook_part_names(archive, workbook)
+    if "styles" not in parts:
+        # TODO: a workbook without a styles part gets no date formats or fills.
+        return cells, {}
+    check_member_size(archive.getinfo(parts["styles"]), MAX_PART_BYTES, workbook)
+    book = StyleBook(archive.read(parts["styles"]))
+    overlay: dict[tuple[int, int], CellWrite] = {}
+    for target in needs_style:
+        write = as_write(cells[target])
+        current = _current_style(scan, target)
+        style = current
+        if write.fill is not None:
+            style = book.with_fill(style, write.fill)
+        if isinstance(write.value, dt.date) and not book.is_date(style):
+            style = book.with_date_format(style)
+        if style != current or write.style is not None:
+            overlay[target] = CellWrite(write.value, style)
+    if not overlay:
+        return cells, {}
+    merged = dict(cells)
+    merged.update(overlay)
+    changed = {parts["styles"]: book.to_bytes()} if book.changed else {}
+    return merged, changed
+
+
+def _wants_style(write: CellWrite) -> bool:
+    if write.style is not None:
+        return False
+    return write.fill is not None or (
+        isinstance(write.value, dt.date) and write.value is not None
+    )
+
+
+def _current_style(scan: SheetScan, target: tuple[int, int]) -> int:
+    state = scan.cells.get(target)
+    style = state.style if state is not None and state.exists else None
+    if style is None:
+        style = scan.column_styles.get(target[1])
+    return int(style) if style and style.isdigit() else 0
+
+
+def full_calc_part(archive: zipfile.ZipFile, scan: SheetScan, workbook: str) -> dict[str, bytes]:
+    """Return workbook.xml with fullCalcOnLoad set when the sheet holds formulas."""
+    if not scan.has_formulas:
+        return {}
+    name = workbook_part_names(archive, workbook)["workbook"]
+    check_member_size(archive.getinfo(name), MAX_PART_BYTES, workbook)
+    xml = archive.read(name)
+    updated = with_full_calc(xml)
+    return {} if updated == xml else {name: updated}
+
+
+def with_full_calc(xml: bytes) -> bytes:
+    """Return workbook XML with `fullCalcOnLoad="1"` on calcPr, adding calcPr if needed."""
+    match = _CALC_PR.search(xml)
+    if match is not None:
+        tag = match.group(0)
+        if _FULL_CALC.search(tag):
+            return xml
+        end = len(tag) - (2 if match.group(1) else 1)
+        new_tag = tag[:end].rstrip() + b' fullCalcOnLoad="1"' + tag[end:]
+        return xml[: match.start()] + new_tag + xml[match.end() :]
+    prefix = re.search(rb"<([\w.-]+:)?workbook[\s>]", xml)
+    p = (prefix.group(1) or b"") if prefix else b""
+    positions = [xml.rfind(b"</" + p + close[2:]) for close in _BEFORE_CALC]
+    anchor = max(positions)
+    if anchor < 0:
+        return xml
+    anchor = xml.index(b">", anchor) + 1
+    return xml[:anchor] + b"<" + p + b'calcPr fullCalcOnLoad="1"/>' + xml[anchor:]
+
