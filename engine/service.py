@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.findings import EngineError, Finding, Severity
+from engine.mail.environment import check_environment
 from engine.state import ensure_schema, open_state
 from engine.watch import WorkbookWatcher
 
@@ -125,6 +126,8 @@ def run_service(
                 "Create it or fix 'folder' in rules/workbooks.yaml.",
             )
         )
+    # Non-ASCII attachment names must work before the first letter is planned.
+    check_environment()
     stop_event = stop_event or threading.Event()
     service = _Service(project, settings, as_of, run_pass, flush_pending, on_notice)
     restore = _install_signal_handlers(stop_event)
