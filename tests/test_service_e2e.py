@@ -407,3 +407,106 @@ def test_broken_rules_keep_last_good(project_root, tmp_path, caplog):
         .getMessage()
         .startswith("invalid rule files; the previous rules stay in force")
     )
+
+
+def trim_orders(path: Path, keep: int) -> None:
+    """Rewrite orders.xlsx with its header and only its last `keep` orders."""
+    from openpyxl import Workbook
+
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Orders").to_python()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Orders"
+    for row in [rows[0], *rows[-keep:]]:
+        sheet.append([None if value == "" else value for value in row])
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    workbook.save(path)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    temporary = path.with_name(".~test-" + path.name)
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+@pytest.mark.slow
+def test_save_during_pass_keeps_edit(project_root, tmp_path):
+    """A person's save at a random moment of a pass is kept, and flags follow it."""
+    import random
+
+    from save_replay import REPLACING_MODES
+
+    orders_path = project_root / "workbooks" / "orders.xlsx"
+    trim_orders(orders_path, keep=50)
+    project = Project.at(project_root)
+    rules = pipeline.load_rules(project)
+    pipeline.run_pass(project, as_of=AS_OF, rules=rules, send_mail=False)
+    orders = OrdersSheet(orders_path)
+    first, second = FLIP_ORDER, BLOCKED_ORDER
+    scratch = tmp_path / "scratch"
+    rng = random.Random(20130603)
+    outcomes = {"changed during pass": 0, "locked": 0}
+
+    for trial in range(50):
+        first_amount = rng.choice(["5000", "10"])
+        second_amount = rng.choice(["5000", "5"])
+        # The person's earlier save leaves `first` undecided, so the pass has a write.
+        replace_file(
+            orders_path,
+            orders.edit(first, scratch, amount=first_amount, clear_status=True),
+        )
+        person = orders.edit(second, scratch, amount=second_amount, clear_status=True)
+        mode = rng.choice(REPLACING_MODES)
+        delay = rng.uniform(0.0, 0.25)
+        hold = rng.choice([0.001, 0.02, 0.1])
+
+        def save(person=person, mode=mode, delay=delay, hold=hold, trial=trial) -> None:
+            time.sleep(delay)
+            save_as_person(
+                orders_path,
+                person,
+                mode,
+                chunk=2048,
+                delay=0.002,
+                lock_hold=hold,
+                seed=trial,
+            )
+
+        saver = threading.Thread(target=save)
+        saver.start()
+        results = [
+            pipeline.run_pass(project, as_of=AS_OF, rules=rules, send_mail=False)
+        ]
+        saver.join()
+        for _ in range(8):
+            if not pipeline.run_pass(
+                project, as_of=AS_OF, rules=rules, dry_run=True, send_mail=False
+            ).planned_writes:
+                break
+            results.append(
+                pipeline.run_pass(project, as_of=AS_OF, rules=rules, send_mail=False)
+            )
+        outcomes["changed during pass"] += sum(
+            bool(r.changed_during_pass) for r in results
+        )
+        outcomes["locked"] += sum(bool(r.locked) for r in results)
+        pipeline.flush_pending(project)
+
+        where = f"trial {trial} ({mode}, save after {delay:.3f} s)"
+        assert orders.value(first, "Amount") == float(first_amount), where
+        assert orders.value(second, "Amount") == float(second_amount), where
+        expected_first = "BLOCKED" if first_amount == "5000" else "APPROVED"
+        expected_second = "BLOCKED" if second_amount == "5000" else "APPROVED"
+        assert orders.value(first, "Status") == expected_first, where
+        assert orders.value(second, "Status") == expected_second, where
+        final = pipeline.run_pass(
+            project, as_of=AS_OF, rules=rules, dry_run=True, send_mail=False
+        )
+        assert final.planned_writes == [], where
+    print(f"passes that met a save: {outcomes}")
+    # The random moments hit both the lock file and a save between read and write.
+    assert outcomes["changed during pass"] > 0
+    assert outcomes["locked"] > 0
