@@ -140,7 +140,8 @@ def run_pass(
     result.counts["decided"] = len(decisions)
 
     step("write back")
-    result.planned_writes = plan_writes(reads, decisions, ledger, customers, limits, as_of)
+    result.planned_writes = plan_writes(reads, decisions, ledger, customers, limits, as_of,
+                                        approvers=rules.approvers)
     state = None if dry_run else open_state(workbook_map.state)
     try:
         if not dry_run:
@@ -260,12 +261,21 @@ def make_to_base(rules):
     return to_base
 
 
-def plan_writes(reads, decisions, ledger, customers, limits, as_of) -> list[SheetWrite]:
+# Status fills when the map sets style: {status_colours: true}; Excel's "Good",
+# "Bad" and "Neutral" cell-style colours.
+STATUS_FILLS = {"APPROVED": "FFC6EFCE", "BLOCKED": "FFFFC7CE", "HELD": "FFFFEB9C"}
+
+
+def plan_writes(reads, decisions, ledger, customers, limits, as_of,
+                approvers=()) -> list[SheetWrite]:
     """Return the owned cells that differ from the sheets, per sheet."""
     writes: list[SheetWrite] = []
     orders_read = reads.get("orders")
     if orders_read is not None:
-        writes.append(plan_orders_write(orders_read, decisions))
+        write = plan_orders_write(orders_read, decisions)
+        if orders_read.source.override_dropdown and write.cells:
+            write.validation = approver_list(orders_read, approvers)
+        writes.append(write)
     customers_read = reads.get("customers")
     if customers_read is not None:
         writes.append(plan_customers_write(customers_read, ledger, customers, limits, as_of))
@@ -290,7 +300,25 @@ def plan_orders_write(read, decisions) -> SheetWrite:
             changed_cells(decision.ref.row, read.owned_columns, current, new,
                           date1904=read.date1904)
         )
+    status_column = read.owned_columns.get("status")
+    if read.source.status_colours and status_column is not None:
+        from engine.xlsx.patch_cells import CellWrite
+
+        for (row, column), value in write.cells.items():
+            if column == status_column and row != read.header_row:
+                write.cells[(row, column)] = CellWrite(value, fill=STATUS_FILLS.get(value))
     return write
+
+
+def approver_list(read, approvers):
+    """Return the drop-down of approvers for the override approver column, if mapped."""
+    from engine.xlsx.validation import ListValidation
+
+    column = read.columns.get("override_approver")
+    if column is None or not approvers:
+        return None
+    first_row = read.source.data_starts or read.header_row + 1
+    return ListValidation(column, first_row, tuple(approvers))
 
 
 def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
@@ -318,6 +346,7 @@ def apply_writes(state, result: PassResult) -> None:
             stamp = write_cells(
                 write.path, write.sheet, write.cells,
                 expected=write.expected, shown_as=write.shown_as,
+                validation=write.validation,
             )
         except FileLocked as exc:
             owner = getattr(exc, "owner", None)

@@ -85,8 +85,9 @@ TOP_KEYS = (
 )
 SOURCE_KEYS = (
     "file", "sheet", "header_row", "data_starts", "columns", "owned", "locale",
-    "date_order", "date_formats", "rows_below_table",
+    "date_order", "date_formats", "rows_below_table", "style",
 )
+STYLE_KEYS = ("status_colours", "override_dropdown")
 OWNED_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -107,6 +108,10 @@ class SourceMap:
     date_formats: tuple[str, ...] = ()
     date_window: tuple[dt.date, dt.date] = (DEFAULT_EARLIEST_DATE, dt.date(2100, 1, 1))
     rows_below_table: str = "evaluate"
+    # style: status cells coloured by status, and a list of the rule files'
+    # approvers on the override approver column.
+    status_colours: bool = False
+    override_dropdown: bool = False
     header_scan_rows: int = DEFAULT_HEADER_SCAN_ROWS
 
     @property
@@ -350,11 +355,32 @@ def check_source(check: _Checker, kind: str, node, parent, defaults) -> SourceMa
     if "date_formats" in node:
         settings["date_formats"] = defaults["date_formats"] + check_date_formats(check, node)
     below = check.choice(node, "rows_below_table", ROWS_BELOW_TABLE, "evaluate")
+    style = check_style(check, node)
     if file is None or sheet is None:
         return None
     return SourceMap(kind=kind, file=file, sheet=sheet, header_row=header_row,
                      columns=columns, owned=owned, where=where, data_starts=data_starts,
-                     rows_below_table=below, **settings)
+                     rows_below_table=below, **style, **settings)
+
+
+def check_style(check: _Checker, node) -> dict[str, bool]:
+    style = node.get("style")
+    if style is None:
+        return {}
+    if not isinstance(style, CommentedMap):
+        check.fault(node, "style", "'style' must be a mapping such as "
+                    "{status_colours: true}, found " f"{describe(style)}.")
+        return {}
+    check.unknown_keys(style, STYLE_KEYS, "style setting")
+    found = {}
+    for key in STYLE_KEYS:
+        value = style.get(key, False)
+        if not isinstance(value, bool):
+            check.fault(style, key, f"'{key}' must be true or false, found "
+                        f"{describe(value)}.")
+            continue
+        found[key] = value
+    return found
 
 
 def check_header_row(check: _Checker, node) -> int | None:

@@ -52,6 +52,8 @@ class SheetWrite:
     shown_as: str
     expected: FileStamp
     cells: Cells = field(default_factory=dict)
+    # A drop-down list to add to the sheet (engine.xlsx.validation.ListValidation).
+    validation: object | None = None
 
 
 def as_decimal(value: object) -> Decimal | None:
@@ -173,6 +175,7 @@ def drop_pending(connection: sqlite3.Connection, path: Path, sheet: str) -> None
 
 
 def encode_value(value: object) -> list:
+    value = getattr(value, "value", value)  # a CellWrite keeps only its value
     if value is None:
         return ["none", None]
     if isinstance(value, Decimal):

@@ -113,3 +113,114 @@ def test_full_calc_element_added_after_names():
         b"<x:workbook><x:sheets/><x:definedNames><x:definedName/></x:definedNames>"
         b'<x:calcPr fullCalcOnLoad="1"/></x:workbook>'
     )
+
+
+# Status colours and the approver drop-down through the whole pass.
+
+ORDER_HEADER = ["OrderID", "OrderDate", "CustomerID", "Salesperson", "Amount",
+                "Currency", "Override Approver", "Status", "Reason"]
+ORDERS = [
+    ["ORD-1001", dt.date(2024, 5, 2), "C001", "S01", 4000, "EUR", None],
+    ["ORD-1002", dt.date(2024, 5, 20), "C001", "S01", 3000, "EUR", None],
+    ["ORD-1005", dt.date(2024, 6, 28), "C001", "S01", 1500, "EUR", None],
+    ["ORD-1006", dt.date(2024, 6, 29), "C001", "S01", 3500, "EUR", None],
+]
+
+
+def styled_project(tmp_path: Path, style: str) -> Path:
+    from tests import test_cases_product as cases
+
+    project = cases.make_project(tmp_path)
+    cases.build_sheet(project / "workbooks" / "orders.xlsx", "Orders", ORDER_HEADER,
+                      ORDERS)
+    sheet_path = project / "workbooks" / "orders.xlsx"
+    workbook = openpyxl.load_workbook(sheet_path)
+    workbook["Orders"].merge_cells("K1:L1")
+    workbook["Orders"]["K1"] = "Notes"
+    workbook["Orders"].page_margins.left = 0.5
+    workbook.save(sheet_path)
+    cases.add_companions(project)
+    columns = cases.ORDER_COLUMNS.replace(
+        "      currency: Currency\n",
+        "      currency: Currency\n      override_approver: Override Approver\n")
+    cases.write_map(project, cases.orders_source(columns=columns, settings=style))
+    return project
+
+
+def run_cases_pass(project: Path):
+    from engine.pipeline import run_pass
+    from engine.project import Project
+
+    return run_pass(Project.at(project), as_of=dt.date(2024, 6, 30), send_mail=False)
+
+
+STYLE = "    style: {status_colours: true, override_dropdown: true}\n"
+
+
+def test_status_colours_written(tmp_path):
+    project = styled_project(tmp_path, STYLE)
+
+    run_cases_pass(project)
+
+    sheet = openpyxl.load_workbook(project / "workbooks" / "orders.xlsx")["Orders"]
+    assert sheet["H4"].value == "APPROVED"
+    assert sheet["H4"].fill.fgColor.rgb == "FFC6EFCE"
+    assert sheet["H5"].value == "BLOCKED"
+    assert sheet["H5"].fill.fgColor.rgb == "FFFFC7CE"
+    assert sheet["H1"].fill.fgColor.rgb != "FFC6EFCE"
+
+
+def test_override_dropdown_added_once(tmp_path):
+    project = styled_project(tmp_path, STYLE)
+    orders = project / "workbooks" / "orders.xlsx"
+
+    run_cases_pass(project)
+    # A cleared status makes the second pass write again, with the list present.
+    write_cells(orders, "Orders", {(5, 8): None}, fsync=False)
+    second = run_cases_pass(project)
+
+    assert second.cells_written == 1
+
+    validations = openpyxl.load_workbook(orders)["Orders"].data_validations.dataValidation
+    assert len(validations) == 1
+    assert validations[0].type == "list"
+    assert validations[0].formula1 == '"Maria Lopez,Tom Becker"'
+    assert str(validations[0].sqref) == "G2:G1048576"
+    xml = member(orders, "xl/worksheets/sheet1.xml")
+    assert xml.index(b"</mergeCells>") < xml.index(b"<dataValidations")
+    assert xml.index(b"<dataValidations") < xml.index(b"<pageMargins")
+
+
+def test_style_off_keeps_styles_part(tmp_path):
+    project = styled_project(tmp_path, "")
+    orders = project / "workbooks" / "orders.xlsx"
+    before = member(orders, "xl/styles.xml")
+
+    run_cases_pass(project)
+
+    assert member(orders, "xl/styles.xml") == before
+    assert b"dataValidation" not in member(orders, "xl/worksheets/sheet1.xml")
+
+
+def test_styled_workbook_opens_elsewhere(tmp_path):
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    project = styled_project(tmp_path, STYLE)
+    orders = project / "workbooks" / "orders.xlsx"
+    run_cases_pass(project)
+
+    rows = CalamineWorkbook.from_path(str(orders)).get_sheet_by_name("Orders").to_python()
+    assert rows[4][7] == "BLOCKED"
+    if soffice is None:
+        import pytest
+
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = tmp_path / "csv"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                    "--convert-to", "csv", "--outdir", str(out), str(orders)],
+                   check=True, capture_output=True, timeout=120)
+    text = (out / "orders.csv").read_text(encoding="utf-8", errors="replace")
+    assert "BLOCKED" in text
+    assert "APPROVED" in text

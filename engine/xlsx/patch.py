@@ -69,6 +69,7 @@ from engine.xlsx.patch_package import (
 from engine.xlsx.patch_parts import full_calc_part, styled_cells
 from engine.xlsx.patch_scan import SheetScan, is_unchanged, refusals, scan_sheet
 from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
+from engine.xlsx.validation import ListValidation, with_validation
 
 __all__ = [
     "CellValue",
@@ -103,8 +104,11 @@ def write_cells(
     expected: FileStamp | None = None,
     shown_as: str | None = None,
     fsync: bool = True,
+    validation: ListValidation | None = None,
 ) -> FileStamp:
     """Write values into cells of one sheet, (row, column) 1-based; return the new stamp.
+
+    `validation` adds a drop-down list to a column unless the sheet has one there.
 
     Writes atomically, and writes nothing (returning the current stamp) when every
     cell already contains its value. Raises FileLocked, FileChanged, NotAWorkbook or
@@ -132,7 +136,7 @@ def write_cells(
                 )  # fmt: skip
                 return stamp_of(path)
             parts.update(full_calc_part(archive, scan, workbook))
-            plan = _Plan(cells, targets, parts)
+            plan = _Plan(cells, targets, parts, validation)
             stamp = _replace(path, handle, sheet_part, scan, plan, before, workbook, fsync)
     log.info("wrote %d cells into %s › %s", len(targets), workbook, sheet)
     return stamp
@@ -159,6 +163,7 @@ class _Plan:
     cells: Cells
     targets: list[tuple[int, int]]
     parts: dict[str, bytes] = field(default_factory=dict)  # other members to replace
+    validation: ListValidation | None = None
 
 
 def _sorted_targets(cells: Cells, workbook: str, sheet: str) -> list[tuple[int, int]]:
@@ -364,6 +369,7 @@ def _patched_sheet(
     context = scan.context(sheet_part.date1904)
     targets = plan.targets
     batch: list[bytes] = []
+    tail: list[bytes] = []  # the sheet after </sheetData>, kept whole to add a list
     size = 0
     index = 0
 
@@ -396,13 +402,19 @@ def _patched_sheet(
             pieces = [piece.data]
         else:
             assert isinstance(piece, Tail)
-            pieces = [*new_rows_before(MAX_ROW + 1), piece.data]
+            pieces = list(new_rows_before(MAX_ROW + 1))
+            if plan.validation is None:
+                pieces.append(piece.data)
+            else:
+                tail.append(piece.data)
         for data in pieces:
             batch.append(data)
             size += len(data)
         if size >= _WRITE_BATCH:
             yield b"".join(batch)
             batch, size = [], 0
+    if plan.validation is not None:
+        batch.append(with_validation(b"".join(tail), context.prefix, plan.validation))
     yield b"".join(batch)
 
 
