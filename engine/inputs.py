@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
-from engine.findings import Finding
+from engine.findings import EngineError, Finding
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
 from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
@@ -107,10 +107,22 @@ def text_of(value: object) -> str | None:
 
 
 def read_inputs(wmap: WorkbookMap) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
-    """Read the three mapped sheets; raise EngineError when one cannot be read at all."""
-    reads = {kind: read_sheet(wmap.source_path(kind), wmap.sources[kind],
-                              shown_as=wmap.sources[kind].file)
-             for kind in KINDS if kind in wmap.sources}
+    """Read the three mapped sheets; raise EngineError when one cannot be read at all.
+
+    Every workbook is tried, so the error lists the faults of all of them at once.
+    """
+    reads = {}
+    failures: list[Finding] = []
+    for kind in KINDS:
+        if kind not in wmap.sources:
+            continue
+        try:
+            reads[kind] = read_sheet(wmap.source_path(kind), wmap.sources[kind],
+                                     shown_as=wmap.sources[kind].file)
+        except EngineError as exc:
+            failures.extend(exc.findings)
+    if failures:
+        raise EngineError(failures)
     inputs = Inputs()
     findings: list[Finding] = []
     currencies = {}
