@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
+from email import policy
+from email.parser import BytesParser
 
 import pytest
+from conftest import copy_project
 from mail_factories import (
     AS_OF,
     customer,
@@ -29,6 +33,8 @@ from engine.mail import (
 from engine.mail.digest import BUCKETS, aging_by_salesperson
 from engine.mail.formatting import round_money
 from engine.mail.transport import OutboxTransport
+from engine.pipeline import run_pass
+from engine.project import Project
 
 
 @dataclass
@@ -241,3 +247,24 @@ def test_digest_schedule(tmp_path, schedule, expected):
         sent,
     )
     assert len(list(tmp_path.glob("*.eml"))) == expected
+
+
+def test_manager_digest_from_demo_pass(tmp_path):
+    project = copy_project(tmp_path / "project")
+    result = run_pass(Project.at(project), as_of=dt.date(2013, 6, 3))
+    [path] = (project / "outbox").glob("2013-06-03_digest_managers_*.eml")
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    sent = result.delivery.sent
+    assert "<built-in" not in text
+    assert "&lt;built-in" not in html
+    assert f"Letters sent ({len(sent)})" in text
+    section = text[text.index("Letters sent") : text.index("Delivery uncertain")]
+    lines = section.splitlines()[1:]
+    for letter in sent:
+        ids = ", ".join(item.item_id for item in letter.items)
+        line = next(line for line in lines if f" to {letter.recipient_id}:" in line)
+        assert line.endswith(f": {ids}"), line
+        assert ids in html
+    assert re.search(r"reminder level [13] to \S+: \d{10}", section)

@@ -149,7 +149,8 @@ def _letters_context(letters: list[Letter]) -> list[dict[str, Any]]:
             "kind": letter.kind,
             "level": letter.level,
             "recipient_id": letter.recipient_id,
-            "items": ", ".join(item.item_id for item in letter.items),
+            # Not "items": Jinja would find the dict method of that name first.
+            "item_ids": ", ".join(item.item_id for item in letter.items),
         }
         for letter in letters
     ]

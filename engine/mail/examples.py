@@ -1,84 +1,67 @@
-"""Regenerate the rendered example letters in docs/examples/.
+"""Regenerate the rendered example letters in docs/examples/ from the demo workbooks.
 
-    python -m engine.mail.examples [PROJECT_ROOT]
+    python -m engine.mail.examples [PROJECT_ROOT [OUTPUT]]
 
-The letters use the project's rules (rules/*.yaml) and templates, with customers and
-invoices built in code: one customer per language, with invoices overdue far enough
-for each dunning level. Each letter is written as <language>/<template>.txt (subject
-line, blank line, text part) and .html; the manager digest as digest_manager.txt.
+The project's rules/, templates/ and workbooks/ are copied to a temporary folder,
+and one full pass as of 2013-06-03 runs on the copy, so the letters go to the copy's
+outbox/ and the project stays untouched. From that outbox the command writes one
+reminder for each language and dunning level that occurs, as
+<language>/<template>.txt (subject line, blank line, text part) and .html, and the
+manager digest as digest_manager.txt, digest_manager.html and
+digest_manager_aging.png (the chart the HTML shows). Each reminder is the one to
+the customer with the lowest id at that language and level.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import shutil
 import sys
-from decimal import Decimal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
-from engine.ledger import build_ledger
-from engine.mail.context import build_context
-from engine.mail.digest import DigestData, build_manager_digest
-from engine.mail.letter import REMINDER, THANK_YOU, Letter
-from engine.mail.plan import letter_item
-from engine.mail.render import LetterRenderer
-from engine.model import Customer, Inputs, Order, RowRef
-from engine.rules.check import load_rules
-from engine.rules.model import RuleSet
+from engine.mail.letter import REMINDER, Letter
+from engine.mail.transport import outbox_name
 
 log = logging.getLogger(__name__)
 
 AS_OF = dt.date(2013, 6, 3)
-# Language -> (company, contact, salutation, currency)
-SAMPLE_CUSTOMERS = {
-    "en": ("Harbour Light Travel Ltd", "Ana O'Neil", "Dear Ms", "USD"),
-    "de": ("Nordlicht Reisen GmbH", "Zoë Ångström-Müller", "Sehr geehrte Frau", "EUR"),
-    "fr": ("Voyages Étoile SARL", "Hélène Lefèvre", "Madame", "EUR"),
-    "es": ("Viajes Peñón S.L.", "José Núñez", "Estimado Sr.", "EUR"),
-    "pt": ("Viagens Açoriano Lda", "João Conceição", "Caro Sr.", "USD"),
-}
+PROJECT_FOLDERS = ("rules", "templates", "workbooks")
+CHART_NAME = "digest_manager_aging.png"
 
 
-def sample_customer(language: str, row: int) -> Customer:
-    company, contact, salutation, currency = SAMPLE_CUSTOMERS[language]
-    return Customer(
-        customer_id=f"X-{language.upper()}",
-        name=company,
-        ref=RowRef("customers.xlsx", "Customers", row),
-        salesperson="AKE",
-        email=f"{language}@example.test",
-        contact=contact,
-        salutation=salutation,
-        language=language,
-        currency=currency,
-    )
-
-
-def sample_orders(customer: Customer, days_overdue: list[int]) -> list[Order]:
-    orders = []
-    for number, days in enumerate(days_overdue, start=1):
-        due = AS_OF - dt.timedelta(days=days)
-        orders.append(
-            Order(
-                order_id=f"{customer.customer_id}-{number}",
-                customer_id=customer.customer_id,
-                order_date=due - dt.timedelta(days=45),
-                amount=Decimal("1234.5") * number,
-                currency=customer.currency or "USD",
-                ref=RowRef("orders.xlsx", "Orders", number + 1),
-                invoice_id=f"INV-2013-{customer.language.upper()}{number:02d}",
-                invoice_date=due - dt.timedelta(days=30),
-                due_date=due,
-            )
+def copy_demo(root: Path, target: Path) -> Path:
+    """Copy the project's rules, templates and workbooks into `target`; return it."""
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(
+            root / folder,
+            target / folder,
+            ignore=shutil.ignore_patterns("*.py", "__pycache__", "~$*", ".~*"),
         )
-    return orders
+    return target
 
 
-def _to_base(rules: RuleSet):
-    def convert(amount: Decimal, currency: str, ref: RowRef) -> Decimal:
-        return amount * rules.fx_rates.get(currency, Decimal(1))
+@contextmanager
+def _outbox_only() -> Iterator[None]:
+    """Hide ARREARS_SMTP_* for the pass, so the examples never go to a mail server."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("ARREARS_SMTP_")}
+    for name in saved:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
-    return convert
+
+def _read_eml(path: Path) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
 
 
 def _write(path: Path, text: str) -> None:
@@ -86,85 +69,92 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _write_letter(renderer: LetterRenderer, letter: Letter, folder: Path) -> None:
-    subject, text, html = renderer.render_parts(
-        letter.template,
-        letter.language,
-        build_context(letter, renderer.rules),
-        letter.where,
-    )
-    _write(folder / f"{letter.template}.txt", f"Subject: {subject}\n\n{text}")
-    _write(folder / f"{letter.template}.html", html)
+def _write_letter(message: EmailMessage, folder: Path, template: str) -> list[Path]:
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    paths = [folder / f"{template}.txt", folder / f"{template}.html"]
+    _write(paths[0], f"Subject: {message['Subject']}\n\n{text}")
+    _write(paths[1], html)
+    return paths
+
+
+def _write_digest(message: EmailMessage, output: Path) -> list[Path]:
+    html_part = message.get_body(("html",))
+    html = html_part.get_content()
+    for part in message.walk():
+        if part.get_content_type() == "image/png" and part["Content-ID"]:
+            cid = str(part["Content-ID"]).strip("<>")
+            html = html.replace(f"cid:{cid}", CHART_NAME)
+            (output / CHART_NAME).write_bytes(part.get_content())
+    text = message.get_body(("plain",)).get_content()
+    _write(output / "digest_manager.txt", f"Subject: {message['Subject']}\n\n{text}")
+    _write(output / "digest_manager.html", html)
+    return [
+        output / "digest_manager.txt",
+        output / "digest_manager.html",
+        output / CHART_NAME,
+    ]
+
+
+def _first_per_language_and_level(letters: list[Letter]) -> list[Letter]:
+    chosen: dict[tuple[str, int], Letter] = {}
+    for letter in sorted(letters, key=lambda letter: letter.recipient_id):
+        if letter.kind == REMINDER:
+            chosen.setdefault((letter.language, letter.level), letter)
+    return [chosen[key] for key in sorted(chosen)]
+
+
+def _remove_old_examples(output: Path) -> None:
+    """Delete the rendered files and emptied folders in `output`; keep README.md."""
+    for path in output.rglob("*.*"):
+        if path.is_file() and path.name != "README.md":
+            path.unlink()
+    for folder in sorted(output.glob("*/"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def write_examples(root: Path, output: Path | None = None) -> list[Path]:
-    """Render every level in every language, plus the manager digest; return the files."""
-    rules = load_rules(root)
-    renderer = LetterRenderer(root / "templates", rules)
+    """Run a pass on a copy of the demo and write its example letters; return the files.
+
+    Files from an earlier run in `output` are removed first, so a language or level
+    that no longer occurs leaves no stale example.
+    """
+    from engine.pipeline import run_pass
+    from engine.project import Project
+
     output = output or root / "docs" / "examples"
-    customers, orders = {}, []
-    for row, language in enumerate(SAMPLE_CUSTOMERS, start=2):
-        customer = sample_customer(language, row)
-        customers[customer.customer_id] = customer
-        # One invoice per level: 12, 40 and 75 days overdue in the shipped rules.
-        days = [level.min_days + 11 for level in rules.dunning_levels]
-        orders += sample_orders(customer, days)
-    ledger = build_ledger(
-        Inputs(list(customers.values()), orders, []), AS_OF, _to_base(rules)
-    )
-
-    for customer_id, customer in customers.items():
-        items = sorted(
-            ledger.accounts[customer_id].open_items, key=lambda i: i.days_overdue
-        )
-        folder = output / (customer.language or rules.fallback_language)
-        for level, item in zip(rules.dunning_levels, items):
-            letter = Letter(
-                kind=REMINDER,
-                template=level.template,
-                as_of=AS_OF,
-                recipient_id=customer_id,
-                to=(customer.email or "",),
-                language=customer.language or "en",
-                level=level.level,
-                customer=customer,
-                items=tuple(
-                    letter_item(i, i_level.level, rules)
-                    for i, i_level in zip(items[: level.level], rules.dunning_levels)
-                ),
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="arrears-guard-examples-") as folder:
+        project = copy_demo(root, Path(folder) / "project")
+        with _outbox_only():
+            result = run_pass(Project.at(project), as_of=AS_OF)
+        outbox = project / "outbox"
+        _remove_old_examples(output)
+        for letter in _first_per_language_and_level(result.delivery.sent):
+            name = outbox_name(
+                letter.kind,
+                letter.level,
+                letter.recipient_id,
+                AS_OF.isoformat(),
+                letter.key,
             )
-            _write_letter(renderer, letter, folder)
-        thanks = Letter(
-            kind=THANK_YOU,
-            template="thank_you",
-            as_of=AS_OF,
-            recipient_id=customer_id,
-            to=(customer.email or "",),
-            language=customer.language or "en",
-            customer=customer,
-        )
-        _write_letter(renderer, thanks, folder)
-
-    data = DigestData(
-        as_of=AS_OF,
-        base_currency=rules.base_currency,
-        decisions=[],
-        ledger=ledger,
-        customers=customers,
-        limits={cid: Decimal(10000) for cid in customers},
-    )
-    digest = build_manager_digest(data, rules, renderer)
-    if digest is not None:
-        _write(
-            output / "digest_manager.txt", digest[1].get_body(("plain",)).get_content()
-        )
-    return sorted(output.rglob("*.*"))
+            written += _write_letter(
+                _read_eml(outbox / f"{name}.eml"),
+                output / letter.language,
+                letter.template,
+            )
+        digests = sorted(outbox.glob(f"{AS_OF.isoformat()}_digest_managers_*.eml"))
+        if digests:
+            written += _write_digest(_read_eml(digests[-1]), output)
+    return sorted(written)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     root = Path(argv[0]) if argv else Path.cwd()
-    for path in write_examples(root):
+    output = Path(argv[1]) if len(argv) > 1 else None
+    for path in write_examples(root, output):
         print(path)
     return 0
 
