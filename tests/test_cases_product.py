@@ -513,3 +513,82 @@ def test_checked_on_shows_date(tmp_path):
     customers = project / "workbooks" / "customers.xlsx"
     checked = column_values(customers, "Customers", 1, "CustomerID", "Checked On")
     assert checked["C001"] == (dt.datetime(2024, 6, 30),)
+
+
+# Files that are not .xlsx workbooks, under an .xlsx name.
+
+OLE_HEADER = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+
+
+def xlsb_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    return buffer.getvalue()
+
+
+MISLABELLED = {
+    "xls or password": (OLE_HEADER, "this is an old .xls file or a password-protected "
+                        "workbook. Open it in Excel and save it as .xlsx without a "
+                        "password."),
+    "csv": (b"PaymentID,PaymentDate,CustomerID,Amount\nPAY-1,2024-06-25,C003,500\n",
+            "this is a text (CSV) file saved with an .xlsx name. Open it in Excel and "
+            "save it as .xlsx."),
+    "html": (b"<html><body><table><tr><td>PAY-1</td></tr></table></body></html>",
+             "this is a web page or XML file saved with an .xlsx name. Open it in Excel "
+             "and save it as .xlsx."),
+    "xlsb": (xlsb_bytes(), "this is an Excel binary workbook (.xlsb). Open it in Excel "
+             "and save it as .xlsx."),
+}
+
+
+@pytest.mark.parametrize("kind", MISLABELLED)
+def test_mislabelled_payments_reported(tmp_path, kind):
+    project = formula_project(tmp_path, "orders_excel_like.xlsx")
+    data, message = MISLABELLED[kind]
+    (project / "workbooks" / "payments.xlsx").write_bytes(data)
+    orders = project / "workbooks" / "orders.xlsx"
+    before = orders.read_bytes()
+
+    result = run(project)
+
+    assert f"payments.xlsx: {message}" in finding_texts(result)
+    assert result.decisions == []
+    assert orders.read_bytes() == before
+
+
+def test_all_broken_workbooks_reported(tmp_path):
+    project = formula_project(tmp_path, "orders_excel_like.xlsx")
+    (project / "workbooks" / "payments.xlsx").write_bytes(OLE_HEADER)
+    (project / "workbooks" / "customers.xlsx").write_bytes(b"CustomerID;Company\n")
+
+    result = run(project)
+
+    texts = finding_texts(result)
+    assert any(text.startswith("payments.xlsx: this is an old .xls") for text in texts)
+    assert any(text.startswith("customers.xlsx: this is a text (CSV)") for text in texts)
+    assert result.cells_written == 0
+
+
+def test_hidden_mapped_sheet_reported(tmp_path):
+    project = formula_project(tmp_path, "orders_excel_like.xlsx")
+    customers = project / "workbooks" / "customers.xlsx"
+    workbook = openpyxl.load_workbook(customers)
+    workbook.create_sheet("Visible")
+    workbook.create_sheet("Scratch").sheet_state = "hidden"
+    workbook["Customers"].sheet_state = "hidden"
+    workbook.active = 1
+    workbook.save(customers)
+
+    result = run(project)
+
+    hidden = [f for f in result.findings if f.code == "hidden-sheet"]
+    assert [str(f) for f in hidden] == [
+        "customers.xlsx › Customers: the mapped sheet is hidden; it is read and "
+        "written like a visible one. Unhide it in Excel if staff should see the "
+        "results."
+    ]
+    assert hidden[0].severity == "info"
