@@ -508,8 +508,8 @@ class _Service:
 class _RuleKeeper:
     """The last valid rule set, reloaded when a rule file or template changes.
 
-    A reload that fails keeps the previous rule set and reports the errors once per
-    distinct set of findings; the first valid reload afterwards reports "resolved".
+    A reload that fails keeps the previous rule set. Its errors are reported once per
+    distinct set of findings, and the first valid reload afterwards reports "resolved".
     """
 
     def __init__(self, project, notice: NoticeCallback):

@@ -67,7 +67,7 @@ def edited_workbook(
     """Return a workbook's bytes with `cells` ((row, column) 1-based) changed.
 
     The edit is made on a copy in `scratch` with the engine's cell writer, so every
-    other byte stays as the person's program had it; a None value clears the cell.
+    other byte stays as the person's program had it. A None value clears the cell.
     """
     from engine.xlsx.patch import write_cells
 
