@@ -8,6 +8,7 @@ Modes:
 - drop_on_quit: replies 250 to DATA, then hangs up instead of replying to QUIT.
 - auth_fail: replies 535 to every AUTH.
 - tempfail_first: greets the first connection with 421 and hangs up.
+- drop_on_rcpt: hangs up when the client sends RCPT, before any message data.
 - reject_rcpt: replies 550 to RCPT for addresses in `reject` (every address when
   `reject` is empty).
 - reject_data: replies 554 after the message data and stores nothing.
@@ -34,6 +35,7 @@ MODES = (
     "drop_on_quit",
     "auth_fail",
     "tempfail_first",
+    "drop_on_rcpt",
     "reject_rcpt",
     "reject_data",
 )
@@ -79,6 +81,9 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.mode == "drop_on_rcpt":
+            server.transport.close()
+            return "250 OK"
         if self.mode == "reject_rcpt" and (not self.reject or address in self.reject):
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)

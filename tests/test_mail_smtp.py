@@ -397,3 +397,21 @@ def test_missing_password_fails_fast(restore_keyring):
         "password was found. Set ARREARS_SMTP_PASSWORD, or store the password with "
         "`keyring set arrears-guard u@example.test`."
     )
+
+
+def test_drop_before_data_stays_queued(tmp_path):
+    db = tmp_path / "state.sqlite"
+    with SmtpServer("drop_on_rcpt") as server:
+        letters, report = run_pass(db, SmtpTransport(settings(server, retries=1)))
+        assert server.received == []
+    assert report.uncertain == []
+    assert report.sent == []
+    assert len(report.deferred) == 3
+    assert "connection lost during RCPT, before the message data" in str(
+        report.findings[0]
+    )
+    assert statuses(db) == Counter({"queued": 1})
+    with SmtpServer("ok") as server:
+        letters, report = run_pass(db, SmtpTransport(settings(server)))
+        assert len(report.sent) == 3
+        assert len(server.received) == 3
