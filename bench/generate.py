@@ -25,7 +25,8 @@ from bench.sheetwriter import AMOUNT, DATE, TEXT, write_workbook
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2013, 6, 3)
 OVERDUE_SHARE = 0.02
-CUSTOMERS_PER_SALESPERSON = 10
+LAYOUT_VERSION = 2  # bump when the generated data changes, so old files are rebuilt
+SALESPEOPLE = 40  # codes S00..S39, customers spread evenly
 FIRST_NAMES = ["José", "Zoë", "Łukasz", "Søren", "Ängela", "François", "Chloé", "Jürgen",
                "Núria", "Ömer", "Mária", "Dmitrij", "Aiko", "Björn", "Inês", "Ярослав"]
 LAST_NAMES = ["Núñez", "Müller", "Wiśniewski", "Ørsted", "Åkesson", "Dubois", "García",
@@ -58,7 +59,7 @@ def source_headers(map_path: Path = ROOT / "rules" / "workbooks.yaml") -> dict:
 def generate(out: Path, rows: int, *, seed: int = 20130603,
              customer_ratio: float = 0.1) -> BenchFiles:
     """Write the three workbooks into `out/<rows>/`; reuse them if already there."""
-    folder = out / f"rows-{rows}-seed-{seed}-c{customer_ratio}"
+    folder = out / f"rows-{rows}-seed-{seed}-c{customer_ratio}-v{LAYOUT_VERSION}"
     marker = folder / "complete.json"
     customers = max(10, int(rows * customer_ratio))
     if marker.exists():
@@ -103,7 +104,7 @@ def _customer(rng: random.Random, n: int) -> dict:
         "rating": rng.choice("AABBBCCD"),
         "credit_limit": Decimal(rng.choice((500, 750, 1000))) if rng.random() < 0.05
         else None,
-        "salesperson": f"S{n // CUSTOMERS_PER_SALESPERSON:04d}",
+        "salesperson": f"S{n % SALESPEOPLE:02d}",
         "contact": f"{first} {last}",
         "salutation": rng.choice(("Dear", "Hello")) + f" {first}",
         "email": f"c{n + 1}@customers.test",

@@ -24,12 +24,12 @@ TIMEOUT = 120.0  # seconds to wait for one flag before giving up
 
 
 def save_to_flag(files_folder: Path, work: Path, saves: int,
-                 salespeople: list[str]) -> dict:
+                 salespeople: list[str], customers: int) -> dict:
     """Return the median, minimum and maximum save-to-flag seconds of `saves` saves."""
     from python_calamine import CalamineWorkbook
 
     project = make_project(files_folder, work)
-    add_salespeople(project, salespeople)
+    add_salespeople(project, salespeople, customers)
     once = ["run.py", "--project", str(project), "--as-of", str(AS_OF), "once"]
     for _ in range(3):  # settle the workbooks so the watcher's first pass is a no-op
         isolated("settle", once)

@@ -68,8 +68,17 @@ def make_project(files_folder: Path, project: Path) -> Path:
     return project
 
 
-def add_salespeople(project: Path, codes: list[str]) -> None:
-    """Give each generated salesperson an address, as an agency lists its staff."""
+def add_salespeople(project: Path, codes: list[str], customers: int) -> None:
+    """List the generated salespeople and size their limit to their book.
+
+    The shipped default salesperson limit (1,500) suits about ten demo customers;
+    finance would raise it for a salesperson with hundreds, so it scales here.
+    """
+    credit = project / "rules" / "credit.yaml"
+    text = credit.read_text(encoding="utf-8")
+    limit = max(1500, 150 * customers // len(codes))
+    credit.write_text(text.replace("  default: 1500", f"  default: {limit}", 1),
+                      encoding="utf-8")
     path = project / "rules" / "dunning.yaml"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("DLU:"))

@@ -30,7 +30,7 @@ def measure_size(out: Path, rows: int, *, openpyxl: bool, latency: bool,
     steps = results["steps"]
 
     project = make_project(files.folder, work / "project")
-    add_salespeople(project, salesperson_codes(files.customers))
+    add_salespeople(project, salesperson_codes(), files.customers)
     steps["read floor"] = isolated("read floor", ["-m", "bench.child", "read",
                                                   str(project / "workbooks")])
     once = ["run.py", "--project", str(project), "--as-of", str(AS_OF), "once"]
@@ -58,15 +58,15 @@ def measure_size(out: Path, rows: int, *, openpyxl: bool, latency: bool,
         from bench.latency import save_to_flag
 
         results["latency"] = save_to_flag(files.folder, work / "latency", saves,
-                                          salesperson_codes(files.customers))
+                                          salesperson_codes(), files.customers)
     add_ratios(results)
     return results
 
 
-def salesperson_codes(customers: int) -> list[str]:
-    from bench.generate import CUSTOMERS_PER_SALESPERSON
+def salesperson_codes() -> list[str]:
+    from bench.generate import SALESPEOPLE
 
-    return [f"S{n:04d}" for n in range(customers // CUSTOMERS_PER_SALESPERSON + 1)]
+    return [f"S{n:02d}" for n in range(SALESPEOPLE)]
 
 
 def owned_cells(folder: Path) -> dict[str, dict]:
