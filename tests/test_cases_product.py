@@ -592,3 +592,50 @@ def test_hidden_mapped_sheet_reported(tmp_path):
         "results."
     ]
     assert hidden[0].severity == "info"
+
+
+# Orders kept in an Excel Table, with a row typed just below it.
+
+def table_orders_project(tmp_path: Path, below: str) -> Path:
+    from openpyxl.worksheet.table import Table
+
+    project = make_project(tmp_path)
+    orders = project / "workbooks" / "orders.xlsx"
+    header = ["OrderID", "OrderDate", "CustomerID", "Salesperson", "Amount", "Currency"]
+    rows = [["ORD-1001", dt.date(2024, 5, 2), "C001", "S01", 4000, "EUR"],
+            ["ORD-1002", dt.date(2024, 5, 20), "C001", "S01", 3000, "EUR"],
+            ["ORD-1005", dt.date(2024, 6, 28), "C001", "S01", 1500, "EUR"],
+            ["ORD-1006", dt.date(2024, 6, 29), "C001", "S01", 3500, "EUR"]]
+    build_sheet(orders, "Orders", header, rows)
+    workbook = openpyxl.load_workbook(orders)
+    workbook["Orders"].add_table(Table(displayName="OrderTable", ref="A1:F4"))
+    workbook.save(orders)
+    add_companions(project)
+    write_map(project, orders_source(settings=f"    rows_below_table: {below}\n"))
+    return project
+
+
+def test_table_gains_owned_columns(tmp_path):
+    project = table_orders_project(tmp_path, "evaluate")
+
+    run(project)
+
+    sheet = openpyxl.load_workbook(project / "workbooks" / "orders.xlsx")["Orders"]
+    table = sheet.tables["OrderTable"]
+    assert table.ref == "A1:H4"
+    assert [column.name for column in table.tableColumns][-2:] == ["Status", "Reason"]
+    assert sheet["G4"].value == "APPROVED"
+    assert sheet["G5"].value == "BLOCKED"
+
+
+def test_rows_below_table_reported(tmp_path):
+    project = table_orders_project(tmp_path, "report")
+
+    result = run(project)
+
+    sheet = openpyxl.load_workbook(project / "workbooks" / "orders.xlsx")["Orders"]
+    assert sheet["G4"].value == "APPROVED"
+    assert sheet["G5"].value is None
+    assert ("orders.xlsx › Orders › row 5: row is below the Excel table 'OrderTable' "
+            "(which ends at row 4) and was not read. Extend the table over this row, "
+            "or move the row into it." in finding_texts(result))

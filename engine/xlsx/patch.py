@@ -6,9 +6,8 @@ Instead the sheet's XML is streamed, only the rows holding written cells are
 rewritten, every other zip member is copied as raw compressed bytes, and the new
 file replaces the old one atomically.
 
-Cells inside an Excel Table's data range can be written. A column written right next
-to a table does not join it, because the table part (`ref`, `autoFilter`,
-`tableColumns`) is left unchanged.
+Cells inside an Excel Table's data range can be written, but not its header or
+totals row. A column written right next to a table, with its header, joins it.
 
 Besides the sheet, only styles.xml (a date or fill format the written cells need) and
 workbook.xml (`fullCalcOnLoad` when the sheet holds formulas, so Excel recalculates
@@ -66,7 +65,7 @@ from engine.xlsx.patch_package import (
     parse_range,
     shared_strings,
 )
-from engine.xlsx.patch_parts import full_calc_part, styled_cells
+from engine.xlsx.patch_parts import full_calc_part, styled_cells, table_parts
 from engine.xlsx.patch_scan import SheetScan, is_unchanged, refusals, scan_sheet
 from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
 from engine.xlsx.validation import ListValidation, with_validation
@@ -136,6 +135,7 @@ def write_cells(
                 )  # fmt: skip
                 return stamp_of(path)
             parts.update(full_calc_part(archive, scan, workbook))
+            parts.update(table_parts(archive, sheet_part, cells, workbook))
             plan = _Plan(cells, targets, parts, validation)
             stamp = _replace(path, handle, sheet_part, scan, plan, before, workbook, fsync)
     log.info("wrote %d cells into %s › %s", len(targets), workbook, sheet)

@@ -43,6 +43,7 @@ class TableArea:
     last_row: int
     last_column: int
     header_rows: int
+    totals_rows: int = 0
 
 
 @dataclass(slots=True)
@@ -234,6 +235,7 @@ def _tables(
                 last_row=area[2],
                 last_column=area[3],
                 header_rows=int(root.get("headerRowCount") or 1),
+                totals_rows=int(root.get("totalsRowCount") or 0),
             )
         )
     return tables

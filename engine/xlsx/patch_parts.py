@@ -7,6 +7,9 @@
   is set, so Excel recalculates every formula on opening instead of showing results
   cached before the write. It is one attribute; the rest of the part stays as it is.
 
+- the sheet's table parts: a column written right next to an Excel Table, header
+  included, joins it (`ref`, `autoFilter ref` and a new `tableColumn`).
+
 Every other part is copied byte for byte.
 """
 
@@ -17,8 +20,16 @@ import re
 import zipfile
 from collections.abc import Mapping
 
+from xml.sax.saxutils import quoteattr
+
+from engine.model import column_letter
 from engine.xlsx.patch_cells import CellValue, CellWrite, as_write
-from engine.xlsx.patch_package import MAX_PART_BYTES, check_member_size, workbook_part_names
+from engine.xlsx.patch_package import (
+    MAX_PART_BYTES,
+    SheetPart,
+    check_member_size,
+    workbook_part_names,
+)
 from engine.xlsx.patch_scan import SheetScan
 from engine.xlsx.styles import StyleBook
 
@@ -112,3 +123,70 @@ def with_full_calc(xml: bytes) -> bytes:
     anchor = xml.index(b">", anchor) + 1
     return xml[:anchor] + b"<" + p + b'calcPr fullCalcOnLoad="1"/>' + xml[anchor:]
 
+
+
+_TABLE_REF = re.compile(rb"(<(?:[\w.-]+:)?table\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])")
+_FILTER_REF = re.compile(rb"(<(?:[\w.-]+:)?autoFilter\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])")
+_COLUMNS = re.compile(rb"<((?:[\w.-]+:)?)tableColumns\b[^>]*>")
+_COLUMN_ID = re.compile(rb"<(?:[\w.-]+:)?tableColumn\b[^>]*?\sid\s*=\s*[\"'](\d+)[\"']")
+
+
+def table_parts(
+    archive: zipfile.ZipFile, sheet: SheetPart, cells: Cells, workbook: str
+) -> dict[str, bytes]:
+    """Return table parts widened by one column where a write adds a column next to them.
+
+    Columns join a table when their header cells (the table's first row, from one
+    column right of the table on, without gaps) are written with text in this write. Excel would otherwise
+    show the column outside the table, or ask to repair a table whose header row
+    and `tableColumns` disagree.
+    """
+    parts = {}
+    for table in sheet.tables:
+        names = []
+        while table.header_rows:
+            header = cells.get((table.first_row, table.last_column + 1 + len(names)))
+            name = as_write(header).value if header is not None else None
+            if not isinstance(name, str) or not name.strip():
+                break
+            names.append(name)
+        if not names:
+            continue
+        check_member_size(archive.getinfo(table.part), MAX_PART_BYTES, workbook)
+        xml: bytes | None = archive.read(table.part)
+        for offset, name in enumerate(names, start=1):
+            xml = widen_table(xml, table.last_column + offset, name) if xml else None
+        if xml is not None:
+            parts[table.part] = xml
+    return parts
+
+
+def widen_table(xml: bytes, column: int, name: str) -> bytes | None:
+    """Return the table XML with `column` added as a column named `name`."""
+    columns = _COLUMNS.search(xml)
+    if columns is None or not _TABLE_REF.search(xml):
+        return None
+    prefix = columns.group(1)
+    ids = [int(found) for found in _COLUMN_ID.findall(xml)]
+    escaped = quoteattr(name.replace("\n", "_x000a_"))
+    new_column = b"<" + prefix + b"tableColumn id=\"" + str(max(ids, default=0) + 1).encode() \
+        + b"\" name=" + escaped.encode() + b"/>"
+    close = xml.index(b"</" + prefix + b"tableColumns>", columns.end())
+    xml = xml[:close] + new_column + xml[close:]
+    opening = columns.group(0)
+    count = re.search(rb'(\scount\s*=\s*["\'])(\d+)(["\'])', opening)
+    if count:
+        new_opening = opening[: count.start(2)] + str(len(ids) + 1).encode() \
+            + opening[count.end(2) :]
+        xml = xml[: columns.start()] + new_opening + xml[columns.end() :]
+    letter = column_letter(column).encode()
+    for pattern in (_TABLE_REF, _FILTER_REF):
+        xml = pattern.sub(lambda m: m.group(1) + _widened_ref(m.group(2), letter)
+                          + m.group(3), xml, count=1)
+    return xml
+
+
+def _widened_ref(ref: bytes, letter: bytes) -> bytes:
+    first, _, last = ref.partition(b":")
+    row = (last or first).lstrip(b"$ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    return first + b":" + letter + row

@@ -256,6 +256,14 @@ def _position_problem(
                 "rename the table column.",
                 "Map the owned column to the rows below the table header.",
             )
+        totals = (table.last_row - table.totals_rows + 1, table.first_column, table.last_row,
+                  table.last_column)
+        if table.totals_rows and _inside(totals, row, column):
+            return (
+                f"is in the totals row of the Excel table '{table.name}', which Excel "
+                "fills from the column's total function.",
+                "Map the owned column to the data rows of the table.",
+            )
     return None
 
 
