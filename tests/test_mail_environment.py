@@ -49,8 +49,8 @@ def test_ascii_locale_check_passes(tmp_path):
     assert stdout.splitlines() == ["encoding ascii"]
     info = [line for line in stderr.splitlines() if "engine.mail.environment" in line]
     assert info == [
-        "INFO engine.mail.environment file-system encoding is ascii, not UTF-8; "
-        "attachment file names are decoded from their UTF-8 bytes, and the "
+        "INFO engine.mail.environment file-system encoding is ascii, not UTF-8. "
+        "Attachment file names are decoded from their UTF-8 bytes, and the "
         "start-up check passed"
     ]
 

@@ -1,4 +1,4 @@
-"""Letters the mail server rejects with 5xx: recorded failed, retried only on a change."""
+"""Letters rejected with 5xx: recorded failed, retried only after a change."""
 
 from __future__ import annotations
 

@@ -210,7 +210,7 @@ def _recipients_of(raw: bytes | None) -> set[str]:
 
 
 def _blocking_rejection(ledger: SendLedger, letter: Letter) -> LedgerEntry | None:
-    """Return the earlier rejection that stops this letter, by the rules in the docstring."""
+    """Return the earlier rejection that stops this letter (see the module docs)."""
     addresses = {address.lower() for address in letter.to + letter.cc}
     for entry in ledger.failed_for(letter.recipient_id, letter.kind):
         code = entry.detail.partition(":")[0]

@@ -33,7 +33,7 @@ PROBE_CONTENT = b"%PDF-1.4\n% arrears-guard start-up check\n"
 
 
 def _attachment_round_trip(folder: Path) -> str | None:
-    """Attach a file with a non-ASCII name; return what went wrong, or None."""
+    """Attach a file with a non-ASCII name and return what went wrong, or None."""
     raw_path = os.path.join(os.fsencode(folder), PROBE_NAME.encode("utf-8"))
     with open(raw_path, "wb") as stream:
         stream.write(PROBE_CONTENT)
@@ -69,7 +69,7 @@ def check_environment() -> None:
         problem = f"{type(error).__name__}: {error}"
     if problem is None:
         log.info(
-            "file-system encoding is %s, not UTF-8; attachment file names are "
+            "file-system encoding is %s, not UTF-8. Attachment file names are "
             "decoded from their UTF-8 bytes, and the start-up check passed",
             encoding,
         )

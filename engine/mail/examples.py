@@ -38,7 +38,7 @@ CHART_NAME = "digest_manager_aging.png"
 
 
 def copy_demo(root: Path, target: Path) -> Path:
-    """Copy the project's rules, templates and workbooks into `target`; return it."""
+    """Copy the project's rules, templates and workbooks into `target` and return it."""
     for folder in PROJECT_FOLDERS:
         shutil.copytree(
             root / folder,
@@ -105,7 +105,7 @@ def _first_per_language_and_level(letters: list[Letter]) -> list[Letter]:
 
 
 def _remove_old_examples(output: Path) -> None:
-    """Delete the rendered files and emptied folders in `output`; keep README.md."""
+    """Delete the rendered files and emptied folders in `output`, but keep README.md."""
     for path in output.rglob("*.*"):
         if path.is_file() and path.name != "README.md":
             path.unlink()
@@ -115,7 +115,7 @@ def _remove_old_examples(output: Path) -> None:
 
 
 def write_examples(root: Path, output: Path | None = None) -> list[Path]:
-    """Run a pass on a copy of the demo and write its example letters; return the files.
+    """Run a pass on a demo copy, write its example letters and return the files.
 
     Files from an earlier run in `output` are removed first, so a language or level
     that no longer occurs leaves no stale example.

@@ -157,7 +157,7 @@ class _YagmailClient(yagmail.SMTP):
 
 
 def _yagmail_client(settings: SmtpSettings) -> _YagmailClient:
-    """Return a yagmail client for the settings; it connects on `login()`."""
+    """Return a yagmail client for the settings. It connects on `login()`."""
     context = ssl.create_default_context()
     # yagmail passes these keyword arguments to smtplib.SMTP or SMTP_SSL.
     connection_options: dict[str, object] = {"timeout": settings.timeout}
@@ -181,7 +181,7 @@ def _yagmail_client(settings: SmtpSettings) -> _YagmailClient:
     # yagmail 0.16 appends "@gmail.com" to a user name without "@", so the login
     # name is set back to the configured one.
     client.user = settings.user or ""
-    # yagmail.SMTP() attaches a stderr handler to its own "yagmail.log" logger; this
+    # yagmail.SMTP() attaches a stderr handler to its own "yagmail.log" logger. This
     # client logs through the engine's logging instead.
     client.log = logging.getLogger(f"{__name__}.yagmail")
     return client
@@ -351,7 +351,7 @@ class SmtpTransport:
         sender: str,
         recipients: list[str],
     ) -> list[str] | SendResult:
-        """Return the MAIL options; SMTPUTF8 when an address or header needs it."""
+        """Return the MAIL options, or a rejection when SMTPUTF8 is missing."""
         if not _needs_smtputf8(raw, sender, recipients):
             return []
         connection.ehlo_or_helo_if_needed()
