@@ -1,7 +1,6 @@
 """Recorded reading failures: formulas, date systems, text dates and amounts, layouts."""
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from engine.findings import EngineError
 from engine.inputs import read_inputs
 from engine.workbook_map import SourceMap, WorkbookMap
 from engine.xlsx.read import read_sheet
+from tests.conftest import REFERENCE_CASES
 
 DATA = Path(__file__).parent / "data" / "cases_read"
 WINDOW = (dt.date(2000, 1, 1), dt.date(2044, 12, 31))
@@ -117,10 +117,12 @@ def test_1904_serial_number_rejected():
         "reads it as 2024-06-01).")
 
 
-CASES = os.environ.get("ARREARS_GUARD_CASES")
+CASES = REFERENCE_CASES if REFERENCE_CASES.is_dir() else None
 
 
-@pytest.mark.skipif(not CASES, reason="set ARREARS_GUARD_CASES to the recorded cases")
+@pytest.mark.skipif(
+    CASES is None, reason=f"reference cases not found at {REFERENCE_CASES}"
+)
 @pytest.mark.parametrize("name", ["1904.xlsx", "1900.xlsx"])
 def test_public_date_system_pair(name):
     """Excel-saved pair: the date read from column B equals Excel's text in column C."""
