@@ -346,6 +346,7 @@ class _Service:
         self._record_pass(number, None, time.perf_counter() - started, str(exc))
 
     def _flush(self, reason: str) -> None:
+        # TODO: writes made here, after a lock went away, log no latency line.
         log.info("writing pending results (%s)", reason)
         try:
             result = self.flush_pending(self.project)
