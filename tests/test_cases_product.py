@@ -24,17 +24,67 @@ AS_OF = dt.date(2024, 6, 30)
 CASES = ROOT / "tests" / "data" / "cases_read"
 WRITEBACK = ROOT / "tests" / "data" / "cases_writeback"
 
-CUSTOMER_HEADER = ["CustomerID", "Company", "Contact", "Email", "Salesperson",
-                   "CreditRating", "CreditLimit", "Currency", "Language", "Salutation"]
+CUSTOMER_HEADER = [
+    "CustomerID",
+    "Company",
+    "Contact",
+    "Email",
+    "Salesperson",
+    "CreditRating",
+    "CreditLimit",
+    "Currency",
+    "Language",
+    "Salutation",
+]
 CUSTOMERS = [
-    ["C001", "Nordlicht Reisen GmbH", "Zoë Ångström-Müller", "zoe.mueller@example.test",
-     "S01", "A", 10000, "EUR", "de", "Sehr geehrte Frau Ångström-Müller"],
-    ["C002", "Sakura Tours K.K.", "山田 太郎", "yamada@example.test", "S02", "B",
-     1200000, "JPY", "en", "Dear Mr Yamada"],
-    ["C003", "Smith & Sons <Travel>", "Ólafur Þór Smith", "olafur@example.test", "S01",
-     "C", 5000, "EUR", "en", "Dear Mr Smith"],
-    ["C004", "Blue Lagoon Trips", "Ana O'Neil", "ana.oneil@example.test", "S03", "B",
-     8000, "EUR", "en", "Dear Ms O'Neil"],
+    [
+        "C001",
+        "Nordlicht Reisen GmbH",
+        "Zoë Ångström-Müller",
+        "zoe.mueller@example.test",
+        "S01",
+        "A",
+        10000,
+        "EUR",
+        "de",
+        "Sehr geehrte Frau Ångström-Müller",
+    ],
+    [
+        "C002",
+        "Sakura Tours K.K.",
+        "山田 太郎",
+        "yamada@example.test",
+        "S02",
+        "B",
+        1200000,
+        "JPY",
+        "en",
+        "Dear Mr Yamada",
+    ],
+    [
+        "C003",
+        "Smith & Sons <Travel>",
+        "Ólafur Þór Smith",
+        "olafur@example.test",
+        "S01",
+        "C",
+        5000,
+        "EUR",
+        "en",
+        "Dear Mr Smith",
+    ],
+    [
+        "C004",
+        "Blue Lagoon Trips",
+        "Ana O'Neil",
+        "ana.oneil@example.test",
+        "S03",
+        "B",
+        8000,
+        "EUR",
+        "en",
+        "Dear Ms O'Neil",
+    ],
 ]
 PAYMENT_HEADER = ["PaymentID", "PaymentDate", "CustomerID", "Amount", "Currency"]
 PAYMENTS = [["PAY-1", dt.date(2024, 6, 25), "C003", 500, "EUR"]]
@@ -78,52 +128,76 @@ ORDER_COLUMNS = """\
 """
 
 
-def write_map(project: Path, orders: str, payments: str = "", customers: str = "",
-              extra: str = "") -> None:
-    """Write rules/workbooks.yaml with the given source blocks (defaults: companions)."""
-    payments = payments or ("  payments:\n    file: payments.xlsx\n    sheet: Payments\n"
-                            + PAYMENT_COLUMNS)
-    customers = customers or ("  customers:\n    file: customers.xlsx\n"
-                              "    sheet: Customers\n" + CUSTOMER_COLUMNS)
-    text = ("version: 1\nfolder: workbooks\nreport: report/arrears-report.xlsx\n"
-            "outbox: outbox\nstate: state/arrears-guard.sqlite\nlocale: en_US\n"
-            "date_order: MDY\nbase_currency: EUR\n" + extra + "sources:\n"
-            + orders + payments + customers)
+def write_map(
+    project: Path, orders: str, payments: str = "", customers: str = "", extra: str = ""
+) -> None:
+    """Write rules/workbooks.yaml with these sources (default: the companions)."""
+    payments = payments or (
+        "  payments:\n    file: payments.xlsx\n    sheet: Payments\n" + PAYMENT_COLUMNS
+    )
+    customers = customers or (
+        "  customers:\n    file: customers.xlsx\n"
+        "    sheet: Customers\n" + CUSTOMER_COLUMNS
+    )
+    text = (
+        "version: 1\nfolder: workbooks\nreport: report/arrears-report.xlsx\n"
+        "outbox: outbox\nstate: state/arrears-guard.sqlite\nlocale: en_US\n"
+        "date_order: MDY\nbase_currency: EUR\n"
+        + extra
+        + "sources:\n"
+        + orders
+        + payments
+        + customers
+    )
     (project / "rules" / "workbooks.yaml").write_text(text, encoding="utf-8")
 
 
-def orders_source(file: str = "orders.xlsx", sheet: str = "Orders", columns: str = "",
-                  settings: str = "") -> str:
-    return (f"  orders:\n    file: {file}\n    sheet: {sheet}\n" + settings
-            + (columns or ORDER_COLUMNS))
+def orders_source(
+    file: str = "orders.xlsx",
+    sheet: str = "Orders",
+    columns: str = "",
+    settings: str = "",
+) -> str:
+    return (
+        f"  orders:\n    file: {file}\n    sheet: {sheet}\n"
+        + settings
+        + (columns or ORDER_COLUMNS)
+    )
 
 
 def case_rules(text: str) -> str:
     """Return credit.yaml in euros with the case's salesperson limits."""
     text = text.replace("base_currency: USD", "base_currency: EUR")
     text = text.replace("  EUR: 1.08", "  JPY: 0.0058\n  USD: 0.92")
-    text = text.replace("  default: 1500\n  exceptions:\n    AKE: 2000",
-                        "  default: 20000\n  exceptions:\n    S02: 2000000\n"
-                        "    S03: 15000")
+    text = text.replace(
+        "  default: 1500\n  exceptions:\n    AKE: 2000",
+        "  default: 20000\n  exceptions:\n    S02: 2000000\n    S03: 15000",
+    )
     return text
 
 
 def case_dunning(text: str) -> str:
     """Return dunning.yaml with the case's levels: 7, 21 and 45 days overdue."""
-    text = text.replace("days: 1-30", "days: 7-20").replace("days: 31-60", "days: 21-44")
+    text = text.replace("days: 1-30", "days: 7-20").replace(
+        "days: 31-60", "days: 21-44"
+    )
     return text.replace("days: 61+", "days: 45+")
 
 
 def make_project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     for folder in ("rules", "templates"):
-        shutil.copytree(ROOT / folder, project / folder,
-                        ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        shutil.copytree(
+            ROOT / folder,
+            project / folder,
+            ignore=shutil.ignore_patterns("*.py", "__pycache__"),
+        )
     credit = project / "rules" / "credit.yaml"
     credit.write_text(case_rules(credit.read_text(encoding="utf-8")), encoding="utf-8")
     dunning = project / "rules" / "dunning.yaml"
-    dunning.write_text(case_dunning(dunning.read_text(encoding="utf-8")),
-                       encoding="utf-8")
+    dunning.write_text(
+        case_dunning(dunning.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     (project / "workbooks").mkdir()
     return project
 
@@ -177,8 +251,10 @@ FORMULA_COLUMNS = ORDER_COLUMNS
 
 def formula_project(tmp_path: Path, file: str) -> Path:
     project = make_project(tmp_path)
-    shutil.copy(CASES / "01_formula_no_cached_value" / file,
-                project / "workbooks" / "orders.xlsx")
+    shutil.copy(
+        CASES / "01_formula_no_cached_value" / file,
+        project / "workbooks" / "orders.xlsx",
+    )
     add_companions(project)
     write_map(project, orders_source())
     return project
@@ -199,8 +275,9 @@ def test_formula_control_decides(tmp_path):
     assert status["ORD-1005"][2] == "=E4*F4"
 
 
-@pytest.mark.parametrize("file", ["orders_written_by_openpyxl.xlsx",
-                                  "orders_written_by_xlsxwriter.xlsx"])
+@pytest.mark.parametrize(
+    "file", ["orders_written_by_openpyxl.xlsx", "orders_written_by_xlsxwriter.xlsx"]
+)
 def test_formula_without_result_holds(tmp_path, file):
     project = formula_project(tmp_path, file)
 
@@ -209,10 +286,12 @@ def test_formula_without_result_holds(tmp_path, file):
     orders = project / "workbooks" / "orders.xlsx"
     status = column_values(orders, "Orders", 1, "OrderID", "Status", "Reason", "Amount")
     assert {state for state, _, _ in status.values()} == {"HELD"}
-    assert "G4: formula \"=E4*F4\"" in status["ORD-1005"][1]
+    assert 'G4: formula "=E4*F4"' in status["ORD-1005"][1]
     assert status["ORD-1005"][2] == "=E4*F4"
-    assert any(text.startswith("orders.xlsx › Orders › G5: formula \"=E5*F5\"")
-               for text in finding_texts(result))
+    assert any(
+        text.startswith('orders.xlsx › Orders › G5: formula "=E5*F5"')
+        for text in finding_texts(result)
+    )
 
 
 def test_formula_error_values_hold_row(tmp_path):
@@ -249,8 +328,9 @@ INVOICE_COLUMNS = """\
 """
 
 
-def invoices_project(tmp_path: Path, source: Path, *, columns: str,
-                     settings: str = "") -> Path:
+def invoices_project(
+    tmp_path: Path, source: Path, *, columns: str, settings: str = ""
+) -> Path:
     project = make_project(tmp_path)
     shutil.copy(source, project / "workbooks" / "invoices.xlsx")
     add_companions(project)
@@ -260,14 +340,19 @@ def invoices_project(tmp_path: Path, source: Path, *, columns: str,
 
 def dunning_levels(result) -> dict[str, tuple[int, int]]:
     """Return invoice id -> (days overdue, level) of the reminder letters planned."""
-    return {item.item_id: (item.days_overdue, item.level)
-            for letter in result.letters if letter.kind == "reminder"
-            for item in letter.items}
+    return {
+        item.item_id: (item.days_overdue, item.level)
+        for letter in result.letters
+        if letter.kind == "reminder"
+        for item in letter.items
+    }
 
 
 def test_date_system_twins_identical(tmp_path):
     folder = CASES / "02_date_system_1904"
-    columns = INVOICE_COLUMNS.format(order_date="InvoiceDate", invoice_date="InvoiceDate")
+    columns = INVOICE_COLUMNS.format(
+        order_date="InvoiceDate", invoice_date="InvoiceDate"
+    )
     results = {}
     for name in ("payments_1900.xlsx", "payments_1904.xlsx"):
         project = invoices_project(tmp_path / name, folder / name, columns=columns)
@@ -288,8 +373,11 @@ def mixed_dates_project(tmp_path: Path) -> Path:
     columns = INVOICE_COLUMNS.format(order_date="DueDate", invoice_date="DueDate")
     settings = "    date_order: DMY\n    date_formats: [DD.MM.YYYY]\n"
     return invoices_project(
-        tmp_path, CASES / "03_dates_as_text_or_numbers" / "payments_mixed_dates.xlsx",
-        columns=columns, settings=settings)
+        tmp_path,
+        CASES / "03_dates_as_text_or_numbers" / "payments_mixed_dates.xlsx",
+        columns=columns,
+        settings=settings,
+    )
 
 
 def test_text_dates_levels_and_findings(tmp_path):
@@ -306,10 +394,12 @@ def test_text_dates_levels_and_findings(tmp_path):
         "INV-3005": (10, 1),
         "INV-3006": (10, 1),
     }, texts
-    assert any("C8 (INV-3007): '31/06/2024' is not a valid date" in text
-               for text in texts)
-    assert any("C9 (INV-3008): expected a date, found number 45444" in text
-               for text in texts)
+    assert any(
+        "C8 (INV-3007): '31/06/2024' is not a valid date" in text for text in texts
+    )
+    assert any(
+        "C9 (INV-3008): expected a date, found number 45444" in text for text in texts
+    )
     assert any("C11 (INV-3010): date 2204-06-01 is outside" in text for text in texts)
     assert any("C13 (INV-3012): 'sofort' is not a date" in text for text in texts)
 
@@ -346,9 +436,10 @@ def test_serial_sixty_is_phantom_day(tmp_path):
 
     result = run_pass(Project.at(project), as_of=AS_OF, send_mail=False)
 
-    assert ("invoices.xlsx › Payments › C10: serial number 60 is 29 February 1900 in "
-            "Excel, a day that did not exist. Enter the real date."
-            in finding_texts(result))
+    assert (
+        "invoices.xlsx › Payments › C10: serial number 60 is 29 February 1900 in "
+        "Excel, a day that did not exist. Enter the real date." in finding_texts(result)
+    )
 
 
 # Case 04: amounts and credit limits typed as text.
@@ -359,16 +450,25 @@ TEXT_ORDER_COLUMNS = ORDER_COLUMNS.replace("      salesperson: Salesperson\n", "
 def text_amounts_project(tmp_path: Path, locale: str) -> Path:
     project = make_project(tmp_path)
     folder = CASES / "04_numbers_stored_as_text"
-    shutil.copy(folder / "orders_text_amounts.xlsx", project / "workbooks" / "orders.xlsx")
-    shutil.copy(folder / "customers_text_limits.xlsx",
-                project / "workbooks" / "customers.xlsx")
-    build_sheet(project / "workbooks" / "payments.xlsx", "Payments", PAYMENT_HEADER,
-                PAYMENTS)
-    customers = ("  customers:\n    file: customers.xlsx\n    sheet: Customers\n"
-                 f"    locale: {locale}\n" + CUSTOMER_COLUMNS.replace("      salutation: Salutation\n", ""))
-    write_map(project, orders_source(columns=TEXT_ORDER_COLUMNS,
-                                     settings=f"    locale: {locale}\n"),
-              customers=customers)
+    shutil.copy(
+        folder / "orders_text_amounts.xlsx", project / "workbooks" / "orders.xlsx"
+    )
+    shutil.copy(
+        folder / "customers_text_limits.xlsx", project / "workbooks" / "customers.xlsx"
+    )
+    build_sheet(
+        project / "workbooks" / "payments.xlsx", "Payments", PAYMENT_HEADER, PAYMENTS
+    )
+    customers = (
+        "  customers:\n    file: customers.xlsx\n    sheet: Customers\n"
+        f"    locale: {locale}\n"
+        + CUSTOMER_COLUMNS.replace("      salutation: Salutation\n", "")
+    )
+    write_map(
+        project,
+        orders_source(columns=TEXT_ORDER_COLUMNS, settings=f"    locale: {locale}\n"),
+        customers=customers,
+    )
     return project
 
 
@@ -441,8 +541,14 @@ def report_layout_project(tmp_path: Path) -> Path:
     project = make_project(tmp_path)
     orders = project / "workbooks" / "orders.xlsx"
     shutil.copy(CASES / "05_merged_header_offset" / "orders_report_layout.xlsx", orders)
-    dates = [dt.date(2024, 5, 2), dt.date(2024, 5, 20), dt.date(2024, 6, 3),
-             dt.date(2024, 6, 10), dt.date(2024, 6, 28), dt.date(2024, 6, 29)]
+    dates = [
+        dt.date(2024, 5, 2),
+        dt.date(2024, 5, 20),
+        dt.date(2024, 6, 3),
+        dt.date(2024, 6, 10),
+        dt.date(2024, 6, 28),
+        dt.date(2024, 6, 29),
+    ]
     cells = {(4, 10): "Order Date"}
     cells.update({(5 + index, 10): day for index, day in enumerate(dates)})
     write_cells(orders, "Orders Q2", cells, fsync=False)
@@ -465,11 +571,18 @@ def test_report_layout_decides_like_flat(tmp_path):
     assert sheet["H11"].value is None
     assert sheet["F11"].value == "=SUM(F5:F10)"
     assert sorted(str(area) for area in sheet.merged_cells.ranges) == [
-        "A1:I1", "A3:A4", "B3:C3", "E3:E4", "F3:G3", "H3:I3"]
+        "A1:I1",
+        "A3:A4",
+        "B3:C3",
+        "E3:E4",
+        "F3:G3",
+        "H3:I3",
+    ]
     assert not any("Total" in text for text in finding_texts(result))
 
 
 # Case 08: a workbook with x14 validations, data bars, pictures and a chart.
+
 
 def package_members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
@@ -531,17 +644,27 @@ def xlsb_bytes() -> bytes:
 
 
 MISLABELLED = {
-    "xls or password": (OLE_HEADER, "this is an old .xls file or a password-protected "
-                        "workbook. Open it in Excel and save it as .xlsx without a "
-                        "password."),
-    "csv": (b"PaymentID,PaymentDate,CustomerID,Amount\nPAY-1,2024-06-25,C003,500\n",
-            "this is a text (CSV) file saved with an .xlsx name. Open it in Excel and "
-            "save it as .xlsx."),
-    "html": (b"<html><body><table><tr><td>PAY-1</td></tr></table></body></html>",
-             "this is a web page or XML file saved with an .xlsx name. Open it in Excel "
-             "and save it as .xlsx."),
-    "xlsb": (xlsb_bytes(), "this is an Excel binary workbook (.xlsb). Open it in Excel "
-             "and save it as .xlsx."),
+    "xls or password": (
+        OLE_HEADER,
+        "this is an old .xls file or a password-protected "
+        "workbook. Open it in Excel and save it as .xlsx without a "
+        "password.",
+    ),
+    "csv": (
+        b"PaymentID,PaymentDate,CustomerID,Amount\nPAY-1,2024-06-25,C003,500\n",
+        "this is a text (CSV) file saved with an .xlsx name. Open it in Excel and "
+        "save it as .xlsx.",
+    ),
+    "html": (
+        b"<html><body><table><tr><td>PAY-1</td></tr></table></body></html>",
+        "this is a web page or XML file saved with an .xlsx name. Open it in Excel "
+        "and save it as .xlsx.",
+    ),
+    "xlsb": (
+        xlsb_bytes(),
+        "this is an Excel binary workbook (.xlsb). Open it in Excel "
+        "and save it as .xlsx.",
+    ),
 }
 
 
@@ -569,7 +692,9 @@ def test_all_broken_workbooks_reported(tmp_path):
 
     texts = finding_texts(result)
     assert any(text.startswith("payments.xlsx: this is an old .xls") for text in texts)
-    assert any(text.startswith("customers.xlsx: this is a text (CSV)") for text in texts)
+    assert any(
+        text.startswith("customers.xlsx: this is a text (CSV)") for text in texts
+    )
     assert result.cells_written == 0
 
 
@@ -596,16 +721,19 @@ def test_hidden_mapped_sheet_reported(tmp_path):
 
 # Orders kept in an Excel Table, with a row typed just below it.
 
+
 def table_orders_project(tmp_path: Path, below: str) -> Path:
     from openpyxl.worksheet.table import Table
 
     project = make_project(tmp_path)
     orders = project / "workbooks" / "orders.xlsx"
     header = ["OrderID", "OrderDate", "CustomerID", "Salesperson", "Amount", "Currency"]
-    rows = [["ORD-1001", dt.date(2024, 5, 2), "C001", "S01", 4000, "EUR"],
-            ["ORD-1002", dt.date(2024, 5, 20), "C001", "S01", 3000, "EUR"],
-            ["ORD-1005", dt.date(2024, 6, 28), "C001", "S01", 1500, "EUR"],
-            ["ORD-1006", dt.date(2024, 6, 29), "C001", "S01", 3500, "EUR"]]
+    rows = [
+        ["ORD-1001", dt.date(2024, 5, 2), "C001", "S01", 4000, "EUR"],
+        ["ORD-1002", dt.date(2024, 5, 20), "C001", "S01", 3000, "EUR"],
+        ["ORD-1005", dt.date(2024, 6, 28), "C001", "S01", 1500, "EUR"],
+        ["ORD-1006", dt.date(2024, 6, 29), "C001", "S01", 3500, "EUR"],
+    ]
     build_sheet(orders, "Orders", header, rows)
     workbook = openpyxl.load_workbook(orders)
     workbook["Orders"].add_table(Table(displayName="OrderTable", ref="A1:F4"))
@@ -636,6 +764,21 @@ def test_rows_below_table_reported(tmp_path):
     sheet = openpyxl.load_workbook(project / "workbooks" / "orders.xlsx")["Orders"]
     assert sheet["G4"].value == "APPROVED"
     assert sheet["G5"].value is None
-    assert ("orders.xlsx › Orders › row 5: row is below the Excel table 'OrderTable' "
-            "(which ends at row 4) and was not read. Extend the table over this row, "
-            "or move the row into it." in finding_texts(result))
+    assert (
+        "orders.xlsx › Orders › row 5: row is below the Excel table 'OrderTable' "
+        "(which ends at row 4) and was not read. Extend the table over this row, "
+        "or move the row into it." in finding_texts(result)
+    )
+
+
+def test_formula_workbook_second_pass_writes_nothing(tmp_path):
+    project = formula_project(tmp_path, "orders_excel_like.xlsx")
+    run(project)
+    workbook = zipfile.ZipFile(project / "workbooks" / "orders.xlsx").read(
+        "xl/workbook.xml"
+    )
+
+    second = run(project)
+
+    assert b'fullCalcOnLoad="1"' in workbook
+    assert second.cells_written == 0

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from engine.xlsx.sheetscan import FormulaCell, needs_tree_scan, scan_cells_tree, \
-    scan_formulas, scan_serial_sixty
+from engine.xlsx.sheetscan import (
+    FormulaCell,
+    needs_tree_scan,
+    scan_cells_tree,
+    scan_formulas,
+    scan_serial_sixty,
+)
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
@@ -11,13 +16,16 @@ MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 def sheet(rows: str, prefix: str = "") -> bytes:
     p = f"{prefix}:" if prefix else ""
     xmlns = f"xmlns:{prefix}" if prefix else "xmlns"
-    return (f'<?xml version="1.0"?><{p}worksheet {xmlns}="{MAIN}"><{p}sheetData>'
-            f"{rows}</{p}sheetData></{p}worksheet>").encode()
+    return (
+        f'<?xml version="1.0"?><{p}worksheet {xmlns}="{MAIN}"><{p}sheetData>'
+        f"{rows}</{p}sheetData></{p}worksheet>"
+    ).encode()
 
 
 def test_excel_layout_uses_fast_scan():
-    xml = sheet('<row r="2"><c r="A2"><f>B2*2</f><v>4</v></c><c r="B2"><v>60</v></c>'
-                "</row>")
+    xml = sheet(
+        '<row r="2"><c r="A2"><f>B2*2</f><v>4</v></c><c r="B2"><v>60</v></c></row>'
+    )
 
     assert not needs_tree_scan(xml)
     assert scan_formulas(xml) == {(2, 1): FormulaCell("B2*2", "4", False)}
@@ -25,20 +33,27 @@ def test_excel_layout_uses_fast_scan():
 
 
 def test_cells_without_r_located():
-    xml = sheet('<row r="3"><c><v>1</v></c><c t="e"><v>#N/A</v></c>'
-                "<c><f>A3+1</f></c></row><row><c/><c><v>60</v></c></row>")
+    xml = sheet(
+        '<row r="3"><c><v>1</v></c><c t="e"><v>#N/A</v></c>'
+        "<c><f>A3+1</f></c></row><row><c/><c><v>60</v></c></row>"
+    )
 
     formulas, sixty = scan_cells_tree(xml, "orders.xlsx", "Orders")
 
     assert needs_tree_scan(xml)
-    assert formulas == {(3, 2): FormulaCell("", "#N/A", True),
-                        (3, 3): FormulaCell("A3+1", None, False)}
+    assert formulas == {
+        (3, 2): FormulaCell("", "#N/A", True),
+        (3, 3): FormulaCell("A3+1", None, False),
+    }
     assert sixty == {(4, 2)}
 
 
 def test_prefixed_namespace_located():
-    xml = sheet('<x:row r="5"><x:c r="G5"><x:f>E5*F5</x:f></x:c>'
-                '<x:c r="H5" t="s"><x:v>60</x:v></x:c></x:row>', prefix="x")
+    xml = sheet(
+        '<x:row r="5"><x:c r="G5"><x:f>E5*F5</x:f></x:c>'
+        '<x:c r="H5" t="s"><x:v>60</x:v></x:c></x:row>',
+        prefix="x",
+    )
 
     formulas, sixty = scan_cells_tree(xml, "orders.xlsx", "Orders")
 

@@ -97,7 +97,10 @@ def test_full_calc_unset_without_formulas(tmp_path):
 
 
 def test_full_calc_attribute_added():
-    xml = b'<workbook><sheets><sheet name="A"/></sheets><calcPr calcId="191029"/></workbook>'
+    xml = (
+        b'<workbook><sheets><sheet name="A"/></sheets><calcPr calcId="191029"/>'
+        b"</workbook>"
+    )
 
     assert with_full_calc(xml) == (
         b'<workbook><sheets><sheet name="A"/></sheets>'
@@ -106,8 +109,10 @@ def test_full_calc_attribute_added():
 
 
 def test_full_calc_element_added_after_names():
-    xml = (b"<x:workbook><x:sheets/><x:definedNames><x:definedName/></x:definedNames>"
-           b"</x:workbook>")
+    xml = (
+        b"<x:workbook><x:sheets/><x:definedNames><x:definedName/></x:definedNames>"
+        b"</x:workbook>"
+    )
 
     assert with_full_calc(xml) == (
         b"<x:workbook><x:sheets/><x:definedNames><x:definedName/></x:definedNames>"
@@ -117,8 +122,17 @@ def test_full_calc_element_added_after_names():
 
 # Status colours and the approver drop-down through the whole pass.
 
-ORDER_HEADER = ["OrderID", "OrderDate", "CustomerID", "Salesperson", "Amount",
-                "Currency", "Override Approver", "Status", "Reason"]
+ORDER_HEADER = [
+    "OrderID",
+    "OrderDate",
+    "CustomerID",
+    "Salesperson",
+    "Amount",
+    "Currency",
+    "Override Approver",
+    "Status",
+    "Reason",
+]
 ORDERS = [
     ["ORD-1001", dt.date(2024, 5, 2), "C001", "S01", 4000, "EUR", None],
     ["ORD-1002", dt.date(2024, 5, 20), "C001", "S01", 3000, "EUR", None],
@@ -131,8 +145,9 @@ def styled_project(tmp_path: Path, style: str) -> Path:
     from tests import test_cases_product as cases
 
     project = cases.make_project(tmp_path)
-    cases.build_sheet(project / "workbooks" / "orders.xlsx", "Orders", ORDER_HEADER,
-                      ORDERS)
+    cases.build_sheet(
+        project / "workbooks" / "orders.xlsx", "Orders", ORDER_HEADER, ORDERS
+    )
     sheet_path = project / "workbooks" / "orders.xlsx"
     workbook = openpyxl.load_workbook(sheet_path)
     workbook["Orders"].merge_cells("K1:L1")
@@ -142,7 +157,8 @@ def styled_project(tmp_path: Path, style: str) -> Path:
     cases.add_companions(project)
     columns = cases.ORDER_COLUMNS.replace(
         "      currency: Currency\n",
-        "      currency: Currency\n      override_approver: Override Approver\n")
+        "      currency: Currency\n      override_approver: Override Approver\n",
+    )
     cases.write_map(project, cases.orders_source(columns=columns, settings=style))
     return project
 
@@ -181,7 +197,9 @@ def test_override_dropdown_added_once(tmp_path):
 
     assert second.cells_written == 1
 
-    validations = openpyxl.load_workbook(orders)["Orders"].data_validations.dataValidation
+    validations = openpyxl.load_workbook(orders)[
+        "Orders"
+    ].data_validations.dataValidation
     assert len(validations) == 1
     assert validations[0].type == "list"
     assert validations[0].formula1 == '"Maria Lopez,Tom Becker"'
@@ -211,16 +229,30 @@ def test_styled_workbook_opens_elsewhere(tmp_path):
     orders = project / "workbooks" / "orders.xlsx"
     run_cases_pass(project)
 
-    rows = CalamineWorkbook.from_path(str(orders)).get_sheet_by_name("Orders").to_python()
+    rows = (
+        CalamineWorkbook.from_path(str(orders)).get_sheet_by_name("Orders").to_python()
+    )
     assert rows[4][7] == "BLOCKED"
     if soffice is None:
         import pytest
 
         pytest.skip("LibreOffice (soffice) is not installed")
     out = tmp_path / "csv"
-    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                    "--convert-to", "csv", "--outdir", str(out), str(orders)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(out),
+            str(orders),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     text = (out / "orders.csv").read_text(encoding="utf-8", errors="replace")
     assert "BLOCKED" in text
     assert "APPROVED" in text

@@ -23,8 +23,9 @@ def table_workbook(path: Path, totals: bool = False) -> Path:
     sheet.title = "Orders"
     sheet.append(["OrderID", "OrderDate", "CustomerID", "Amount", "Currency"])
     for number in range(1, 5):
-        sheet.append([f"ORD-{number}", dt.date(2024, 6, number), "C001", 100 * number,
-                      "EUR"])
+        sheet.append(
+            [f"ORD-{number}", dt.date(2024, 6, number), "C001", 100 * number, "EUR"]
+        )
     last = 5
     if totals:
         sheet.append(["Total", None, None, "=SUBTOTAL(109,Orders[Amount])", None])
@@ -78,7 +79,8 @@ def test_totals_row_refused(tmp_path):
     assert str(caught.value.findings[0]) == (
         "orders.xlsx › Orders › E6: is in the totals row of the Excel table 'Orders', "
         "which Excel fills from the column's total function. Map the owned column to "
-        "the data rows of the table.")
+        "the data rows of the table."
+    )
 
 
 def test_joined_table_opens_in_libreoffice(tmp_path):
@@ -91,15 +93,30 @@ def test_joined_table_opens_in_libreoffice(tmp_path):
     write_cells(path, "Orders", {(1, 6): "Status", (3, 6): "BLOCKED"}, fsync=False)
 
     out = tmp_path / "csv"
-    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                    "--convert-to", "csv", "--outdir", str(out), str(path)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     lines = (out / "orders.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].endswith(",Status")
     assert lines[2].endswith(",BLOCKED")
 
 
-CORPUS_WITH_TABLES = ["07_simple-monthly-budget.xlsx", "11_ConditionalFormattingSamples.xlsx"]
+CORPUS_WITH_TABLES = [
+    "07_simple-monthly-budget.xlsx",
+    "11_ConditionalFormattingSamples.xlsx",
+]
 
 
 @pytest.mark.parametrize("name", CORPUS_WITH_TABLES)
@@ -107,8 +124,9 @@ def test_corpus_tables_join(tmp_path, name):
     path = tmp_path / name
     shutil.copy(ROOT / "tests" / "data" / "corpus" / name, path)
     with zipfile.ZipFile(path) as archive:
-        sheets = [sheet for sheet in openpyxl.load_workbook(path, read_only=False)
-                  .sheetnames]
+        sheets = [
+            sheet for sheet in openpyxl.load_workbook(path, read_only=False).sheetnames
+        ]
         found = [(sheet, find_sheet(archive, sheet, name)) for sheet in sheets]
     sheet, part = next((s, p) for s, p in found if p.tables)
     table = part.tables[0]

@@ -3,7 +3,7 @@
 - styles.xml: a date written into a cell whose format is not a date gets a cell
   format with the built-in short date, and a write with a `fill` gets a cell format
   with that fill (see `engine.xlsx.styles`).
-- workbook.xml: when the written sheet holds formulas, `<calcPr fullCalcOnLoad="1">`
+- workbook.xml: when the written sheet contains formulas, `<calcPr fullCalcOnLoad="1">`
   is set, so Excel recalculates every formula on opening instead of showing results
   cached before the write. It is one attribute; the rest of the part stays as it is.
 
@@ -38,8 +38,12 @@ Cells = Mapping[tuple[int, int], CellValue | CellWrite]
 _CALC_PR = re.compile(rb"<(?:[\w.-]+:)?calcPr\b[^>]*?(/?)>")
 _FULL_CALC = re.compile(rb"\sfullCalcOnLoad\s*=\s*[\"'](1|true)[\"']")
 # calcPr follows these elements in CT_Workbook, in this order.
-_BEFORE_CALC = (b"</sheets>", b"</functionGroups>", b"</externalReferences>",
-                b"</definedNames>")
+_BEFORE_CALC = (
+    b"</sheets>",
+    b"</functionGroups>",
+    b"</externalReferences>",
+    b"</definedNames>",
+)
 
 
 def styled_cells(
@@ -93,8 +97,10 @@ def _current_style(scan: SheetScan, target: tuple[int, int]) -> int:
     return int(style) if style and style.isdigit() else 0
 
 
-def full_calc_part(archive: zipfile.ZipFile, scan: SheetScan, workbook: str) -> dict[str, bytes]:
-    """Return workbook.xml with fullCalcOnLoad set when the sheet holds formulas."""
+def full_calc_part(
+    archive: zipfile.ZipFile, scan: SheetScan, workbook: str
+) -> dict[str, bytes]:
+    """Return workbook.xml with fullCalcOnLoad set when the sheet contains formulas."""
     if not scan.has_formulas:
         return {}
     name = workbook_part_names(archive, workbook)["workbook"]
@@ -105,7 +111,7 @@ def full_calc_part(archive: zipfile.ZipFile, scan: SheetScan, workbook: str) -> 
 
 
 def with_full_calc(xml: bytes) -> bytes:
-    """Return workbook XML with `fullCalcOnLoad="1"` on calcPr, adding calcPr if needed."""
+    """Return the workbook XML with fullCalcOnLoad="1" on calcPr (added if absent)."""
     match = _CALC_PR.search(xml)
     if match is not None:
         tag = match.group(0)
@@ -124,9 +130,12 @@ def with_full_calc(xml: bytes) -> bytes:
     return xml[:anchor] + b"<" + p + b'calcPr fullCalcOnLoad="1"/>' + xml[anchor:]
 
 
-
-_TABLE_REF = re.compile(rb"(<(?:[\w.-]+:)?table\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])")
-_FILTER_REF = re.compile(rb"(<(?:[\w.-]+:)?autoFilter\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])")
+_TABLE_REF = re.compile(
+    rb"(<(?:[\w.-]+:)?table\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])"
+)
+_FILTER_REF = re.compile(
+    rb"(<(?:[\w.-]+:)?autoFilter\b[^>]*?\sref\s*=\s*[\"'])([^\"']+)([\"'])"
+)
 _COLUMNS = re.compile(rb"<((?:[\w.-]+:)?)tableColumns\b[^>]*>")
 _COLUMN_ID = re.compile(rb"<(?:[\w.-]+:)?tableColumn\b[^>]*?\sid\s*=\s*[\"'](\d+)[\"']")
 
@@ -134,12 +143,12 @@ _COLUMN_ID = re.compile(rb"<(?:[\w.-]+:)?tableColumn\b[^>]*?\sid\s*=\s*[\"'](\d+
 def table_parts(
     archive: zipfile.ZipFile, sheet: SheetPart, cells: Cells, workbook: str
 ) -> dict[str, bytes]:
-    """Return table parts widened by one column where a write adds a column next to them.
+    """Return the table parts widened by the columns a write adds right next to them.
 
     Columns join a table when their header cells (the table's first row, from one
-    column right of the table on, without gaps) are written with text in this write. Excel would otherwise
-    show the column outside the table, or ask to repair a table whose header row
-    and `tableColumns` disagree.
+    column right of the table on, without gaps) are written with text in this
+    write. Excel would otherwise show the column outside the table, or ask to
+    repair a table whose header row and `tableColumns` disagree.
     """
     parts = {}
     for table in sheet.tables:
@@ -169,20 +178,33 @@ def widen_table(xml: bytes, column: int, name: str) -> bytes | None:
     prefix = columns.group(1)
     ids = [int(found) for found in _COLUMN_ID.findall(xml)]
     escaped = quoteattr(name.replace("\n", "_x000a_"))
-    new_column = b"<" + prefix + b"tableColumn id=\"" + str(max(ids, default=0) + 1).encode() \
-        + b"\" name=" + escaped.encode() + b"/>"
+    new_column = (
+        b"<"
+        + prefix
+        + b'tableColumn id="'
+        + str(max(ids, default=0) + 1).encode()
+        + b'" name='
+        + escaped.encode()
+        + b"/>"
+    )
     close = xml.index(b"</" + prefix + b"tableColumns>", columns.end())
     xml = xml[:close] + new_column + xml[close:]
     opening = columns.group(0)
     count = re.search(rb'(\scount\s*=\s*["\'])(\d+)(["\'])', opening)
     if count:
-        new_opening = opening[: count.start(2)] + str(len(ids) + 1).encode() \
+        new_opening = (
+            opening[: count.start(2)]
+            + str(len(ids) + 1).encode()
             + opening[count.end(2) :]
+        )
         xml = xml[: columns.start()] + new_opening + xml[columns.end() :]
     letter = column_letter(column).encode()
     for pattern in (_TABLE_REF, _FILTER_REF):
-        xml = pattern.sub(lambda m: m.group(1) + _widened_ref(m.group(2), letter)
-                          + m.group(3), xml, count=1)
+        xml = pattern.sub(
+            lambda m: m.group(1) + _widened_ref(m.group(2), letter) + m.group(3),
+            xml,
+            count=1,
+        )
     return xml
 
 

@@ -60,8 +60,10 @@ class StyleBook:
         code = self.number_formats.get(number_format) or BUILTIN_FORMATS.get(
             number_format, "General"
         )
-        return 14 <= number_format <= 22 or 45 <= number_format <= 47 or (
-            is_date_format(code)
+        return (
+            14 <= number_format <= 22
+            or 45 <= number_format <= 47
+            or (is_date_format(code))
         )
 
     def with_date_format(self, index: int) -> int:
@@ -174,5 +176,7 @@ def _append(xml: bytes, tag: bytes, entries: list[bytes], count: int) -> bytes:
 
 def _with_count(opening: bytes, count: int) -> bytes:
     if _COUNT.search(opening):
-        return _COUNT.sub(lambda m: m.group(1) + str(count).encode() + m.group(3), opening, 1)
+        return _COUNT.sub(
+            lambda m: m.group(1) + str(count).encode() + m.group(3), opening, 1
+        )
     return opening[:-1] + b' count="' + str(count).encode() + b'">'

@@ -3,7 +3,7 @@
 CT_Worksheet fixes the order of the elements after `<sheetData>`: a new
 `<dataValidations>` goes after `<mergeCells>`, `<phoneticPr>` and
 `<conditionalFormatting>`, and before `<hyperlinks>`, `<printOptions>`,
-`<pageMargins>` and everything after them (ECMA-376 Part 1, 18.3.1.99). A list
+`<pageMargins>` and everything after them. A list
 already present on the same range is left alone, so repeated writes add nothing.
 """
 
@@ -17,13 +17,30 @@ from engine.model import column_letter
 
 # Elements that follow <dataValidations> in CT_Worksheet, in schema order.
 _FOLLOWING = (
-    "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter",
-    "rowBreaks", "colBreaks", "customProperties", "cellWatches", "ignoredErrors",
-    "smartTags", "drawing", "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture",
-    "oleObjects", "controls", "webPublishItems", "tableParts", "extLst",
+    "hyperlinks",
+    "printOptions",
+    "pageMargins",
+    "pageSetup",
+    "headerFooter",
+    "rowBreaks",
+    "colBreaks",
+    "customProperties",
+    "cellWatches",
+    "ignoredErrors",
+    "smartTags",
+    "drawing",
+    "legacyDrawing",
+    "legacyDrawingHF",
+    "drawingHF",
+    "picture",
+    "oleObjects",
+    "controls",
+    "webPublishItems",
+    "tableParts",
+    "extLst",
 )
 _COUNT = re.compile(rb'(\scount\s*=\s*["\'])(\d+)(["\'])')
-# Excel limits an inline list (formula1 with quotes) to 255 characters.
+# Excel's limit for an inline list (formula1 with quotes), as commonly documented.
 MAX_INLINE_LIST = 255
 
 
@@ -51,8 +68,10 @@ def with_validation(tail: bytes, prefix: bytes, validation: ListValidation) -> b
         # TODO: long approver lists need a defined range instead of an inline list.
         return tail
     sqref = validation.sqref.encode()
-    if re.search(rb"<(?:[\w.-]+:)?dataValidation\b[^>]*\ssqref=\"" + re.escape(sqref)
-                 + rb"\"", tail):
+    if re.search(
+        rb"<(?:[\w.-]+:)?dataValidation\b[^>]*\ssqref=\"" + re.escape(sqref) + rb"\"",
+        tail,
+    ):
         return tail
     p = prefix.decode()
     element = (
@@ -60,32 +79,50 @@ def with_validation(tail: bytes, prefix: bytes, validation: ListValidation) -> b
         f'sqref="{validation.sqref}"><{p}formula1>{escape(validation.formula())}'
         f"</{p}formula1></{p}dataValidation>"
     ).encode()
-    existing = re.search(rb"<" + re.escape(prefix) + rb"dataValidations\b[^>]*?(/?)>",
-                         tail)
+    existing = re.search(
+        rb"<" + re.escape(prefix) + rb"dataValidations\b[^>]*?(/?)>", tail
+    )
     if existing is not None:
         return _append_to_existing(tail, prefix, existing, element)
-    block = (f"<{p}dataValidations count=\"1\">".encode() + element
-             + f"</{p}dataValidations>".encode())
+    block = (
+        f'<{p}dataValidations count="1">'.encode()
+        + element
+        + f"</{p}dataValidations>".encode()
+    )
     position = _insert_position(tail, prefix)
     return tail[:position] + block + tail[position:]
 
 
-def _append_to_existing(tail: bytes, prefix: bytes, match: re.Match, element: bytes) -> bytes:
+def _append_to_existing(
+    tail: bytes, prefix: bytes, match: re.Match, element: bytes
+) -> bytes:
     opening = match.group(0)
     count = _COUNT.search(opening)
     number = int(count.group(2)) + 1 if count else 1
     if count:
-        new_opening = _COUNT.sub(lambda m: m.group(1) + str(number).encode() + m.group(3),
-                                 opening, 1)
+        new_opening = _COUNT.sub(
+            lambda m: m.group(1) + str(number).encode() + m.group(3), opening, 1
+        )
     else:
         new_opening = opening.replace(b">", b' count="1">', 1)
     if match.group(1):
         new_opening = new_opening[:-2].rstrip() + b">"
         closing = b"</" + prefix + b"dataValidations>"
-        return tail[: match.start()] + new_opening + element + closing + tail[match.end():]
+        return (
+            tail[: match.start()]
+            + new_opening
+            + element
+            + closing
+            + tail[match.end() :]
+        )
     close = tail.index(b"</" + prefix + b"dataValidations>", match.end())
-    return (tail[: match.start()] + new_opening + tail[match.end():close] + element
-            + tail[close:])
+    return (
+        tail[: match.start()]
+        + new_opening
+        + tail[match.end() : close]
+        + element
+        + tail[close:]
+    )
 
 
 def _insert_position(tail: bytes, prefix: bytes) -> int:
