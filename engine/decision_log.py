@@ -59,6 +59,9 @@ def record_decisions(
     rows = []
     events = 0
     with conn:
+        # The state connection autocommits, so without BEGIN every insert would be
+        # its own synchronous transaction (one fsync per decision).
+        conn.execute("BEGIN")
         for decision in decisions:
             rows.append(
                 (

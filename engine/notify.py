@@ -68,7 +68,8 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
 
     settings = smtp_settings(project)
     resend = bool(getattr(settings, "resend_uncertain", False))
-    recheck = PaymentRecheck(workbook_map, rules, result.as_of)
+    recheck = PaymentRecheck(workbook_map, rules, result.as_of, ledger=ledger,
+                             result=result)
     report = deliver_with(workbook_map, settings, messages, sent,
                           recheck=recheck, render=renderer.render, resend_uncertain=resend)
     result.delivery = report
@@ -204,19 +205,39 @@ def snapshot_state(path) -> sqlite3.Connection:
 class PaymentRecheck:
     """Re-read the workbooks once, just before sending, and drop items paid meanwhile."""
 
-    def __init__(self, workbook_map, rules, as_of):
+    def __init__(self, workbook_map, rules, as_of, *, ledger=None, result=None):
         self.workbook_map = workbook_map
         self.rules = rules
         self.as_of = as_of
         self._open = None
+        self._pass_ledger = ledger
+        self._result = result
+
+    def files_unchanged(self) -> bool:
+        """Return True when no one saved a workbook since the pass read it.
+
+        The pass's own writes change owned columns only (status, reason, customer
+        figures), which do not change open items, so they count as unchanged.
+        """
+        result = self._result
+        if self._pass_ledger is None or result is None or not result.read_stamps:
+            return False
+        for path, stamp in result.read_stamps.items():
+            written = result.written.get(path)
+            if not (stamp.matches(path) or (written is not None and written.matches(path))):
+                return False
+        return True
 
     def open_items(self) -> dict[str, object]:
         if self._open is None:
             from engine.inputs import read_inputs
             from engine.pipeline import build_ledger_for
 
-            inputs, _reads, _findings = read_inputs(self.workbook_map)
-            ledger = build_ledger_for(self.rules, inputs, self.as_of)
+            if self.files_unchanged():
+                ledger = self._pass_ledger
+            else:
+                inputs, _reads, _findings = read_inputs(self.workbook_map)
+                ledger = build_ledger_for(self.rules, inputs, self.as_of)
             self._open = {
                 item.invoice_id or item.order.order_id: item
                 for account in ledger.accounts.values()

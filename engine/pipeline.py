@@ -48,6 +48,8 @@ class PassResult:
     cells_written: int = 0
     # Files not written because a lock file exists, with the lock owner's name.
     locked: dict[Path, str | None] = field(default_factory=dict)
+    # Stamps of the workbook bytes this pass read, by path.
+    read_stamps: dict[Path, FileStamp] = field(default_factory=dict)
     # Files a person saved between this pass's read and its write.
     changed_during_pass: set[Path] = field(default_factory=set)
     planned_writes: list[SheetWrite] = field(default_factory=list)
@@ -112,6 +114,7 @@ def run_pass(
         result.duration = time.perf_counter() - started
         return result
     result.findings.extend(read_findings)
+    result.read_stamps = {read.path: read.stamp for read in reads.values()}
     result.counts.update(
         orders=len(inputs.orders),
         payments=len(inputs.payments),
