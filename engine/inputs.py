@@ -19,6 +19,11 @@ from engine.xlsx.read import SheetRead, SheetRow, read_sheet
 
 log = logging.getLogger(__name__)
 
+# Amount cells repeat the same few thousand values, so each float is converted to
+# Decimal once per process (Decimals are immutable, so sharing them is safe).
+FLOAT_CACHE_SIZE = 200_000
+FLOAT_AMOUNTS: dict[float, Decimal] = {}
+
 class RowValues:
     """Typed values of one row; problems are collected instead of raised."""
 
@@ -48,14 +53,25 @@ class RowValues:
     def skip(self, name: str) -> bool:
         if name not in self.read.columns:
             return True
+        if not self.reported:
+            return False
         return self.row.ref.cell(self.read.columns[name]) in self.reported
 
     def money(self, name: str, *, required: bool | None = None) -> Decimal | None:
         if self.skip(name):
             return None
+        raw = self.row.values.get(name)
+        # Fast paths for the common cells; everything else, and every problem, goes
+        # through parse_money so its messages stay in one place.
+        if type(raw) is float and raw in FLOAT_AMOUNTS:
+            return FLOAT_AMOUNTS[raw]
+        if raw is None and not self.is_required(name, required):
+            return None
         try:
-            return parse_money(self.row.values.get(name), self.source.locale,
-                               where=self.where(name))
+            amount = parse_money(raw, self.source.locale, where=self.where(name))
+            if type(raw) is float and len(FLOAT_AMOUNTS) < FLOAT_CACHE_SIZE:
+                FLOAT_AMOUNTS[raw] = amount
+            return amount
         except MissingValue as exc:
             if self.is_required(name, required):
                 self.problems.append(exc.finding)
@@ -66,8 +82,19 @@ class RowValues:
     def date(self, name: str, *, required: bool | None = None) -> dt.date | None:
         if self.skip(name):
             return None
+        raw = self.row.values.get(name)
+        if type(raw) is dt.date:
+            earliest, latest = self.source.date_window
+            if earliest <= raw <= latest:
+                return raw
+        elif type(raw) is dt.datetime:
+            earliest, latest = self.source.date_window
+            if earliest <= raw.date() <= latest:
+                return raw.date()
+        elif raw is None and not self.is_required(name, required):
+            return None
         try:
-            return parse_date(self.row.values.get(name), date1904=self.read.date1904,
+            return parse_date(raw, date1904=self.read.date1904,
                               date_order=self.source.date_order,
                               extra_formats=self.source.date_formats,
                               where=self.where(name), window=self.source.date_window)

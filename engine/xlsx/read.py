@@ -150,6 +150,8 @@ def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap
     start = source.data_starts or header.row + 1
     table = next((t for t in part.tables if t.first_row in header.rows), None)
     covered = merged_cells(merges, start, header.columns, shown, source.sheet, findings)
+    flagged_rows = {row for row, _column in part.formulas} | {
+        row for row, _column in part.serial_sixty}
     rows = []
     for index in range(start - 1, len(grid)):
         number = index + 1
@@ -164,7 +166,8 @@ def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap
         if is_totals_row(cells, values, source.key_field):
             continue
         row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
-        check_formulas(row, part, package, source, header.columns)
+        if number in flagged_rows:
+            check_formulas(row, part, package, source, header.columns)
         for name, column in header.columns.items():
             anchor = covered.get((number, column))
             if anchor:
@@ -229,8 +232,9 @@ def date_column_conflicts(rows: list[SheetRow], source: SourceMap,
     for name, column in columns.items():
         if source.field_kind(name) != "date":
             continue
+        # Only text cells can conflict, so addresses are built for those alone.
         cells = [(row.ref.cell(column).rsplit(" › ", 1)[-1], row.values.get(name))
-                 for row in rows]
+                 for row in rows if isinstance(row.values.get(name), str)]
         if not rows:
             break
         where = f"{rows[0].ref.file} › {source.sheet} › column {column_letter(column)}"
