@@ -256,3 +256,23 @@ def test_styled_workbook_opens_elsewhere(tmp_path):
     text = (out / "orders.csv").read_text(encoding="utf-8", errors="replace")
     assert "BLOCKED" in text
     assert "APPROVED" in text
+
+
+def test_styles_without_cellxfs_still_written(tmp_path):
+    import shutil as shell
+
+    path = build(tmp_path / "orders.xlsx")
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/styles.xml":
+                data = b'<styleSheet xmlns="http://schemas.openxmlformats.org/' \
+                    b'spreadsheetml/2006/main"/>'
+            target.writestr(info, data)
+    shell.move(broken, path)
+
+    write_cells(path, "Orders", {(2, 3): dt.date(2024, 6, 30)}, fsync=False)
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    assert workbook.get_sheet_by_name("Orders").to_python()[1][2] == 45473

@@ -16,11 +16,13 @@ Every other part is copied byte for byte.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import zipfile
 from collections.abc import Mapping
-
 from xml.sax.saxutils import quoteattr
+
+from lxml import etree
 
 from engine.model import column_letter
 from engine.xlsx.patch_cells import CellValue, CellWrite, as_write
@@ -31,7 +33,9 @@ from engine.xlsx.patch_package import (
     workbook_part_names,
 )
 from engine.xlsx.patch_scan import SheetScan
-from engine.xlsx.styles import StyleBook
+from engine.xlsx.styles import StyleBook, StyleError
+
+log = logging.getLogger(__name__)
 
 Cells = Mapping[tuple[int, int], CellValue | CellWrite]
 
@@ -61,7 +65,11 @@ def styled_cells(
         # TODO: a workbook without a styles part gets no date formats or fills.
         return cells, {}
     check_member_size(archive.getinfo(parts["styles"]), MAX_PART_BYTES, workbook)
-    book = StyleBook(archive.read(parts["styles"]))
+    try:
+        book = StyleBook(archive.read(parts["styles"]))
+    except (StyleError, etree.XMLSyntaxError) as error:
+        log.warning("%s: cells written without new formats: %s", workbook, error)
+        return cells, {}
     overlay: dict[tuple[int, int], CellWrite] = {}
     for target in needs_style:
         write = as_write(cells[target])
