@@ -8,6 +8,7 @@ it as the same letter.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -93,16 +94,4 @@ class Letter:
         A reminder whose top item was paid should go through
         `engine.mail.plan.replan_reminder`, which also lowers level and template.
         """
-        return Letter(
-            kind=self.kind,
-            template=self.template,
-            as_of=self.as_of,
-            recipient_id=self.recipient_id,
-            to=self.to,
-            language=self.language,
-            level=self.level,
-            customer=self.customer,
-            items=items,
-            cc=self.cc,
-            context=self.context,
-        )
+        return dataclasses.replace(self, items=items)
