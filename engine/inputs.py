@@ -125,6 +125,9 @@ def text_of(value: object) -> str | None:
     """Return a cell as text: ids typed as numbers (1001.0) read as '1001'."""
     if value is None:
         return None
+    if type(value) is str and value.isprintable() and value[:1] != " " \
+            and value[-1:] != " " and "  " not in value:
+        return value  # no whitespace to collapse (isprintable rejects tabs, NBSP)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dt.date, dt.datetime)):

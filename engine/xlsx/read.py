@@ -153,14 +153,20 @@ def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap
     flagged_rows = {row for row, _column in part.formulas} | {
         row for row, _column in part.serial_sixty}
     rows = []
+    mapped = [(name, column - 1) for name, column in header.columns.items()]
+    owned_at = [(name, column - 1) for name, column in owned_columns.items()]
     for index in range(start - 1, len(grid)):
         number = index + 1
         cells = grid[index]
-        values = {name: cell_value(cells, column) for name, column in
-                  header.columns.items()}
-        owned = {name: cell_value(cells, column) for name, column in owned_columns.items()}
-        if not any(value is not None for value in values.values()):
+        width = len(cells)
+        values = {name: cells[i] if i < width else "" for name, i in mapped}
+        if all(value == "" for value in values.values()):
             continue
+        for name, value in values.items():
+            if value == "":
+                values[name] = None
+        owned = {name: cells[i] if i < width and cells[i] != "" else None
+                 for name, i in owned_at}
         if table is not None and skip_for_table(table, number, source, shown, findings):
             continue
         if is_totals_row(cells, values, source.key_field):
