@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,17 +26,16 @@ class Measured:
 
 def isolated(name: str, args: list[str], *, cwd: Path = ROOT) -> Measured:
     """Run a step under a fresh parent, so RUSAGE_CHILDREN is that step's alone."""
-    wrapper = [
-        "-c",
+    program = (
         "import json,resource,subprocess,sys,time;"
         "t=time.perf_counter();"
         "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
         "s=time.perf_counter()-t;"
         "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024;"
         "print(json.dumps({'rc':p.returncode,'out':p.stdout,'err':p.stderr,"
-        "'wall':s,'rss':r}))",
-        PYTHON, *args,
-    ]
+        "'wall':s,'rss':r}))"
+    )
+    wrapper = ["-c", program, PYTHON, *args]
     completed = subprocess.run([PYTHON, *wrapper], cwd=cwd, capture_output=True,
                                text=True, check=True)
     report = json.loads(completed.stdout)
@@ -89,7 +87,3 @@ def add_salespeople(project: Path, codes: list[str], customers: int) -> None:
 def stamps(folder: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.glob("*.xlsx")}
 
-
-def remove_file(path: Path) -> None:
-    if path.exists():
-        os.remove(path)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
+import os
 import pickle
 import platform
 import re
@@ -143,11 +145,11 @@ def render(all_results: list[dict], decisions: dict | None) -> str:
     lines += linearity(all_results)
     for results in all_results:
         if "latency" in results:
-            lat = results["latency"]
+            latency = results["latency"]
             lines.append(f"- save-to-flag at {results['rows']:,} rows: median "
-                         f"{lat['median']:.2f} s (min {lat['min']:.2f}, max "
-                         f"{lat['max']:.2f}, {lat['saves']} saves, debounce "
-                         f"{lat['debounce']} s + stable_for {lat['stable_for']} s)")
+                         f"{latency['median']:.2f} s (min {latency['min']:.2f}, max "
+                         f"{latency['max']:.2f}, {latency['saves']} saves, debounce "
+                         f"{latency['debounce']} s + stable_for {latency['stable_for']} s)")
     if decisions:
         lines.append(f"- decision rate: {decisions['decisions per minute']} per minute")
     return "\n".join(lines)
@@ -156,7 +158,7 @@ def render(all_results: list[dict], decisions: dict | None) -> str:
 def linearity(all_results: list[dict]) -> list[str]:
     lines = []
     by_rows = sorted(all_results, key=lambda r: r["rows"])
-    for small, large in zip(by_rows, by_rows[1:]):
+    for small, large in itertools.pairwise(by_rows):
         row_ratio = large["rows"] / small["rows"]
         time_ratio = large["steps"]["pass 1"].seconds / small["steps"]["pass 1"].seconds
         lines.append(f"- pass 1 time {large['rows']:,}/{small['rows']:,}: "
@@ -204,14 +206,15 @@ def main(argv: list[str] | None = None) -> None:
 def machine_text() -> str:
     import subprocess
 
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
                   if line.startswith("Model name")), "unknown")
-    memory = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout
+    memory = subprocess.run(["free", "-g"], capture_output=True, text=True,
+                            check=False).stdout
     total = memory.splitlines()[1].split()[1] if memory else "?"
     from importlib.metadata import version
 
-    return (f"CPU {model}, {shutil.os.cpu_count()} cores, {total} GiB memory; "
+    return (f"CPU {model}, {os.cpu_count()} cores, {total} GiB memory; "
             f"Python {platform.python_version()}, python-calamine "
             f"{version('python-calamine')}, openpyxl {version('openpyxl')}")
 
