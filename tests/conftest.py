@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,14 +22,35 @@ REFERENCE_CASES = Path(
 )
 
 
+@functools.cache
+def pristine_workbooks() -> Path:
+    """Build the demo workbooks once per test run, as `workbooks/build_demo.py` does.
+
+    The checkout's own copies are not used: `make run` fills their Status and figure
+    columns, and tests must start from workbooks no pass has touched.
+    """
+    name = "conftest_build_demo"
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "workbooks" / "build_demo.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    # The script's dataclasses look their module up in sys.modules.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    folder = Path(tempfile.mkdtemp(prefix="arrears-guard-demo-"))
+    module.build(folder)
+    return folder
+
+
 def copy_project(target: Path) -> Path:
-    """Copy rules/, templates/ and the demo workbooks into `target`; return it."""
-    for folder in ("rules", "templates", "workbooks"):
+    """Copy rules/, templates/ and fresh demo workbooks into `target`; return it."""
+    for folder in ("rules", "templates"):
         shutil.copytree(
             ROOT / folder,
             target / folder,
             ignore=shutil.ignore_patterns("*.py", "__pycache__", "~$*", ".~*"),
         )
+    shutil.copytree(pristine_workbooks(), target / "workbooks")
     return target
 
 
