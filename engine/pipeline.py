@@ -12,9 +12,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from engine.filestamp import FileStamp
 from engine.findings import EngineError, Finding, FindingLog, Severity
@@ -75,6 +78,9 @@ def load_rules(project: Project):
     return load(project.root)
 
 
+PASS_LOCK_TIMEOUT = 300.0
+
+
 def run_pass(
     project: Project,
     *,
@@ -91,7 +97,57 @@ def run_pass(
     is read. With `dry_run` nothing is written or sent, and `planned_writes` and
     `letters` say what would have been. A workbook that cannot be read ends the pass
     with its findings; a failing report or mail stage is reported and the rest stands.
+
+    Passes that write take a lock file beside the state database, so a `once` run
+    next to a running service waits for the service's pass instead of interleaving
+    writes and mail with it.
     """
+    if dry_run:
+        return _run_pass(project, as_of=as_of, dry_run=True, rules=rules,
+                         send_mail=send_mail, progress=progress)
+    with pass_lock(project):
+        return _run_pass(project, as_of=as_of, dry_run=False, rules=rules,
+                         send_mail=send_mail, progress=progress)
+
+
+@contextmanager
+def pass_lock(project: Project):
+    """Hold the project's pass lock, waiting up to PASS_LOCK_TIMEOUT for another pass."""
+    from engine.workbook_map import load_workbook_map
+
+    state_path = load_workbook_map(project.workbook_map_path, project.root).state
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(state_path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("another pass is running on %s; waiting for it to finish", project.root)
+        try:
+            lock.acquire(timeout=PASS_LOCK_TIMEOUT)
+        except Timeout:
+            raise EngineError(
+                Finding(
+                    str(state_path) + ".lock",
+                    f"another arrears-guard pass has run for over "
+                    f"{PASS_LOCK_TIMEOUT:.0f} s.",
+                    "Wait for it to finish, or stop the other arrears-guard process.",
+                )
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _run_pass(
+    project: Project,
+    *,
+    as_of: dt.date | None = None,
+    dry_run: bool = False,
+    rules=None,
+    send_mail: bool = True,
+    progress: Progress | None = None,
+) -> PassResult:
     started = time.perf_counter()
     step = progress or (lambda name: None)
     from engine.inputs import read_inputs
@@ -380,7 +436,13 @@ def flush_pending(project: Project) -> PassResult:
 
     workbook_map = load_workbook_map(project.workbook_map_path, project.root)
     result = PassResult(as_of=dt.date.today(), dry_run=False)
-    state = open_state(workbook_map.state)
+    with pass_lock(project):
+        flush_into(result, open_state(workbook_map.state))
+    return result
+
+
+def flush_into(result: PassResult, state) -> None:
+    """Apply the pending writes in `state`, then close it."""
     try:
         for write, _owner in load_pending(state):
             result.planned_writes.append(write)
@@ -391,7 +453,6 @@ def flush_pending(project: Project) -> PassResult:
                     drop_pending(state, write.path, write.sheet)
     finally:
         state.close()
-    return result
 
 
 def record_decisions(state, decisions, as_of: dt.date) -> None:

@@ -142,3 +142,26 @@ def test_every_command_has_help(command):
 
     assert completed.returncode == 0
     assert "Example" in completed.stdout
+
+
+def test_once_waits_for_running_pass(demo_project):
+    from filelock import FileLock
+
+    lock = FileLock(str(demo_project / "state" / "arrears-guard.sqlite") + ".lock")
+    (demo_project / "state").mkdir()
+    with lock:
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--project", str(demo_project),
+             "--as-of", DEMO_AS_OF, "once"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            child.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            pytest.fail("once finished while another pass held the lock")
+    stdout, stderr = child.communicate(timeout=120)
+
+    assert "another pass is running" in stderr
+    assert f"Pass as of {DEMO_AS_OF}" in stdout
