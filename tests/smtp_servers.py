@@ -14,6 +14,7 @@ Modes:
 - reject_data: replies 554 after the message data and stores nothing.
 
 `smtputf8=True` makes the server offer SMTPUTF8 (aiosmtpd does not by default).
+`auth=False` makes the server offer no AUTH (no login). No server offers STARTTLS.
 """
 
 from __future__ import annotations
@@ -137,11 +138,14 @@ class _FaultySMTP(SMTP):
 
 class FaultyController(Controller):
     smtputf8 = False
+    auth = True
 
     def factory(self):
         return _FaultySMTP(
             self.handler,
             authenticator=self.handler.authenticate,
+            # With every mechanism excluded the EHLO reply has no AUTH line.
+            auth_exclude_mechanism=[] if self.auth else ["LOGIN", "PLAIN"],
             auth_require_tls=False,
             **{**self.SMTP_kwargs, "enable_SMTPUTF8": self.smtputf8},
         )
@@ -157,6 +161,7 @@ class SmtpServer:
         *,
         smtputf8: bool = False,
         reject: tuple[str, ...] = (),
+        auth: bool = True,
     ):
         assert mode in MODES, mode
         self.handler = Handler(mode, hold, reject=reject)
@@ -165,6 +170,7 @@ class SmtpServer:
             self.handler, hostname="127.0.0.1", port=self.port
         )
         self.controller.smtputf8 = smtputf8
+        self.controller.auth = auth
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -192,9 +192,12 @@ def test_auth_failure_one_alert_letters_queued(tmp_path):
         letters, report = run_pass(db, SmtpTransport(settings(server)))
         assert server.handler.connections == 1
         assert [str(f) for f in report.findings] == [
-            "SMTP: SMTP login rejected for buchhaltung@example.test – check credentials. "
-            "No letter was sent, and all stay queued. Correct the SMTP user or password; "
-            "the next run sends the queued letters."
+            f"SMTP: the mail server 127.0.0.1:{server.port} rejected the login of "
+            "user buchhaltung@example.test: 535 5.7.8 Authentication credentials "
+            "invalid. No letter was sent, and all stay queued. Correct "
+            "ARREARS_SMTP_USER (or user in smtp.toml) or the password in "
+            "ARREARS_SMTP_PASSWORD or the keyring. The next run sends the queued "
+            "letters."
         ]
         assert len(report.deferred) == 3
         assert server.received == []

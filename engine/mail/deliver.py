@@ -81,14 +81,15 @@ class _Run:
         self.stopped = False
 
     def stop(self, where: str, result: SendResult) -> None:
-        """Stop the run after a rejected login with one alert. Later letters stay queued."""
+        """Stop the run with one alert when only a settings change helps."""
         self.stopped = True
         self.report.findings.append(
             Finding(
                 where=where,
                 message=f"{result.detail}. No letter was sent, and all stay queued.",
-                fix="Correct the SMTP user or password; the next run sends the queued letters.",
-                code="smtp-login-rejected",
+                fix=result.fix
+                or "Correct the SMTP settings. The next run sends the queued letters.",
+                code=result.code or "smtp-setup-failed",
             )
         )
 
@@ -111,7 +112,7 @@ class _Run:
 
     def _not_handed_over(self, letter: Letter, result: SendResult) -> None:
         self.report.deferred.append(letter)
-        if result.status == outcome.AUTH_FAILED:
+        if result.status == outcome.SETUP_FAILED:
             self.stop("SMTP", result)
         elif result.status == outcome.DEFERRED:
             # The server cannot be reached, so the remaining letters would fail the same way.
@@ -120,7 +121,7 @@ class _Run:
                 Finding(
                     where="SMTP",
                     message=f"{result.detail}. The letters stay queued for the next run.",
-                    fix="Check that the mail server is reachable.",
+                    fix=result.fix or "Check that the mail server is reachable.",
                     severity=Severity.WARNING,
                     code="smtp-unreachable",
                 )

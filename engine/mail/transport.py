@@ -2,8 +2,9 @@
 
 Each hand-over ends in one of five outcomes. "sent": the server accepted the message.
 "uncertain": the server may have the message but did not confirm it. "deferred": not
-handed over, try on a later run. "auth_failed": the login was rejected, so stop
-sending. "rejected": the server rejected this message for good.
+handed over, try on a later run. "setup_failed": a settings change is needed
+(login rejected, STARTTLS missing, TLS failed), so stop sending. "rejected": the
+server rejected this message for good.
 
 SMTP goes through yagmail 0.16: `yagmail.SMTP` opens the connection with our
 timeout and TLS context, runs STARTTLS or implicit TLS and logs in. The message is
@@ -36,13 +37,14 @@ from typing import Protocol
 import yagmail
 
 from engine.mail.settings import SmtpSettings
+from engine.mail.smtp_errors import explain_connect_error
 
 log = logging.getLogger(__name__)
 
 SENT = "sent"
 UNCERTAIN = "uncertain"
 DEFERRED = "deferred"
-AUTH_FAILED = "auth_failed"
+SETUP_FAILED = "setup_failed"
 REJECTED = "rejected"
 
 
@@ -51,6 +53,7 @@ class SendResult:
     status: str
     detail: str = ""
     code: str = ""  # a reason that needs its own finding, such as SMTPUTF8_MISSING
+    fix: str = ""  # what to change when the session could not be opened
 
 
 class Transport(Protocol):
@@ -243,43 +246,43 @@ class SmtpTransport:
         return client
 
     def connect(self) -> SendResult | None:
-        """Connect and log in, retrying "try later" replies with a bounded back-off."""
+        """Connect and log in, retrying passing failures with a bounded back-off.
+
+        A failure that only a settings change can cure (login rejected, STARTTLS or
+        AUTH not offered, TLS failed, a 5xx greeting) returns SETUP_FAILED at once,
+        because repeated logins can lock the account.
+        """
         if self._client is not None:
             return None
         server = self.server
+        failure = None
         for attempt in range(self.settings.retries):
             try:
                 self._client = self._open()
                 return None
-            except smtplib.SMTPAuthenticationError as error:
-                # A rejected login is never retried: repeated attempts can lock the account.
-                log.error("SMTP login rejected by %s: %s", server, error)
-                return SendResult(
-                    AUTH_FAILED,
-                    f"SMTP login rejected for {self.settings.user} – check credentials",
-                )
-            except smtplib.SMTPNotSupportedError as error:
-                return SendResult(AUTH_FAILED, f"{server} does not offer {error}")
             except (smtplib.SMTPException, OSError) as error:
-                code = getattr(error, "smtp_code", None)
-                if code is not None and code >= 500:
+                failure = explain_connect_error(error, self.settings)
+                if not failure.retry:
+                    log.error("cannot open an SMTP session with %s: %s", server, error)
                     return SendResult(
-                        AUTH_FAILED, f"{server} refused the connection: {error}"
+                        SETUP_FAILED, failure.detail, code=failure.code, fix=failure.fix
                     )
-                delay = self._backoff(attempt)
                 log.warning(
-                    "cannot connect to %s (attempt %d of %d): %s; retrying in %.1f s",
+                    "cannot connect to %s (attempt %d of %d): %s",
                     server,
                     attempt + 1,
                     self.settings.retries,
                     error,
-                    delay,
                 )
                 if attempt + 1 < self.settings.retries:
-                    self.sleep(delay)
+                    self.sleep(self._backoff(attempt))
+        if failure is None:
+            return SendResult(DEFERRED, "no connection attempts are configured")
         return SendResult(
             DEFERRED,
-            f"cannot connect to {server} after {self.settings.retries} attempts",
+            f"{failure.detail} (after {self.settings.retries} attempts)",
+            code=failure.code,
+            fix=failure.fix,
         )
 
     def send(self, raw: bytes, name: str) -> SendResult:
