@@ -31,7 +31,7 @@ def parse_as_of(ctx, param, value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD, e.g. 2013-06-28.")
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD, e.g. 2013-06-03.")
 
 
 as_of_option = click.option(
@@ -115,10 +115,10 @@ def cli(ctx, project_dir: Path, as_of, verbose: bool):
     With no command, runs `watch`. Examples:
 
     \b
-      arrears-guard --as-of 2013-06-28 once
+      arrears-guard --as-of 2013-06-03 once
       arrears-guard check
-      arrears-guard preview --json
-      arrears-guard explain ORD-0001234567
+      arrears-guard --as-of 2013-06-03 preview --json
+      arrears-guard explain ORD-8893171508
     """
     configure_logging(verbose)
     ctx.obj = {"project": Project.at(project_dir), "as_of": as_of}
@@ -139,7 +139,7 @@ def once(ctx, as_of):
     Exits 0 when the pass reported nothing, 1 when it reported any finding.
 
     \b
-    Example:  arrears-guard --as-of 2013-06-28 once
+    Example:  arrears-guard --as-of 2013-06-03 once
     """
     from engine.pipeline import run_pass, summary_counts
 
@@ -167,7 +167,7 @@ def watch(ctx, as_of):
     Stops cleanly on Ctrl+C or SIGTERM.
 
     \b
-    Example:  arrears-guard --as-of 2013-06-28 watch
+    Example:  arrears-guard --as-of 2013-06-03 watch
     """
     from engine.pipeline import flush_pending, run_pass
     from engine.service import run_service
@@ -214,7 +214,7 @@ def preview(ctx, as_of, as_json: bool):
     Lists each order whose status would change and each letter that would go out.
 
     \b
-    Example:  arrears-guard --as-of 2013-06-28 preview --json
+    Example:  arrears-guard --as-of 2013-06-03 preview --json
     """
     from engine.preview import build_preview, format_preview
 
@@ -232,21 +232,26 @@ def preview(ctx, as_of, as_json: bool):
 @cli.command()
 @click.argument("order_id")
 @as_of_option
+@click.option(
+    "--now", "fresh", is_flag=True,
+    help="Decide the order again in a dry pass instead of showing the logged decision.",
+)
 @click.pass_context
-def explain(ctx, order_id: str, as_of):
+def explain(ctx, order_id: str, as_of, fresh: bool):
     """Print the full trace of the decision on one order.
 
     Shows the exposure parts, the limit and how it was derived, and each rule tried
-    with why it matched or not.
+    with why it matched or not. A decision already written is shown from the decision
+    log; an order not decided yet is decided in a dry pass (use --as-of to pin the day).
 
     \b
-    Example:  arrears-guard --as-of 2013-06-28 explain ORD-0001234567
+    Example:  arrears-guard --as-of 2013-06-03 explain ORD-8893171508
     """
     from engine.preview import explain_order
 
     project, as_of = project_and_date(ctx, as_of)
     try:
-        text = explain_order(project, order_id, as_of=as_of)
+        text = explain_order(project, order_id, as_of=as_of, fresh=fresh)
     except EngineError as exc:
         fail_with(exc)
     click.echo(text)

@@ -93,12 +93,20 @@ def format_preview(data: dict) -> str:
     return "\n".join(lines)
 
 
-def explain_order(project: Project, order_id: str, *, as_of: dt.date | None) -> str:
+def explain_order(
+    project: Project, order_id: str, *, as_of: dt.date | None, fresh: bool = False
+) -> str:
     """Return the full trace of the decision on one order.
 
-    An order still open to decision is explained from a fresh dry pass; an order
-    approved earlier is explained from the decision log.
+    The decision written into the sheet is explained from the decision log, with the
+    date of the pass that made it. An order with no logged decision, or any order
+    when `fresh` is set, is decided again in a dry pass as of `as_of`.
     """
+    if not fresh:
+        logged = logged_explanation(project, order_id)
+        if logged is not None:
+            return logged
+
     from engine.decide import explain_decision
     from engine.pipeline import run_pass
 
@@ -106,25 +114,53 @@ def explain_order(project: Project, order_id: str, *, as_of: dt.date | None) -> 
     result = run_pass(project, as_of=as_of, dry_run=True, send_mail=False)
     for decision in result.decisions:
         if decision.order_id.casefold() == requested:
-            return explain_decision(decision)
-
-    from engine.decision_log import explain
-    from engine.state import open_state
-    from engine.workbook_map import load_workbook_map
-
-    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
-    if workbook_map.state.exists():
-        connection = open_state(workbook_map.state)
-        try:
-            text = explain(connection, order_id)
-        finally:
-            connection.close()
-        if text:
-            return text
+            heading = (
+                f"Not written yet: decided now in a dry pass as of {result.as_of}.\n"
+            )
+            return heading + explain_decision(decision)
+    for known, (status, _reason) in result.previous.items():
+        if known.casefold() == requested:
+            raise EngineError(
+                Finding(
+                    known,
+                    f"has status {status or '(empty)'} in the sheet, but arrears-guard "
+                    "has no decision on it in its log.",
+                    "The status was typed by a person or the state database was "
+                    "reset; clear the Status cell to have the order decided again.",
+                )
+            )
     raise EngineError(
         Finding(
             order_id,
-            "no decision found for this order id.",
+            "no order with this id in the orders sheet.",
             "Check the id in the Order ID column; ids match ignoring case.",
         )
     )
+
+
+def logged_explanation(project: Project, order_id: str) -> str | None:
+    """Return the decision log's explanation of an order, or None when none is logged."""
+    import sqlite3
+
+    from engine.decision_log import explain
+    from engine.workbook_map import load_workbook_map
+
+    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    if not workbook_map.state.exists():
+        return None
+    connection = sqlite3.connect(f"file:{workbook_map.state}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    try:
+        row = connection.execute(
+            "SELECT order_id FROM decisions WHERE order_id = ? COLLATE NOCASE "
+            "ORDER BY id DESC LIMIT 1",
+            (order_id.strip(),),
+        ).fetchone()
+        if row is None:
+            return None
+        return explain(connection, row["order_id"])
+    except sqlite3.OperationalError:
+        # A state database from before the decision log existed has no such table.
+        return None
+    finally:
+        connection.close()

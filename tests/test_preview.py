@@ -14,6 +14,7 @@ from engine.project import Project
 AS_OF = dt.date(2013, 6, 3)
 
 EXPLAIN_TYPED_LIMIT = """\
+Not written yet: decided now in a dry pass as of 2013-06-03.
 Order ORD-8893171508 (orders.xlsx › Orders › row 1824): BLOCKED
 Reason: Blocked: exposure would be 147.06 of a 120.00 limit (typed limit 120.00) — rule 'over-limit' credit.yaml:55
 Decided by: over-limit (rules/credit.yaml:55:5)
@@ -48,7 +49,7 @@ def test_explain_blocked_order_exact(demo_project):
 def test_explain_ignores_id_case(demo_project):
     text = explain_order(Project.at(demo_project), "ord-8893171508", as_of=AS_OF)
 
-    assert text.splitlines()[0].startswith("Order ORD-8893171508 ")
+    assert text.splitlines()[1].startswith("Order ORD-8893171508 ")
 
 
 def test_explain_unknown_order_message(demo_project):
@@ -56,8 +57,39 @@ def test_explain_unknown_order_message(demo_project):
         explain_order(Project.at(demo_project), "ORD-NOPE", as_of=AS_OF)
 
     assert str(raised.value) == (
-        "ORD-NOPE: no decision found for this order id. "
+        "ORD-NOPE: no order with this id in the orders sheet. "
         "Check the id in the Order ID column; ids match ignoring case."
+    )
+
+
+def test_explain_written_decision_from_log(demo_project):
+    from engine.pipeline import run_pass
+
+    project = Project.at(demo_project)
+    run_pass(project, as_of=AS_OF, send_mail=False)
+
+    text = explain_order(project, "ORD-8893171508", as_of=None)
+    lines = text.splitlines()
+
+    assert lines[0] == "Order ORD-8893171508 (orders.xlsx › Orders › row 1824): BLOCKED"
+    assert lines[1:-1] == EXPLAIN_TYPED_LIMIT.splitlines()[2:]
+    assert lines[-1].startswith("Decided: pass as of 2013-06-03 at ")
+
+
+def test_explain_status_typed_by_person(demo_project):
+    from engine.pipeline import run_pass
+
+    project = Project.at(demo_project)
+    run_pass(project, as_of=AS_OF, send_mail=False)
+    (demo_project / "state" / "arrears-guard.sqlite").unlink()
+
+    with pytest.raises(EngineError) as raised:
+        explain_order(project, "ORD-0608187073", as_of=AS_OF)
+
+    assert str(raised.value) == (
+        "ORD-0608187073: has status APPROVED in the sheet, but arrears-guard has no "
+        "decision on it in its log. The status was typed by a person or the state "
+        "database was reset; clear the Status cell to have the order decided again."
     )
 
 
