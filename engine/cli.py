@@ -127,7 +127,21 @@ def cli(ctx, project_dir: Path, as_of, verbose: bool):
 
 
 def project_and_date(ctx, as_of):
-    return ctx.obj["project"], as_of or ctx.obj["as_of"]
+    return require_project(ctx), as_of or ctx.obj["as_of"]
+
+
+def require_project(ctx) -> Project:
+    """Return the project, or exit with a message when it has no workbook map."""
+    project = ctx.obj["project"]
+    if not project.workbook_map_path.exists():
+        click.echo(
+            f"error: {project.workbook_map_path} not found: {project.root} is not an "
+            "arrears-guard project folder. Run the command in the folder that holds "
+            "rules/, or pass --project DIR.",
+            err=True,
+        )
+        sys.exit(EXIT_FINDINGS)
+    return project
 
 
 @cli.command()
@@ -193,7 +207,7 @@ def check(ctx):
     """
     from engine.rules.check import check_project
 
-    project = ctx.obj["project"]
+    project = require_project(ctx)
     findings = check_project(project.root)
     for finding in findings:
         click.echo(str(finding))
@@ -268,7 +282,7 @@ def status(ctx, as_json: bool):
     """
     from engine.service import service_status
 
-    project = ctx.obj["project"]
+    project = require_project(ctx)
     try:
         info = service_status(project)
     except EngineError as exc:
@@ -276,8 +290,35 @@ def status(ctx, as_json: bool):
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
+    click.echo(format_status(info))
+
+
+def format_status(info: dict) -> str:
+    """Format the service status as lines a person reads, one fact per line."""
+    lines = [f"service: {info.get('state', 'unknown')}"]
+    for key in ("pid", "started_at", "stopped_at", "folder", "observer_mode"):
+        if info.get(key) is not None:
+            lines.append(f"{key.replace('_', ' ')}: {info[key]}")
+    last = info.get("last_pass")
+    if last:
+        lines.append(
+            f"last pass: number {last.get('number')} at {last.get('at')}, "
+            f"{last.get('seconds')} s, {'ok' if last.get('ok') else 'failed'}, "
+            f"{len(last.get('written', []))} written, {last.get('findings', 0)} findings"
+        )
+    else:
+        lines.append("last pass: none recorded by a running service")
+    pending = info.get("pending_writes") or []
+    lines.append(f"pending writes: {len(pending)}")
+    for item in pending:
+        who = f", open by {item['owner']}" if item.get("owner") else ""
+        lines.append(f"  {item['file']} › {item['sheet']} since {item['since']}{who}")
     for key, value in info.items():
-        click.echo(f"{key}: {value}")
+        known = {"state", "pid", "started_at", "stopped_at", "folder", "observer_mode",
+                 "last_pass", "pending_writes"}
+        if key not in known and value not in (None, "", [], {}):
+            lines.append(f"{key.replace('_', ' ')}: {value}")
+    return "\n".join(lines)
 
 
 def main() -> None:

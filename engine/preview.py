@@ -65,7 +65,7 @@ def format_preview(data: dict) -> str:
     """Format a preview as plain-text tables, one line per order and per letter."""
     lines = [f"Preview as of {data['as_of']}: nothing has been written or sent."]
     lines.append("")
-    lines.append(f"Orders whose status would change: {len(data['orders'])}")
+    lines.append(f"Orders whose status or reason would change: {len(data['orders'])}")
     if data["orders"]:
         width = max(len(change["order_id"]) for change in data["orders"])
         for change in data["orders"]:

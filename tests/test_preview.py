@@ -116,7 +116,7 @@ def test_preview_text_lines_exact(preview):
     lines = format_preview(preview).splitlines()
 
     assert lines[0] == "Preview as of 2013-06-03: nothing has been written or sent."
-    assert lines[2] == "Orders whose status would change: 45"
+    assert lines[2] == "Orders whose status or reason would change: 45"
     assert (
         "  ORD-8893171508   (empty) -> BLOCKED   Blocked: exposure would be 147.06 of a "
         "120.00 limit (typed limit 120.00) — rule 'over-limit' credit.yaml:55"
