@@ -26,9 +26,12 @@ once: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python run.py check
 
-# Rebuild the demo workbooks from the bundled receivables data (undoes earlier passes).
+# Undo the demo's passes: restore the committed workbooks (or rebuild them from the
+# bundled receivables data outside a git checkout) and remove mail, report and state.
 demo: $(STAMP)
-	$(BIN)/python workbooks/build_demo.py
+	git checkout -- workbooks/orders.xlsx workbooks/payments.xlsx workbooks/customers.xlsx \
+		2>/dev/null || $(BIN)/python workbooks/build_demo.py
+	rm -rf outbox report state
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
