@@ -10,23 +10,31 @@ amount in the base currency to its customer's and salesperson's exposure before 
 next order is decided, so two orders that each fit under a limit cannot both pass
 when together they exceed it.
 
+An approval is never revoked for the order as approved. The decision log keeps the
+amount, currency and customer of each approval, and an APPROVED order whose values
+differ from them is decided again as a new request (`reopen_changed_approvals`).
+
 An order is HELD, never guessed, when its row or its customer's row could not be
-read, the customer is unknown, no limit can be set, its currency has no FX rate, or
-a rule fails on its values.
+read, the customer is unknown, no limit can be set, its currency has no FX rate,
+its customer's or salesperson's exposure includes rows in such a currency, its
+amount is not positive, another row has the same order id, or a rule fails on its
+values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import logging
 import operator
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from engine.findings import Finding, Severity
-from engine.model import Customer, Inputs, Order
+from engine.model import Customer, Inputs, Order, RowRef
 from engine.rules.limits import (
     LimitResult,
     find_rating,
@@ -34,6 +42,7 @@ from engine.rules.limits import (
     limit_from,
     salesperson_limit_of,
 )
+from engine.rules.currencies import CurrencyCheck
 from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
@@ -52,6 +61,7 @@ __all__ = [
     "customer_limit",
     "decide_orders",
     "explain_decision",
+    "reopen_changed_approvals",
     "salesperson_limit",
 ]
 
@@ -101,26 +111,124 @@ def decide_orders(
     as_of: dt.date,
     *,
     findings: list[Finding] | None = None,
+    changes: Mapping[str, str] | None = None,
+    currencies: CurrencyCheck | None = None,
 ) -> list[Decision]:
-    """Decide every undecided order; append override problems to `findings`."""
-    decider = _Decider(rules, ledger, inputs, as_of)
+    """Decide every undecided order; append override and id problems to `findings`.
+
+    `changes` maps order ids to how the order differs from its logged approval (from
+    `reopen_changed_approvals`); the note is added to the order's reason. Customers
+    that `currencies` lists as incomplete have their orders, and their salespeople's
+    orders, held.
+    """
+    decider = _Decider(rules, ledger, inputs, as_of, currencies)
     decisions = [decider.held_row(row) for row in inputs.held if row.kind == "orders"]
+    duplicates = duplicate_ids(inputs, decider.findings)
     # The loop allocates millions of small acyclic objects; the cyclic garbage
     # collector would rescan every live object many times while finding nothing.
     collecting = gc.isenabled()
     gc.disable()
     try:
         decided = [
-            (order, decider.decide(order))
+            (order, decider.decide_safely(order, duplicates.get(order.order_id)))
             for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY)
         ]
         decisions.extend(_final_reasons(decider, decided))
     finally:
         if collecting:
             gc.enable()
+    if changes:
+        decisions = [_with_change(decision, changes) for decision in decisions]
     if findings is not None:
         findings.extend(decider.findings)
     return decisions
+
+
+def _with_change(decision: Decision, changes: Mapping[str, str]) -> Decision:
+    change = changes.get(decision.order_id)
+    if change is None:
+        return decision
+    return dataclasses.replace(
+        decision,
+        reason=f"{decision.reason.removesuffix('.')}; {change}",
+        trace=decision.trace + (change,),
+    )
+
+
+def reopen_changed_approvals(
+    inputs: Inputs, approvals: Mapping, locale: str
+) -> dict[str, str]:
+    """Clear the status of APPROVED orders that changed since the engine approved them.
+
+    `approvals` maps order ids to the logged Approval (engine.decision_log). An order
+    whose amount, currency or customer differs is put back in `inputs.orders` without
+    its status, so the ledger does not count it as pending and it is decided again.
+    Returns a note per order that differs from its approval, whatever its status, so
+    the reason stays the same on later passes. Orders approved by hand (no logged
+    approval) and orders whose id is on several rows keep their status.
+    """
+    if not approvals:
+        return {}
+    money = amount_formatter(locale)
+    counts: dict[str, int] = defaultdict(int)
+    for order in inputs.orders:
+        counts[order.order_id] += 1
+    changes: dict[str, str] = {}
+    for index, order in enumerate(inputs.orders):
+        approval = approvals.get(order.order_id)
+        if approval is None or counts[order.order_id] > 1:
+            continue
+        differences = []
+        if order.amount != approval.amount:
+            differences.append(
+                f"amount changed from {money(approval.amount)} to {money(order.amount)}"
+            )
+        if order.currency != approval.currency:
+            differences.append(
+                f"currency changed from {approval.currency} to {order.currency}"
+            )
+        if order.customer_id != approval.customer_id:
+            differences.append(
+                f"customer changed from {approval.customer_id} to {order.customer_id}"
+            )
+        if not differences:
+            continue
+        changes[order.order_id] = ", ".join(differences) + " after approval"
+        if (order.status or "").strip().upper() == APPROVED:
+            inputs.orders[index] = dataclasses.replace(order, status=None, reason=None)
+            logger.info("order %s re-decided: %s", order.order_id, changes[order.order_id])
+    return changes
+
+
+def duplicate_ids(inputs: Inputs, findings: list[Finding]) -> dict[str, list[int]]:
+    """Return the rows of each order id that is on more than one row, with findings.
+
+    The decision log and `explain` are keyed by order id, so two rows with one id
+    would share a trace; the undecided ones are held until the ids are fixed.
+    """
+    rows: dict[str, list[RowRef]] = defaultdict(list)
+    for order in inputs.orders:
+        rows[order.order_id].append(order.ref)
+    for held in inputs.held:
+        if held.kind == "orders" and held.key:
+            rows[held.key].append(held.ref)
+    repeated: dict[str, list[int]] = {}
+    for order_id, refs in rows.items():
+        if len(refs) < 2:
+            continue
+        refs.sort(key=operator.attrgetter("row"))
+        repeated[order_id] = [ref.row for ref in refs]
+        for ref in refs[1:]:
+            findings.append(
+                Finding(
+                    str(ref),
+                    f"order id {order_id} is also in row {refs[0].row}; undecided "
+                    "rows with this id are held.",
+                    "Give each order its own id.",
+                    code="duplicate-order-id",
+                )
+            )
+    return repeated
 
 
 def _final_reasons(decider: "_Decider", decided) -> list[Decision]:
@@ -159,7 +267,14 @@ ORDER_KEY = operator.attrgetter("order_date", "ref.row")
 class _Decider:
     """The running state of one pass: customer figures and exposure approved so far."""
 
-    def __init__(self, rules: RuleSet, ledger, inputs: Inputs, as_of: dt.date):
+    def __init__(
+        self,
+        rules: RuleSet,
+        ledger,
+        inputs: Inputs,
+        as_of: dt.date,
+        currencies: CurrencyCheck | None = None,
+    ):
         self.rules = rules
         self.ledger = ledger
         self.as_of = as_of
@@ -175,6 +290,16 @@ class _Decider:
         self.salesperson_exposure = self._salesperson_totals()
         self.salesperson_limits: dict[str, LimitResult] = {}
         self.rates: dict[str | None, Decimal | None] = {}
+        self.money = amount_formatter(rules.locale)
+        self.currencies = currencies or CurrencyCheck()
+        # Salesperson (upper case) -> a customer of theirs whose exposure is unknown.
+        self.incomplete_salespeople = {
+            customer.salesperson.strip().upper(): customer.customer_id
+            for customer in sorted(
+                self.customers.values(), key=operator.attrgetter("customer_id")
+            )
+            if customer.salesperson and customer.customer_id in self.currencies.incomplete
+        }
 
     def _salesperson_totals(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -206,6 +331,67 @@ class _Decider:
             inputs = self.writer.customer_inputs(values, limit)
             cached = self.customer_cache[customer.customer_id] = (values, limit, inputs)
         return cached
+
+    def decide_safely(self, order: Order, duplicate_rows: list[int] | None) -> Decision:
+        """Decide one order, holding it on a problem no rule can decide on.
+
+        An arithmetic error holds this order alone with a finding, so one bad value
+        never stops the pass.
+        """
+        problem = self.order_problem(order, duplicate_rows)
+        if problem is not None:
+            return self.writer.held(order.order_id, order.ref, problem, order.customer_id)
+        try:
+            return self.decide(order)
+        except ArithmeticError as exc:
+            logger.warning("order %s held: %s: %s", order.order_id,
+                           type(exc).__name__, exc)
+            self.findings.append(
+                Finding(
+                    str(order.ref),
+                    f"order {order.order_id} could not be computed "
+                    f"({type(exc).__name__}) with amount {order.amount}.",
+                    "Check the amount and the customer's figures, then save again.",
+                    code="decide-arithmetic",
+                )
+            )
+            return self.writer.held(
+                order.order_id, order.ref,
+                f"the order could not be computed with amount {order.amount}. "
+                "Check the amount", order.customer_id,
+            )  # fmt: skip
+
+    def order_problem(self, order: Order, duplicate_rows: list[int] | None) -> str | None:
+        """Return why the order cannot be decided from its own row, or None."""
+        if duplicate_rows:
+            other = next(row for row in duplicate_rows if row != order.ref.row)
+            return (
+                f"order id {order.order_id} is also in row {other}. "
+                "Give each order its own id"
+            )
+        if order.amount <= ZERO:
+            return (
+                f"amount {self.money(order.amount)} is not a positive order amount. "
+                "Enter a credit note as a negative amount with its Invoice No and "
+                "Invoice Date"
+            )
+        reason = self.currencies.customer_reason(
+            order.customer_id, self.rules.base_currency
+        )
+        if reason is not None:
+            return reason.rstrip(".")
+        customer = self.customers.get(order.customer_id)
+        salesperson = (order.salesperson or "").strip() or (
+            customer.salesperson if customer and customer.salesperson else ""
+        )
+        other = self.incomplete_salespeople.get(salesperson.strip().upper())
+        if other is not None:
+            detail = self.currencies.customer_reason(other, self.rules.base_currency)
+            return (
+                f"the total exposure of salesperson {salesperson.strip()} is unknown: "
+                f"{detail.rstrip('.')}"
+            )
+        return None
 
     def decide(self, order: Order, *, commit: bool = True) -> Decision:
         """Decide one order; with `commit`, an approval adds to the running exposure."""

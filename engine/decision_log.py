@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from engine.model import RowRef
 from engine.state import ensure_schema
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -43,7 +49,25 @@ CREATE TABLE IF NOT EXISTS override_events (
     recorded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS override_events_order ON override_events (order_id, id);
+CREATE TABLE IF NOT EXISTS approvals (
+    order_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    as_of TEXT NOT NULL
+);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An order as the engine approved it: amount in the order's currency."""
+
+    order_id: str
+    customer_id: str
+    amount: Decimal
+    currency: str
+    as_of: str
 
 
 def record_decisions(
@@ -62,7 +86,8 @@ def record_decisions(
         # The state connection autocommits, so without BEGIN every insert would be
         # its own synchronous transaction (one fsync per decision).
         conn.execute("BEGIN")
-        for decision in decisions:
+        decisions_list = list(decisions)
+        for decision in decisions_list:
             rows.append(
                 (
                     decision.order_id, as_of.isoformat(), stamp, decision.status,
@@ -88,12 +113,53 @@ def record_decisions(
                 )
                 events += 1
         conn.executemany(
+            "INSERT OR REPLACE INTO approvals (order_id, customer_id, amount, currency, "
+            "as_of) VALUES (?, ?, ?, ?, ?)",
+            [
+                (d.order_id, d.customer_id, d.amount, d.currency, as_of.isoformat())
+                for d in decisions_list
+                if d.status == "APPROVED" and d.amount
+            ],
+        )
+        conn.executemany(
             "INSERT INTO decisions (order_id, as_of, decided_at, status, warning, reason, "
             "rule, rule_where, inputs, trace, notify, ref) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     return events
+
+
+def load_approvals(path: Path) -> dict[str, Approval]:
+    """Return the logged approvals by order id, reading the state database read-only.
+
+    A missing database or table (no pass has approved anything yet) gives no
+    approvals, so a dry run never creates the database.
+    """
+    if not path.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        log.warning("approvals not read from %s: %s", path, exc)
+        return {}
+    try:
+        rows = conn.execute(
+            "SELECT order_id, customer_id, amount, currency, as_of FROM approvals"
+        ).fetchall()
+    except sqlite3.Error as exc:  # no approvals table yet
+        log.debug("approvals not read from %s: %s", path, exc)
+        return {}
+    finally:
+        conn.close()
+    approvals = {}
+    for order_id, customer_id, amount, currency, as_of in rows:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            continue
+        approvals[order_id] = Approval(order_id, customer_id, value, currency, as_of)
+    return approvals
 
 
 def _is_new_event(conn: sqlite3.Connection, decision) -> bool:

@@ -113,12 +113,35 @@ class RowValues:
     def held(self) -> HeldRow | None:
         if not self.problems:
             return None
-        # Messages end with a full stop; the Reason cell adds its own.
-        reason = "; ".join(
-            f"{problem.where.rsplit(' › ', 1)[-1]}: {problem.message.rstrip('.')}"
-            for problem in self.problems
-        )
-        return HeldRow(self.source.kind, self.key, self.row.ref, reason)
+        return HeldRow(self.source.kind, self.key, self.row.ref,
+                       held_reason(self.problems))
+
+
+# Staff read the Reason cell, not the log, so it carries each fix; Excel shows long
+# text in one line, so it is kept to about this many characters.
+MAX_REASON = 240
+
+
+def held_reason(problems: list[Finding]) -> str:
+    """Return the problems as one Reason text: cell, problem and fix for each.
+
+    The text has no final full stop; the Reason cell adds its own. When all fixes do
+    not fit in MAX_REASON characters, the fixes are left out, then the text is cut.
+    """
+    with_fix = "; ".join(describe_problem(problem, fix=True) for problem in problems)
+    if len(with_fix) <= MAX_REASON:
+        return with_fix
+    short = "; ".join(describe_problem(problem, fix=False) for problem in problems)
+    if len(short) <= MAX_REASON:
+        return short
+    return short[: MAX_REASON - 1].rstrip() + "…"
+
+
+def describe_problem(problem: Finding, *, fix: bool) -> str:
+    text = f"{problem.where.rsplit(' › ', 1)[-1]}: {problem.message.rstrip('.')}"
+    if fix and problem.fix:
+        text += f". {problem.fix.rstrip('.')}"
+    return text
 
 
 def text_of(value: object) -> str | None:
@@ -136,11 +159,17 @@ def text_of(value: object) -> str | None:
     return text or None
 
 
-def read_inputs(wmap: WorkbookMap) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
+def read_inputs(
+    wmap: WorkbookMap, *, as_of: dt.date | None = None
+) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
     """Read the three mapped sheets; raise EngineError when one cannot be read at all.
 
     Every workbook is tried, so the error lists the faults of all of them at once.
+    With `as_of`, the plausible-date window ends `years_ahead` after that date
+    instead of after today.
     """
+    if as_of is not None:
+        wmap = wmap.for_date(as_of)
     reads = {}
     failures: list[Finding] = []
     for kind in KINDS:
@@ -181,11 +210,17 @@ def read_inputs(wmap: WorkbookMap) -> tuple[Inputs, dict[str, SheetRead], list[F
 
 
 def collect(inputs: Inputs, findings: list[Finding], values: RowValues, record, target):
+    """Add the row's record, or its HeldRow; a held customer keeps a partial record.
+
+    A customer row with an unreadable value still names a customer with a
+    salesperson and an account, so its record (with credit_limit None) stays in
+    the salesperson's total while the HeldRow holds its orders.
+    """
     held = values.held()
     findings.extend(problem for problem in values.problems if problem not in values.row.held)
     if held is not None:
         inputs.held.append(held)
-    elif record is not None:
+    if record is not None and (held is None or values.source.kind == "customers"):
         target.append(record)
 
 
@@ -197,9 +232,9 @@ def build_customer(values: RowValues) -> Customer | None:
     customer_id = values.text("customer_id")
     name = values.text("name")
     # An empty credit limit means no typed limit (the rating decides); text that
-    # cannot be read holds the customer.
+    # cannot be read holds the customer (collect keeps this record beside the hold).
     limit = values.money("credit_limit", required=False)
-    if values.problems:
+    if customer_id is None or name is None:
         return None
     return Customer(
         customer_id=customer_id, name=name, ref=values.row.ref,

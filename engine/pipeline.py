@@ -163,7 +163,7 @@ def _run_pass(
 
     step("read")
     try:
-        inputs, reads, read_findings = read_inputs(workbook_map)
+        inputs, reads, read_findings = read_inputs(workbook_map, as_of=as_of)
     except EngineError as exc:
         result.findings.extend(exc.findings)
         log.warning("pass as of %s stopped: workbooks could not be read: %s", as_of, exc)
@@ -178,6 +178,8 @@ def _run_pass(
         held=len(inputs.held),
     )
     result.previous = {order.order_id: (order.status, order.reason) for order in inputs.orders}
+    changes, currencies = review_inputs(rules, inputs, workbook_map)
+    result.findings.extend(currencies.findings)
 
     step("ledger")
     ledger = build_ledger_for(rules, inputs, as_of)
@@ -187,7 +189,8 @@ def _run_pass(
     from engine.decide import customer_limit, decide_orders
 
     decide_findings: list[Finding] = []
-    decisions = decide_orders(rules, ledger, inputs, as_of, findings=decide_findings)
+    decisions = decide_orders(rules, ledger, inputs, as_of, findings=decide_findings,
+                              changes=changes, currencies=currencies)
     result.findings.extend(decide_findings)
     result.decisions = decisions
     add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
@@ -199,8 +202,9 @@ def _run_pass(
     result.counts["decided"] = len(decisions)
 
     step("write back")
-    result.planned_writes = plan_writes(reads, decisions, ledger, customers, limits, as_of,
-                                        approvers=rules.approvers)
+    result.planned_writes = plan_writes(
+        reads, decisions, ledger, figures_known(customers, inputs, currencies), limits,
+        as_of, approvers=rules.approvers)
     state = None if dry_run else open_state(workbook_map.state)
     try:
         if not dry_run:
@@ -259,6 +263,31 @@ def add_new_approvals(ledger, decisions, orders, to_base, as_of: dt.date) -> Non
         account.exposure += amount
 
 
+def review_inputs(rules, inputs, workbook_map):
+    """Reopen approvals whose order changed and find currencies without a rate.
+
+    Runs before the ledger, so a reopened order is not counted as pending.
+    """
+    from engine.decide import reopen_changed_approvals
+    from engine.decision_log import load_approvals
+    from engine.rules.currencies import check_currencies
+
+    approvals = load_approvals(workbook_map.state)
+    changes = reopen_changed_approvals(inputs, approvals, rules.locale)
+    return changes, check_currencies(rules, inputs)
+
+
+def figures_known(customers: dict, inputs, currencies) -> dict:
+    """Return the customers whose figures can be written.
+
+    A held customer row or rows in a currency without a rate make the figures
+    unknown, so their cells keep what they show.
+    """
+    unknown = {row.key for row in inputs.held if row.kind == "customers"}
+    unknown.update(currencies.incomplete)
+    return {cid: customer for cid, customer in customers.items() if cid not in unknown}
+
+
 def guarded(result: PassResult, stage: str, function, *args):
     """Run a stage whose failure must not undo the stages before it."""
     try:
@@ -292,7 +321,10 @@ def write_report_for(state, workbook_map, rules, ledger, customers, limits, as_o
 def build_ledger_for(rules, inputs, as_of: dt.date):
     from engine.ledger import build_ledger
 
-    return build_ledger(inputs, as_of, make_to_base(rules))
+    ledger = build_ledger(inputs, as_of, make_to_base(rules))
+    # engine.rules.currencies reports these once per currency, not once per row.
+    ledger.findings = [f for f in ledger.findings if f.code != "currency-rate"]
+    return ledger
 
 
 def make_to_base(rules):
@@ -313,6 +345,7 @@ def make_to_base(rules):
                     str(ref),
                     f"currency '{currency}' has no rate in the FX table (rates: {known}).",
                     "Add it under fx in rules/credit.yaml.",
+                    code="currency-rate",
                 )
             )
         return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)

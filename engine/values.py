@@ -53,6 +53,9 @@ EXCEL_EPOCH = {False: dt.date(1899, 12, 30), True: dt.date(1904, 1, 1)}
 # Excel shows serial 60 of the 1900 system as 29 February 1900, a day that did not
 # exist; python-calamine 0.9.1 returns it as 1900-02-28.
 PHANTOM_DAY = dt.date(1900, 2, 28)
+# Amounts from 10**13 up cannot be money: Excel shows 15 significant digits, so
+# such a cell has no cents left (see check_magnitude).
+MAX_AMOUNT = Decimal(10) ** 13
 
 
 class ValueProblem(ValueError):
@@ -78,6 +81,25 @@ def quoted(text: str) -> str:
 
 def parse_money(raw: object, locale: str, *, where: str) -> Decimal:
     """Return the amount in a cell, raising ValueProblem when it is not one clear number."""
+    return check_magnitude(read_money(raw, locale, where), raw, where)
+
+
+def check_magnitude(value: Decimal, raw: object, where: str) -> Decimal:
+    """Reject amounts no booking can have: non-finite, or MAX_AMOUNT and beyond.
+
+    Excel keeps 15 significant digits, so a cell of 10**13 or more has lost its cents;
+    such a value is a typing or paste error, and Decimal arithmetic on 1e300 overflows
+    the default context in later sums.
+    """
+    if value.is_finite() and abs(value) < MAX_AMOUNT:
+        return value
+    shown = quoted(raw) if isinstance(raw, str) else format(raw, "g") \
+        if isinstance(raw, float) else str(raw)
+    raise problem(where, f"{shown} is too large for an amount (the limit is "
+                  f"{MAX_AMOUNT:,})", "Type the real amount.")
+
+
+def read_money(raw: object, locale: str, where: str) -> Decimal:
     if isinstance(raw, bool):
         raise problem(where, f"expected an amount, found {str(raw).upper()}")
     if isinstance(raw, Decimal):
@@ -96,7 +118,7 @@ def parse_money(raw: object, locale: str, *, where: str) -> Decimal:
 def float_to_decimal(value: float, where: str) -> Decimal:
     """Convert a numeric cell at Excel's 15 significant digits, the precision it shows."""
     if not math.isfinite(value):
-        raise problem(where, f"expected an amount, found {value!r}")
+        raise problem(where, f"expected an amount, found {value!r}", "Type the amount.")
     return Decimal(format(value, ".15g"))
 
 

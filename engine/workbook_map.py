@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -107,6 +107,7 @@ class SourceMap:
     date_order: str = "MDY"
     date_formats: tuple[str, ...] = ()
     date_window: tuple[dt.date, dt.date] = (DEFAULT_EARLIEST_DATE, dt.date(2100, 1, 1))
+    years_ahead: int = DEFAULT_YEARS_AHEAD  # the window ends this far after the as-of date
     rows_below_table: str = "evaluate"
     # style: status cells coloured by status, and a list of the rule files'
     # approvers on the override approver column.
@@ -141,6 +142,15 @@ class WorkbookMap:
 
     def source_path(self, kind: str) -> Path:
         return self.folder / self.sources[kind].file
+
+    def for_date(self, as_of: dt.date) -> WorkbookMap:
+        """Return the map with each date window ending `years_ahead` after `as_of`."""
+        sources = {
+            kind: replace(source, date_window=(source.date_window[0],
+                                               years_after(as_of, source.years_ahead)))
+            for kind, source in self.sources.items()
+        }
+        return replace(self, sources=sources)
 
 
 def load_workbook_map(path: Path, root: Path) -> WorkbookMap:
@@ -226,7 +236,7 @@ def _build(path: Path, root: Path) -> tuple[WorkbookMap | None, list[Finding]]:
     locale = check_locale(check, data, "locale", "en_US")
     date_order = check.choice(data, "date_order", DATE_ORDERS, "MDY")
     date_formats = check_date_formats(check, data)
-    window = check_date_window(check, data)
+    window, years_ahead = check_date_window(check, data)
     scan_rows = check.positive_int(data, "header_scan_rows", DEFAULT_HEADER_SCAN_ROWS)
     base_currency = check.text(data, "base_currency", "EUR").upper()
     polling = data.get("polling")
@@ -236,7 +246,8 @@ def _build(path: Path, root: Path) -> tuple[WorkbookMap | None, list[Finding]]:
         polling = None
 
     defaults = dict(locale=locale, date_order=date_order, date_formats=date_formats,
-                    date_window=window, header_scan_rows=scan_rows)
+                    date_window=window, years_ahead=years_ahead,
+                    header_scan_rows=scan_rows)
     sources = check_sources(check, data, defaults)
     paths = {key: root / (check.text(data, key) or "") for key in
              ("folder", "report", "outbox", "state")}
@@ -287,8 +298,12 @@ def check_date_formats(check: _Checker, node) -> tuple[str, ...]:
     return tuple(formats)
 
 
-def check_date_window(check: _Checker, data) -> tuple[dt.date, dt.date]:
-    """Return the plausible range for dates: `earliest` to today + `years_ahead`."""
+def check_date_window(check: _Checker, data) -> tuple[tuple[dt.date, dt.date], int]:
+    """Return the plausible range for dates and `years_ahead`.
+
+    The range ends `years_ahead` after today; a pass moves it to its as-of date
+    with `WorkbookMap.for_date`.
+    """
     earliest, years = DEFAULT_EARLIEST_DATE, DEFAULT_YEARS_AHEAD
     node = data.get("date_window")
     if isinstance(node, CommentedMap):
@@ -304,12 +319,14 @@ def check_date_window(check: _Checker, data) -> tuple[dt.date, dt.date]:
     elif node is not None:
         check.fault(data, "date_window", "'date_window' must be a mapping with "
                     "'earliest' and 'years_ahead'.")
-    today = dt.date.today()
+    return (earliest, years_after(dt.date.today(), years)), years
+
+
+def years_after(day: dt.date, years: int) -> dt.date:
     try:
-        latest = today.replace(year=today.year + years)
+        return day.replace(year=day.year + years)
     except ValueError:  # 29 February
-        latest = today.replace(year=today.year + years, day=28)
-    return earliest, latest
+        return day.replace(year=day.year + years, day=28)
 
 
 def check_sources(check: _Checker, data, defaults: dict) -> dict[str, SourceMap]:
@@ -345,7 +362,10 @@ def check_source(check: _Checker, kind: str, node, parent, defaults) -> SourceMa
         check.fault(node, "data_starts", f"'data_starts' ({data_starts}) must be below "
                     f"the header row ({header_row}).")
     columns, where = check_columns(check, kind, node)
-    owned = check_owned(check, kind, node, where)
+    for key in ("file", "sheet"):
+        if key in node:
+            where[key] = check.where(node, key)
+    owned = check_owned(check, kind, node, where, columns)
     settings = dict(defaults)
     if "locale" in node:
         settings["locale"] = check_locale(check, node, "locale", defaults["locale"])
@@ -422,7 +442,8 @@ def check_columns(check: _Checker, kind: str, node) -> tuple[dict[str, str], dic
     return columns, where
 
 
-def check_owned(check: _Checker, kind: str, node, where: dict) -> dict[str, str]:
+def check_owned(check: _Checker, kind: str, node, where: dict,
+                columns: dict[str, str]) -> dict[str, str]:
     mapping = node.get("owned")
     if mapping is None:
         return {}
@@ -441,10 +462,25 @@ def check_owned(check: _Checker, kind: str, node, where: dict) -> dict[str, str]
         elif not isinstance(header, str) or not header.strip():
             check.fault(mapping, name, f"header for '{name}' must be text, found "
                         f"{describe(header)}.")
+        elif (read := read_field_with(header, columns)) is not None:
+            check.fault(mapping, name, f"owned column '{name}' has the header "
+                        f"'{header.strip()}', which the field '{read}' is read from "
+                        f"({where[read]}); the engine would overwrite that input.",
+                        f"Give '{name}' a header of its own, such as "
+                        f"{name.replace('_', ' ').title()}.")
         else:
             owned[name] = header.strip()
             where[name] = check.where(mapping, name)
     return owned
+
+
+def read_field_with(header: str, columns: dict[str, str]) -> str | None:
+    """Return the read field whose header matches `header`, as the reader matches."""
+    wanted = " ".join(header.split()).casefold()
+    for name, text in columns.items():
+        if " ".join(text.split()).casefold() == wanted:
+            return name
+    return None
 
 
 def suggest(name, choices) -> str:

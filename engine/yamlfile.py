@@ -63,15 +63,32 @@ def load_yaml(path: Path, shown_as: str | None = None):
                     "Save the file as UTF-8.")
         )
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, problem = fault_mark(exc)
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-        problem = exc.problem or exc.context or "invalid YAML"
         raise EngineError(Finding(where, f"YAML syntax error: {problem}.",
                                   "Check indentation, colons and quotes on this line."))
     except YAMLError as exc:
         raise EngineError(Finding(shown, f"YAML error: {exc}."))
     check_size(data, shown)
     return data
+
+
+# Contexts of constructs left open (a missing `]`, `}`, closing quote or colon):
+# ruamel notices the fault lines later, at problem_mark, but the typo is where the
+# construct starts, at context_mark (ruamel.yaml 0.18).
+UNCLOSED = ("flow sequence", "flow mapping", "quoted scalar", "simple key")
+
+
+def fault_mark(exc: MarkedYAMLError):
+    """Return the mark of the line to fix and the problem text for a YAML error."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    if exc.context_mark is not None and any(word in context for word in UNCLOSED):
+        noticed = exc.problem_mark
+        if noticed is not None and noticed.line != exc.context_mark.line:
+            problem = f"{problem} at line {noticed.line + 1} ({context} started here)"
+        return exc.context_mark, problem
+    return exc.problem_mark or exc.context_mark, problem
 
 
 def check_size(data, shown: str) -> None:

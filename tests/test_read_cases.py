@@ -276,8 +276,10 @@ def test_text_amounts_de_de():
 def test_text_credit_limits():
     inputs, _, findings = text_amounts("de_DE")
     limits = {c.customer_id: c.credit_limit for c in inputs.customers}
-    assert limits == {"C001": Decimal("10000.00"), "C003": Decimal("5000"),
-                      "C004": Decimal("8000")}
+    # The held customer keeps a record without a limit, so it still counts in its
+    # salesperson's total.
+    assert limits == {"C001": Decimal("10000.00"), "C002": None,
+                      "C003": Decimal("5000"), "C004": Decimal("8000")}
     held = [h for h in inputs.held if h.kind == "customers"]
     assert [(h.key, h.ref.row) for h in held] == [("C002", 3)]
     assert str(findings[0]) == (

@@ -32,10 +32,42 @@ WORKBOOKS = "rules/workbooks.yaml"
 
 
 def check_project(root: Path) -> list[Finding]:
-    """Check every rule file, the workbook map and template names under `root`."""
-    findings, _ = _read_rules(root)
-    findings.extend(_check_workbook_map(root))
+    """Check the rule files, the workbook map, the workbooks and the templates.
+
+    Each mapped workbook is read to find its sheet and headers, and the currencies
+    of its rows are checked against the FX table. Every template of every language
+    folder is compiled.
+    """
+    findings, rules = _read_rules(root)
+    map_findings = _check_workbook_map(root)
+    findings.extend(map_findings)
+    if rules is not None:
+        findings.extend(_check_templates(root, rules))
+    if not _has_errors(map_findings):
+        findings.extend(_check_workbooks(root, rules))
     return findings
+
+
+def _check_templates(root: Path, rules: RuleSet) -> list[Finding]:
+    from engine.mail.render import LetterRenderer
+
+    return LetterRenderer(root / "templates", rules).check()
+
+
+def _check_workbooks(root: Path, rules: RuleSet | None) -> list[Finding]:
+    """Read the mapped workbooks; return whole-file faults and currency gaps."""
+    from engine.inputs import read_inputs
+    from engine.rules.currencies import check_currencies
+    from engine.workbook_map import load_workbook_map
+
+    try:
+        workbook_map = load_workbook_map(root / WORKBOOKS, root)
+        inputs, _reads, _findings = read_inputs(workbook_map)
+    except EngineError as exc:
+        return list(exc.findings)
+    if rules is None:
+        return []
+    return check_currencies(rules, inputs).findings
 
 
 def load_rules(root: Path) -> RuleSet:

@@ -26,3 +26,7 @@ class Decision:
     salesperson: str = ""
     override_by: str = ""
     override_reason: str = ""
+    # The order's amount (as text) and currency as decided; the decision log keeps
+    # them for approvals, so a later change of the order is decided again.
+    amount: str = ""
+    currency: str = ""

@@ -205,6 +205,7 @@ class ReasonWriter:
             rule_where=verdict.where, inputs=inputs, trace=verdict.trace,
             notify=verdict.notify, override_event=None, customer_id=order.customer_id,
             salesperson=values["salesperson"], override_by="", override_reason="",
+            amount=str(order.amount), currency=values["order_currency"],
         )  # fmt: skip
         return decision
 

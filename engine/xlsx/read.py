@@ -67,7 +67,7 @@ class SheetRead:
 def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
     """Read the mapped sheet of one workbook; raise EngineError for whole-file faults."""
     shown = shown_as or path.name
-    data = read_bytes(path, shown)
+    data = read_bytes(path, shown, source.where.get("file", "rules/workbooks.yaml"))
     stamp = stamp_of_bytes(path, data)
     package = open_package(data, shown)
     name = find_sheet(package, source, shown)
@@ -89,13 +89,13 @@ def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
                      header.columns, owned_columns, new_headers, rows, findings)
 
 
-def read_bytes(path: Path, shown: str) -> bytes:
+def read_bytes(path: Path, shown: str, configured: str = "rules/workbooks.yaml") -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise WorkbookNotFound(Finding(shown, f"file not found in {path.parent}.",
                                        "Put the workbook there or fix 'file:' in "
-                                       "rules/workbooks.yaml.")) from None
+                                       f"{configured}.")) from None
     except (IsADirectoryError, PermissionError) as exc:
         raise EngineError(Finding(shown, f"cannot read the file ({exc.strerror}).",
                                   "Check the file's permissions.")) from None
