@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.ledger import build_ledger
-from engine.mail.ledger import SendLedger
+from engine.mail.ledger import SENT, SendLedger
+from engine.mail.letter import REMINDER, Letter
 from engine.model import Customer, Inputs, Order, Payment, RowRef
 from engine.rules.model import Contacts, DunningLevel, RuleSet
 from engine.state import open_state
@@ -163,3 +164,20 @@ def memory_send_ledger() -> SendLedger:
 
 def templates_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
+
+
+def record_sent_reminder(
+    sent: SendLedger, customer_id: str, as_of: dt.date, level: int = 1
+) -> None:
+    """Record in the send ledger that a reminder reached the customer on `as_of`."""
+    earlier = Letter(
+        kind=REMINDER,
+        template=f"reminder_level{level}",
+        as_of=as_of,
+        recipient_id=customer_id,
+        to=(f"{customer_id.lower()}@example.test",),
+        language="en",
+        level=level,
+    )
+    sent.begin(earlier, earlier.message_id("ar@agency.test"), b"")
+    sent.finish(earlier.key, SENT)

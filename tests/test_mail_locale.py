@@ -25,7 +25,8 @@ import datetime as dt, sys
 from pathlib import Path
 from engine.mail import LetterRenderer, SmtpSettings, SmtpTransport, deliver, plan_reminders
 from engine.mail.transport import OutboxTransport
-from mail_factories import AS_OF, customer, invoice, ledger_for, make_rules, send_ledger, templates_dir
+from mail_factories import (AS_OF, customer, invoice, ledger_for, make_rules,
+    record_sent_reminder, send_ledger, templates_dir)
 
 port, attachments, outbox = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 customers = [
@@ -49,6 +50,8 @@ for transport, db in (
     (OutboxTransport(outbox), "outbox"),
 ):
     sent = send_ledger(outbox.parent / f"{db}.sqlite")
+    # C001 had a first reminder, so the level-2 letter is its second one.
+    record_sent_reminder(sent, "C001", AS_OF - dt.timedelta(days=14))
     letters, findings = plan_reminders(
         rules, ledger_for(customers, orders), {c.customer_id: c for c in customers}, AS_OF, sent
     )

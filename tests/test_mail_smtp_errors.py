@@ -31,7 +31,7 @@ def only_finding(report) -> str:
 def test_starttls_missing_names_setting(tmp_path):
     with SmtpServer("ok") as server:
         transport = SmtpTransport(settings(server, user=None, starttls=True))
-        letters, report = run_pass(tmp_path / "state.sqlite", transport)
+        _, report = run_pass(tmp_path / "state.sqlite", transport)
         assert server.handler.connections == 1
         assert server.received == []
     assert only_finding(report) == (
@@ -47,7 +47,7 @@ def test_starttls_missing_names_setting(tmp_path):
 def test_starttls_off_sends(tmp_path):
     with SmtpServer("ok") as server:
         transport = SmtpTransport(settings(server, user=None, starttls=False))
-        letters, report = run_pass(tmp_path / "state.sqlite", transport)
+        _, report = run_pass(tmp_path / "state.sqlite", transport)
         assert len(server.received) == 3
     assert report.findings == []
 
@@ -55,7 +55,7 @@ def test_starttls_off_sends(tmp_path):
 def test_auth_missing_names_user_setting(tmp_path):
     with SmtpServer("ok", auth=False) as server:
         transport = SmtpTransport(settings(server))
-        letters, report = run_pass(tmp_path / "state.sqlite", transport)
+        _, report = run_pass(tmp_path / "state.sqlite", transport)
         assert server.received == []
     assert only_finding(report) == (
         f"SMTP: 127.0.0.1:{server.port} offers no login method that this client "
@@ -70,7 +70,7 @@ def test_auth_missing_names_user_setting(tmp_path):
 def test_implicit_tls_on_plain_port(tmp_path):
     with SmtpServer("ok") as server:
         transport = SmtpTransport(settings(server, ssl=True))
-        letters, report = run_pass(tmp_path / "state.sqlite", transport)
+        _, report = run_pass(tmp_path / "state.sqlite", transport)
         assert server.received == []
     text = only_finding(report)
     assert text.startswith(
@@ -90,7 +90,7 @@ def test_connection_refused_names_host_and_port(tmp_path):
     dead = SmtpSettings(
         host="127.0.0.1", port=port, starttls=False, timeout=0.5, backoff=0.01
     )
-    letters, report = run_pass(
+    _, report = run_pass(
         tmp_path / "state.sqlite", SmtpTransport(dead, sleep=pauses.append)
     )
     assert only_finding(report) == (
@@ -112,7 +112,7 @@ def test_silent_server_times_out(tmp_path):
         silent = SmtpSettings(
             host="127.0.0.1", port=port, starttls=False, timeout=0.2, retries=1
         )
-        letters, report = run_pass(tmp_path / "state.sqlite", SmtpTransport(silent))
+        _, report = run_pass(tmp_path / "state.sqlite", SmtpTransport(silent))
     assert only_finding(report) == (
         f"SMTP: 127.0.0.1:{port} did not reply within 0.2 s (after 1 attempts). The "
         "letters stay queued for the next run. Check ARREARS_SMTP_HOST (or host in "

@@ -87,6 +87,8 @@ def build_context(letter: Letter, rules: RuleSet) -> dict[str, Any]:
         "totals": totals_by_currency(letter.items),
         "sender": rules.contacts.sender,
         "base_currency": rules.base_currency,
+        # Reminders sent before this one; 0 unless the planner counted them.
+        "earlier_reminders": 0,
     }
     if items:
         # The item with the maximum days overdue, for templates about a single invoice.

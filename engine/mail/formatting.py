@@ -66,3 +66,13 @@ def format_local_date(value: dt.date | str, language: str | None) -> str:
         value = value.date()
     locale = parse_locale(language) or Locale.parse("en")
     return format_date(value, "medium", locale=locale).translate(_SPACES)
+
+
+def trim_period(text: object) -> str:
+    """Return text without one final period, for a name placed before a full stop.
+
+    A company such as "Viajes Muñoz S.L." at the end of a sentence would otherwise
+    print as "S.L..".
+    """
+    value = str(text).rstrip()
+    return value[:-1] if value.endswith(".") and not value.endswith("..") else value

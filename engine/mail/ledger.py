@@ -189,6 +189,19 @@ class SendLedger:
         ).fetchone()
         return dt.date.fromisoformat(row[0]) if row and row[0] else None
 
+    def count_sent(self, recipient_id: str, kind: str, before: dt.date) -> int:
+        """Return the number of the recipient's letters of a kind sent before a day.
+
+        Only letters the server accepted count, so that a letter never mentions an
+        earlier one whose delivery is uncertain.
+        """
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM mail_letters WHERE recipient_id = ? AND kind = ?"
+            " AND status = ? AND as_of < ?",
+            (recipient_id, kind, SENT, before.isoformat()),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def last_item_date(
         self, recipient_id: str, kind: str, item_id: str, level: int | None = None
     ) -> dt.date | None:

@@ -215,7 +215,8 @@ def plan_reminders(
                 "%s: last reminder on %s, within the quiet days", customer_id, last
             )
             continue
-        letter, letter_findings = _reminder(customer, due, rules, as_of)
+        earlier = sent.count_sent(customer_id, REMINDER, as_of)
+        letter, letter_findings = _reminder(customer, due, rules, as_of, earlier)
         findings.extend(letter_findings)
         if letter is not None:
             letters.append(letter)
@@ -227,6 +228,7 @@ def _reminder(
     due: list[tuple[Any, DunningLevel]],
     rules: RuleSet,
     as_of: dt.date,
+    earlier_reminders: int,
 ) -> tuple[Letter | None, list[Finding]]:
     top = max((level for _, level in due), key=lambda level: level.level)
     to, cc, findings = _reminder_recipients(customer, top, rules)
@@ -247,7 +249,8 @@ def _reminder(
         level=top.level,
         customer=customer,
         items=tuple(items),
-        context={"level_name": top.name},
+        # Templates mention earlier reminders only when the send ledger has them.
+        context={"level_name": top.name, "earlier_reminders": earlier_reminders},
     )
     return letter, findings
 

@@ -27,7 +27,12 @@ import jinja2
 
 from engine.findings import EngineError, Finding
 from engine.mail.context import build_context, item_ids_of
-from engine.mail.formatting import format_local_date, format_money, parse_locale
+from engine.mail.formatting import (
+    format_local_date,
+    format_money,
+    parse_locale,
+    trim_period,
+)
 from engine.mail.headers import check_header_text, make_address, parse_sender
 from engine.mail.letter import Letter
 from engine.rules.model import RuleSet
@@ -91,6 +96,7 @@ class LetterRenderer:
         )
         self.environment.filters["money"] = format_money
         self.environment.filters["date_local"] = format_local_date
+        self.environment.filters["trim_period"] = trim_period
         self._last_good: dict[str, jinja2.Template] = {}
 
     # Templates
@@ -233,8 +239,12 @@ class LetterRenderer:
         message["Message-ID"] = letter.message_id(self.rules.contacts.sender)
         message["X-Arrears-Guard-Key"] = letter.key
         message["X-Arrears-Guard-Items"] = item_ids_of(letter) or "-"
-        message.set_content(text, charset="utf-8")
-        message.add_alternative(html, subtype="html", charset="utf-8")
+        # Quoted-printable keeps the body 7-bit. With short lines the email package
+        # would pick 8bit, and such a message needs SMTPUTF8 or 8BITMIME to be sent.
+        message.set_content(text, charset="utf-8", cte="quoted-printable")
+        message.add_alternative(
+            html, subtype="html", charset="utf-8", cte="quoted-printable"
+        )
         return message
 
     def _attachments_for(self, letter: Letter) -> list[Path]:
