@@ -1,8 +1,9 @@
 """Checking every rule file of a project before its rules take effect.
 
 `check_project` reads rules/credit.yaml, rules/dunning.yaml and the workbook map,
-runs the examples written in credit.yaml and returns the findings of all files at
-once. `load_rules` returns the RuleSet only when there is no error.
+runs the examples written in credit.yaml, reads the mapped workbooks and compiles
+the templates, and returns the findings of all files at once. `load_rules` returns
+the RuleSet only when there is no error.
 """
 
 from __future__ import annotations
