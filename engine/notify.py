@@ -55,6 +55,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     result.findings.extend(findings)
     thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
     result.letters = reminders + notices + thanks
+    result.findings.extend(renderer.check_languages(result.letters))
     if state is None:
         return
 

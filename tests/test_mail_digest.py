@@ -263,8 +263,18 @@ def test_manager_digest_from_demo_pass(tmp_path):
     section = text[text.index("Letters sent") : text.index("Delivery uncertain")]
     lines = section.splitlines()[1:]
     for letter in sent:
-        ids = ", ".join(item.item_id for item in letter.items)
+        if letter.kind == "notice":
+            ids = ", ".join(
+                f"{decision['order_id']} ({decision['outcome']})"
+                for decision in letter.context["decisions"]
+            )
+        else:
+            ids = ", ".join(item.item_id for item in letter.items)
         line = next(line for line in lines if f" to {letter.recipient_id}:" in line)
         assert line.endswith(f": {ids}"), line
         assert ids in html
     assert re.search(r"reminder level [13] to \S+: \d{10}", section)
+    # Notices name each order with its outcome, never the send-ledger key.
+    assert ":APPROVED" not in section
+    assert ":BLOCKED" not in section
+    assert "ORD-7992662919 (approved with a warning)" in section

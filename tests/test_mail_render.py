@@ -88,9 +88,11 @@ def test_missing_salutation_fails_one_letter(renderer):
     letter = case22_letter("C001_missing_salutation_and_salesperson", 2)
     with pytest.raises(EngineError) as caught:
         renderer.render(letter)
-    assert str(caught.value.findings[0]).startswith(
-        "templates/de/reminder_level2.html.j2 line 1: 'customer.salutation' is undefined "
-        "for customer C001 (customers.xlsx › Customers › row 2)"
+    assert str(caught.value.findings[0]) == (
+        "customers.xlsx › Customers › row 2: customer C001 has no salutation, which "
+        "templates/de/reminder_level2.html.j2 line 1 uses as customer.salutation, so "
+        "the letter was not rendered. Fill in the salutation of this customer in the "
+        "sheet, or remove the variable from the template."
     )
     # The other customers' letters still render.
     renderer.render(case22_letter("C003_markup_in_company", 4))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shutil
+from dataclasses import dataclass
 
 import pytest
 from mail_factories import (
@@ -16,7 +19,13 @@ from mail_factories import (
     templates_dir,
 )
 
-from engine.mail import LetterRenderer, plan_reminders, plan_thank_you_notes
+from engine.findings import EngineError
+from engine.mail import (
+    LetterRenderer,
+    plan_reminders,
+    plan_salesperson_notices,
+    plan_thank_you_notes,
+)
 
 COMPANY = "Viajes Muñoz S.L."
 
@@ -149,3 +158,96 @@ def test_thank_you_period_not_doubled(tmp_path, language):
     text = message.get_body(("plain",)).get_content()
     assert "S.L.." not in text
     assert COMPANY[:-1] in text
+
+
+@dataclass
+class Decision:
+    order_id: str
+    status: str
+    warning: bool
+    reason: str
+    customer_id: str
+    salesperson: str
+
+
+def test_salesperson_notice_outcomes(tmp_path):
+    rules = make_rules()
+    client = customer("C001", 2, name=COMPANY, salesperson="S01")
+    decisions = [
+        Decision("ORD-1", "BLOCKED", False, "Over the credit limit.", "C001", "S01"),
+        Decision(
+            "ORD-2", "APPROVED", True, "Exposure is 85 % of the limit.", "C001", "S01"
+        ),
+    ]
+    letters, findings = plan_salesperson_notices(
+        rules, decisions, {"C001": client}, AS_OF, send_ledger(tmp_path / "s.sqlite")
+    )
+    assert findings == []
+    message = LetterRenderer(templates_dir(), rules).render(letters[0])
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.splitlines()[0] == "Hello,"
+    assert f"- ORD-1 for {COMPANY} (C001): blocked\n  Over the credit limit." in text
+    assert (
+        f"- ORD-2 for {COMPANY} (C001): approved with a warning\n"
+        "  Exposure is 85 % of the limit." in text
+    )
+    assert "S01" not in text
+    assert "True" not in text
+    assert "warning: " not in text
+    assert html.startswith("<p>Hello,</p>")
+    assert "approved with a warning<br>Exposure is 85 % of the limit." in html
+
+
+def unknown_language_letter(tmp_path, language="xx", **fields):
+    client = customer("C009", 9, name="Voyages Blanc SARL", language=language, **fields)
+    orders = [invoice("ORD-9", "C009", "500", AS_OF - dt.timedelta(days=10), 2)]
+    rules = make_rules()
+    letters, _ = plan_reminders(
+        rules,
+        ledger_for([client], orders),
+        {"C009": client},
+        AS_OF,
+        send_ledger(tmp_path / "s.sqlite"),
+    )
+    return LetterRenderer(templates_dir(), rules), letters
+
+
+def test_unknown_language_warns_with_row(tmp_path):
+    renderer, letters = unknown_language_letter(tmp_path, salutation="Monsieur")
+    [finding] = renderer.check_languages(letters + letters)
+    assert str(finding) == (
+        "customers.xlsx › Customers › row 9: customer C009 has the language 'xx', "
+        "for which templates/ has no reminder_level1 template, so the letter is "
+        "written in English (en). The salutation 'Monsieur' from the sheet is used "
+        "as written. Enter one of de, en, es, fr, pt as the customer's language, or "
+        "add the letter templates in templates/xx/."
+    )
+    assert finding.severity == "warning"
+    text = renderer.render(letters[0]).get_body(("plain",)).get_content()
+    # The salutation comes from the sheet as written; the engine adds none.
+    assert text.splitlines()[0] == "Monsieur Contact C009,"
+
+
+def test_known_language_no_warning(tmp_path):
+    renderer, letters = unknown_language_letter(tmp_path)
+    letters = [
+        dataclasses.replace(letters[0], customer=customer("C009", 9, language="pt-BR"))
+    ]
+    assert renderer.check_languages(letters) == []
+
+
+def test_undefined_variable_full_sentence(tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(templates_dir(), templates)
+    path = templates / "en" / "reminder_level1.txt.j2"
+    path.write_text("{{ salesperson.name }}\n" + path.read_text(encoding="utf-8"))
+    renderer, letters = unknown_language_letter(tmp_path, language="en")
+    renderer = LetterRenderer(templates, make_rules())
+    with pytest.raises(EngineError) as caught:
+        renderer.render(letters[0])
+    assert str(caught.value.findings[0]) == (
+        "templates/en/reminder_level1.txt.j2 line 1: the template failed for customer "
+        "C009 (customers.xlsx › Customers › row 9): 'salesperson.name' is undefined. "
+        "Correct the variable name in the template."
+    )

@@ -28,6 +28,21 @@ class ContextNode(dict):
         self.path = path
 
 
+# Template names of customer fields, as `customer_context` fills them.
+CUSTOMER_FIELDS = (
+    "customer_id",
+    "name",
+    "company",
+    "contact",
+    "salutation",
+    "email",
+    "language",
+    "currency",
+    "salesperson",
+    "country",
+)
+
+
 def customer_context(customer: Customer) -> ContextNode:
     return ContextNode(
         "customer",

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.findings import Finding
 from engine.mail.formatting import round_money
-from engine.mail.letter import DIGEST, Letter
+from engine.mail.letter import DIGEST, NOTICE, Letter
 from engine.mail.render import LetterRenderer
 from engine.model import Customer
 from engine.rules.model import RuleSet
@@ -143,6 +143,16 @@ def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
     return buffer.getvalue()
 
 
+def _item_list(letter: Letter) -> str:
+    """Return the ids a letter is about; a notice names each order with its outcome."""
+    decisions = letter.context.get("decisions") if letter.kind == NOTICE else None
+    if decisions:
+        return ", ".join(
+            f"{decision['order_id']} ({decision['outcome']})" for decision in decisions
+        )
+    return ", ".join(item.item_id for item in letter.items)
+
+
 def _letters_context(letters: list[Letter]) -> list[dict[str, Any]]:
     return [
         {
@@ -150,7 +160,7 @@ def _letters_context(letters: list[Letter]) -> list[dict[str, Any]]:
             "level": letter.level,
             "recipient_id": letter.recipient_id,
             # Not "items": Jinja would find the dict method of that name first.
-            "item_ids": ", ".join(item.item_id for item in letter.items),
+            "item_ids": _item_list(letter),
         }
         for letter in letters
     ]

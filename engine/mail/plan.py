@@ -407,6 +407,13 @@ def plan_salesperson_notices(
     return letters, findings
 
 
+def outcome_text(status: str, warning: bool) -> str:
+    """Return a decision as staff read it: "blocked", "approved with a warning"."""
+    if status == "APPROVED" and warning:
+        return "approved with a warning"
+    return status.lower()
+
+
 def _decision_context(
     decision: Any, customers: Mapping[str, Customer]
 ) -> dict[str, Any]:
@@ -414,7 +421,8 @@ def _decision_context(
     return {
         "order_id": decision.order_id,
         "status": decision.status,
-        "warning": decision.warning or "",
+        "warning": bool(decision.warning),
+        "outcome": outcome_text(decision.status, bool(decision.warning)),
         "reason": decision.reason or "",
         "customer_id": decision.customer_id,
         "customer_name": customer.name if customer else decision.customer_id,

@@ -16,6 +16,7 @@ import mimetypes
 import os
 import re
 import traceback
+from collections.abc import Iterable
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from engine.findings import EngineError, Finding
-from engine.mail.context import build_context, item_ids_of
+from engine.findings import EngineError, Finding, Severity
+from engine.mail.context import CUSTOMER_FIELDS, build_context, item_ids_of
 from engine.mail.formatting import (
     format_local_date,
     format_money,
@@ -35,11 +36,13 @@ from engine.mail.formatting import (
 )
 from engine.mail.headers import check_header_text, make_address, parse_sender
 from engine.mail.letter import Letter
+from engine.model import Customer
 from engine.rules.model import RuleSet
 
 log = logging.getLogger(__name__)
 
 PARTS = ("subject", "txt", "html")
+_UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -154,12 +157,67 @@ class LetterRenderer:
                 return candidate
         return self.rules.fallback_language
 
+    def check_languages(self, letters: Iterable[Letter]) -> list[Finding]:
+        """Return a warning per customer whose language has no templates folder."""
+        findings: list[Finding] = []
+        reported: set[str] = set()
+        for letter in letters:
+            customer = letter.customer
+            language = (customer.language or "").strip() if customer else ""
+            if not language or customer is None or customer.customer_id in reported:
+                continue
+            folder = self.language_for(letter.template, language)
+            locale = parse_locale(language)
+            own = {language.replace("-", "_"), locale.language if locale else None}
+            if folder in own:
+                continue
+            reported.add(customer.customer_id)
+            findings.append(self._language_finding(letter, customer, folder))
+        return findings
+
+    def _language_finding(
+        self, letter: Letter, customer: Customer, folder: str
+    ) -> Finding:
+        folders = sorted(
+            path.parent.name
+            for path in self.templates_dir.glob(f"*/{letter.template}.txt.j2")
+        )
+        locale = parse_locale(folder)
+        name = locale.get_display_name("en") if locale else folder
+        message = (
+            f"customer {customer.customer_id} has the language {customer.language!r}, "
+            f"for which templates/ has no {letter.template} template, so the letter "
+            f"is written in {name} ({folder})."
+        )
+        if customer.salutation:
+            message += (
+                f" The salutation {customer.salutation!r} from the sheet is used as "
+                "written."
+            )
+        return Finding(
+            where=str(customer.ref),
+            message=message,
+            fix=f"Enter one of {', '.join(folders)} as the customer's language, or "
+            f"add the letter templates in templates/{customer.language}/.",
+            severity=Severity.WARNING,
+            code="mail-language-fallback",
+        )
+
     # Rendering
 
     def render_parts(
-        self, template: str, language: str, context: dict[str, Any], where: str
+        self,
+        template: str,
+        language: str,
+        context: dict[str, Any],
+        where: str,
+        customer: Customer | None = None,
     ) -> tuple[str, str, str]:
-        """Render subject, text and HTML of one template; raise EngineError on failure."""
+        """Render subject, text and HTML of one template; raise EngineError on failure.
+
+        `where` names the letter in findings. With `customer`, a variable of an
+        empty customer field is reported at the customer's row.
+        """
         if not _TEMPLATE_NAME.match(template):
             raise EngineError(
                 Finding(
@@ -190,24 +248,50 @@ class LetterRenderer:
                 ValueError,
                 TypeError,
             ) as error:
-                file, lineno = _template_line(error, self.templates_dir)
-                line = f" line {lineno}" if lineno else ""
-                raise EngineError(
-                    Finding(
-                        where=f"{file}{line}",
-                        message=f"{error} for {where}",
-                        fix="Fill in the value in the sheet or correct the template.",
-                        code="mail-render-failed",
-                    )
-                ) from error
+                finding = self._render_failure(error, where, customer)
+                raise EngineError(finding) from error
         subject = " ".join(rendered["subject"].split())
         return subject, rendered["txt"], rendered["html"]
+
+    def _render_failure(
+        self, error: Exception, where: str, customer: Customer | None
+    ) -> Finding:
+        """Return the finding for a template that failed while rendering one letter."""
+        file, lineno = _template_line(error, self.templates_dir)
+        place = f"{file} line {lineno}" if lineno else file
+        undefined = _UNDEFINED.match(str(error))
+        path = undefined.group(1) if undefined else ""
+        field_name = path.removeprefix("customer.")
+        if (
+            customer is not None
+            and path.startswith("customer.")
+            and (field_name in CUSTOMER_FIELDS)
+        ):
+            return Finding(
+                where=str(customer.ref),
+                message=f"customer {customer.customer_id} has no {field_name}, which "
+                f"{place} uses as {path}, so the letter was not rendered.",
+                fix=f"Fill in the {field_name} of this customer in the sheet, or "
+                "remove the variable from the template.",
+                code="mail-render-failed",
+            )
+        detail = str(error).rstrip(".")
+        if undefined:
+            fix = "Correct the variable name in the template."
+        else:
+            fix = "Correct the template."
+        return Finding(
+            where=place,
+            message=f"the template failed for {where}: {detail}.",
+            fix=fix,
+            code="mail-render-failed",
+        )
 
     def render(self, letter: Letter) -> EmailMessage:
         """Render a letter into a message with text and HTML parts; raise EngineError."""
         context = build_context(letter, self.rules)
         subject, text, html = self.render_parts(
-            letter.template, letter.language, context, letter.where
+            letter.template, letter.language, context, letter.where, letter.customer
         )
         message = self.compose(letter, subject, text, html)
         for path in self._attachments_for(letter):
