@@ -119,9 +119,9 @@ def test_level3_intro_matches_ledger(tmp_path, language, earlier):
 
 @pytest.mark.parametrize("language", sorted(LEVEL2_SUBJECT))
 def test_level2_subject_without_history(tmp_path, language):
-    subject, text, _ = render_reminder(tmp_path, language, 30, 0)
+    subject, _, _ = render_reminder(tmp_path, language, 30, 0)
     assert subject.startswith(LEVEL2_SUBJECT[language][0] + " – ")
-    subject, text, _ = render_reminder(tmp_path, language, 30, 1)
+    subject, _, _ = render_reminder(tmp_path, language, 30, 1)
     assert subject.startswith(LEVEL2_SUBJECT[language][1] + " – ")
 
 
