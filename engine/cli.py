@@ -194,21 +194,30 @@ def watch(ctx, as_of):
     sys.exit(code)
 
 
+rules_option = click.option(
+    "--rules", "rules_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A draft folder with credit.yaml and dunning.yaml to use in place of rules/, "
+    "so a change can be checked and previewed before it takes effect.",
+)
+
+
 @cli.command()
+@rules_option
 @click.pass_context
-def check(ctx):
+def check(ctx, rules_dir: Path | None):
     """Check every rule file, the workbook map and the templates; run rule examples.
 
     Prints every error of every file as file:line:column: message, then exits 1 if
     there was any.
 
     \b
-    Example:  arrears-guard check
+    Examples:  arrears-guard check
+               arrears-guard check --rules rules-draft
     """
     from engine.rules.check import check_project
 
     project = require_project(ctx)
-    findings = check_project(project.root)
+    findings = check_project(project.root, rules_dir)
     for finding in findings:
         click.echo(str(finding))
     errors = [f for f in findings if f.severity.value == "error"]
@@ -220,21 +229,27 @@ def check(ctx):
 
 @cli.command()
 @as_of_option
+@rules_option
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
 @click.pass_context
-def preview(ctx, as_of, as_json: bool):
+def preview(ctx, as_of, rules_dir: Path | None, as_json: bool):
     """Show what a pass would change, without writing or sending anything.
 
-    Lists each order whose status would change and each letter that would go out.
+    Lists each order whose status or reason would change and each letter that would
+    go out. With --rules, the draft rules are used, so finance sees what an edit
+    would do before copying it into rules/ (where a running service applies it).
 
     \b
-    Example:  arrears-guard --as-of 2013-06-03 preview --json
+    Examples:  arrears-guard --as-of 2013-06-03 preview --json
+               arrears-guard --as-of 2013-06-03 preview --rules rules-draft
     """
     from engine.preview import build_preview, format_preview
+    from engine.rules.check import load_rules
 
     project, as_of = project_and_date(ctx, as_of)
     try:
-        data = build_preview(project, as_of=as_of)
+        rules = load_rules(project.root, rules_dir) if rules_dir else None
+        data = build_preview(project, as_of=as_of, rules=rules)
     except EngineError as exc:
         fail_with(exc)
     if as_json:

@@ -8,11 +8,14 @@ from engine.findings import EngineError, Finding
 from engine.project import Project
 
 
-def build_preview(project: Project, *, as_of: dt.date | None) -> dict:
-    """Run a dry pass and return the status changes and letters it would make."""
+def build_preview(project: Project, *, as_of: dt.date | None, rules=None) -> dict:
+    """Run a dry pass and return the status changes and letters it would make.
+
+    `rules` replaces the project's rule set, to preview a draft.
+    """
     from engine.pipeline import run_pass
 
-    result = run_pass(project, as_of=as_of, dry_run=True)
+    result = run_pass(project, as_of=as_of, dry_run=True, rules=rules)
     changes = []
     for decision in result.decisions:
         before = result.previous.get(decision.order_id, (None, None))

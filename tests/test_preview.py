@@ -136,3 +136,43 @@ def test_preview_json_round_trips(preview):
     assert letter["template"] == "reminder_level3"
     assert letter["language"] == "de"
     assert [item["id"] for item in letter["items"]][:2] == ["3806835104", "7792341685"]
+
+
+def test_preview_draft_rules_folder(demo_project):
+    from engine.rules.check import check_project, load_rules
+
+    draft = demo_project / "rules-draft"
+    draft.mkdir()
+    for name in ("credit.yaml", "dunning.yaml"):
+        text = (demo_project / "rules" / name).read_text(encoding="utf-8")
+        draft.joinpath(name).write_text(text.replace("  D: 150\n", "  D: 1500\n"))
+    project = Project.at(demo_project)
+
+    live = build_preview(project, as_of=AS_OF)
+    drafted = build_preview(project, as_of=AS_OF, rules=load_rules(demo_project, draft))
+    status = {c["order_id"]: c["status_after"] for c in drafted["orders"]}
+
+    assert check_project(demo_project, draft) == []
+    assert {c["order_id"]: c["status_after"] for c in live["orders"]}[
+        "ORD-3347423476"
+    ] == "BLOCKED"
+    assert status["ORD-3347423476"] == "APPROVED"
+    assert (demo_project / "rules" / "credit.yaml").read_text().count("  D: 150\n") == 1
+
+
+def test_check_draft_rules_names_draft_file(demo_project):
+    from engine.rules.check import check_project
+
+    draft = demo_project / "rules-draft"
+    draft.mkdir()
+    for name in ("credit.yaml", "dunning.yaml"):
+        draft.joinpath(name).write_text(
+            (demo_project / "rules" / name).read_text(encoding="utf-8")
+        )
+    text = draft.joinpath("credit.yaml").read_text()
+    draft.joinpath("credit.yaml").write_text(text.replace("  D: 150\n", "  D: lots\n"))
+
+    findings = check_project(demo_project, draft)
+
+    assert findings
+    assert all(f.where.startswith("rules-draft/credit.yaml:20:") for f in findings)

@@ -23,7 +23,7 @@ from engine.rules.table import (
     outcome_name,
     run_table,
 )
-from engine.yamlfile import load_yaml
+from engine.yamlfile import display_path, load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,15 @@ DUNNING = "rules/dunning.yaml"
 WORKBOOKS = "rules/workbooks.yaml"
 
 
-def check_project(root: Path) -> list[Finding]:
+def check_project(root: Path, rules_dir: Path | None = None) -> list[Finding]:
     """Check the rule files, the workbook map, the workbooks and the templates.
 
     Each mapped workbook is read to find its sheet and headers, and the currencies
     of its rows are checked against the FX table. Every template of every language
-    folder is compiled.
+    folder is compiled. `rules_dir` names a draft folder whose credit.yaml and
+    dunning.yaml are checked in place of the project's own.
     """
-    findings, rules = _read_rules(root)
+    findings, rules = _read_rules(root, rules_dir)
     map_findings = _check_workbook_map(root)
     findings.extend(map_findings)
     if rules is not None:
@@ -71,9 +72,12 @@ def _check_workbooks(root: Path, rules: RuleSet | None) -> list[Finding]:
     return check_currencies(rules, inputs).findings
 
 
-def load_rules(root: Path) -> RuleSet:
-    """Return the checked rule set of the project; raise EngineError on any error."""
-    findings, rules = _read_rules(root)
+def load_rules(root: Path, rules_dir: Path | None = None) -> RuleSet:
+    """Return the checked rule set of the project; raise EngineError on any error.
+
+    `rules_dir` names a draft folder to read credit.yaml and dunning.yaml from.
+    """
+    findings, rules = _read_rules(root, rules_dir)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors or rules is None:
         raise EngineError(errors or findings)
@@ -93,10 +97,12 @@ def _finding_order(finding: Finding):
     return (parts[0], *numbers, finding.message)
 
 
-def _read_rules(root: Path) -> tuple[list[Finding], RuleSet | None]:
+def _read_rules(
+    root: Path, rules_dir: Path | None = None
+) -> tuple[list[Finding], RuleSet | None]:
     findings: list[Finding] = []
-    credit_data = _load(root, CREDIT, findings)
-    dunning_data = _load(root, DUNNING, findings)
+    credit_data = _load(root, CREDIT, findings, rules_dir)
+    dunning_data = _load(root, DUNNING, findings, rules_dir)
     settings: dict = {}
     examples: list[Example] = []
     sources = {}
@@ -121,8 +127,11 @@ def _has_errors(findings: list[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
 
 
-def _load(root: Path, name: str, findings: list[Finding]):
+def _load(root: Path, name: str, findings: list[Finding], rules_dir: Path | None = None):
     path = root / name
+    if rules_dir is not None:
+        path = rules_dir / Path(name).name
+        name = display_path(path, root)
     try:
         data = load_yaml(path, shown_as=name)
     except EngineError as exc:
