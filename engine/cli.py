@@ -165,6 +165,8 @@ def once(ctx, as_of):
         fail_with(exc)
     print_findings(result.findings)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary_counts(result).items()))
+    if result.skipped:
+        counts = "nothing changed since the last completed pass"
     click.echo(
         f"Pass as of {result.as_of}: {counts or 'no orders to decide'}; "
         f"{result.cells_written} cells written; {len(result.findings)} findings."

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from engine.filestamp import FileStamp
 from engine.findings import EngineError, Finding, FindingLog, Severity
+from engine.pass_fingerprint import UnchangedCheck
 from engine.project import Project
 from engine.state import open_state
 from engine.writeback import (
@@ -63,6 +64,9 @@ class PassResult:
     report_written: bool = False
     duration: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    # True when nothing changed since the last completed pass, so this one did nothing
+    # and `findings` and `counts` are that pass's.
+    skipped: bool = False
 
 
 def agency_today(timezone: str) -> dt.date:
@@ -153,6 +157,13 @@ def _run_pass(
     from engine.inputs import read_inputs
     from engine.workbook_map import load_workbook_map
 
+    given_rules = rules
+    check = None
+    if not dry_run:
+        check = UnchangedCheck.start(project)
+        skipped = check.skip_if_unchanged(rules, as_of, started)
+        if skipped is not None:
+            return skipped
     if rules is None:
         step("rules")
         rules = load_rules(project)
@@ -226,6 +237,8 @@ def _run_pass(
 
             guarded(result, "mail", send_mail_for_pass, project, workbook_map, rules,
                     inputs, ledger, customers, limits, result, state)
+        if check is not None and send_mail:
+            check.remember_if_clean(state, workbook_map, rules, given_rules, result)
     finally:
         if state is not None:
             state.close()
