@@ -264,7 +264,8 @@ class UnchangedCheck:
         result.duration = time.perf_counter() - started
         log.info(
             "pass as of %s skipped: workbooks, rules, templates, as-of date and digest "
-            "slot unchanged since the last completed pass; its %d findings are repeated; %.2f s",
+            "slot unchanged since the last completed pass; its %d findings are "
+            "repeated; %.2f s",
             as_of, len(result.findings), result.duration,
         )
         return result

@@ -79,7 +79,7 @@ def test_rule_edit_runs_full_pass(settled):
 
 def test_template_edit_runs_full_pass(settled):
     project, _ = settled
-    template = sorted(project.templates_dir.rglob("*.j2"))[0]
+    template = min(project.templates_dir.rglob("*.j2"))
     template.write_text(template.read_text(encoding="utf-8") + "\n", encoding="utf-8")
 
     assert not run_pass(project, as_of=AS_OF).skipped
@@ -132,7 +132,7 @@ def test_pass_without_mail_records_nothing(demo_project):
 def test_digest_slot_changes_fingerprint():
     from engine.pass_fingerprint import digest_slot
 
-    zone = dt.timezone.utc
+    zone = dt.UTC
     before = dt.datetime(2013, 6, 3, 6, 59, tzinfo=zone)
     after = dt.datetime(2013, 6, 3, 7, 0, tzinfo=zone)
 
