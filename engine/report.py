@@ -1,6 +1,7 @@
 """The report workbook: exposure by customer and by salesperson, and the open items.
 
-The engine owns this file entirely, so it is written whole with openpyxl. Every amount
+The engine owns this file entirely, so it is written whole with openpyxl in write-only
+mode (rows are streamed to the file, no cell grid is kept in memory). Every amount
 is in the base currency and rounded half-up to the cent before it is written. Each
 totals row is the sum of the rounded cells above it, so the sheet adds up as shown.
 The workbook is saved to a temporary file in the same folder and moved over the old
@@ -19,9 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from engine.aging import BUCKETS
 from engine.findings import EngineError, Finding
@@ -58,10 +61,8 @@ def write_report(
     base_currency: str,
 ) -> None:
     """Write the report workbook to `path`, replacing any earlier report atomically."""
-    book = Workbook()
-    by_customer = book.active
-    by_customer.title = "By customer"
-    _fill_by_customer(by_customer, ledger, customers, limits)
+    book = Workbook(write_only=True)
+    _fill_by_customer(book.create_sheet("By customer"), ledger, customers, limits)
     _fill_by_salesperson(
         book.create_sheet("By salesperson"), ledger, customers, salesperson_limits
     )
@@ -206,12 +207,12 @@ def _fill_about(ws, ledger: Ledger, as_of: dt.date, base_currency: str) -> None:
         ("Open items", open_items),
         ("Amounts", f"in {base_currency}, rounded to the cent; totals add the cells"),
     ]
-    for label, value in lines:
-        ws.append([label, value])
-        ws.cell(row=ws.max_row, column=1).font = BOLD
-    ws["B1"].number_format = DATE_FORMAT
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 40
+    cell = _CellMaker(ws)
+    for number, (label, value) in enumerate(lines, start=1):
+        number_format = DATE_FORMAT if number == 1 else None
+        ws.append([cell(label, bold=True), cell(value, number_format=number_format)])
 
 
 def _add(left: Sequence[Decimal], right: Sequence[Decimal]) -> list[Decimal]:
@@ -219,7 +220,7 @@ def _add(left: Sequence[Decimal], right: Sequence[Decimal]) -> list[Decimal]:
 
 
 def _write_table(
-    ws: Worksheet,
+    ws: WriteOnlyWorksheet,
     headers: list[str],
     rows: list[list],
     *,
@@ -228,12 +229,17 @@ def _write_table(
     date_columns: Iterable[int] = (),
     count_columns: Iterable[int] = (),
 ) -> None:
-    """Write a header, the rows and a totals row, then format, freeze and filter."""
+    """Write a formatted header, the rows and a totals row; freeze and filter the header.
+
+    A write-only sheet takes its column widths, frozen pane and filter before the
+    first row, and each cell carries its format as it is appended.
+    """
     money_columns = tuple(money_columns)
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    last_data_row = ws.max_row
+    last_column = get_column_letter(len(headers))
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"
+    for index, header in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = max(12, len(header) + 4)
 
     totals: list = ["Total"] + [None] * (len(headers) - 1)
     for column in (*money_columns, *count_columns):
@@ -241,25 +247,52 @@ def _write_table(
     # Limits are not amounts owed, so the Limit column has no total.
     if "Limit" in headers:
         totals[headers.index("Limit")] = None
-    ws.append(totals)
 
-    for cell in ws[1]:
-        cell.font = BOLD
-    for cell in ws[ws.max_row]:
-        cell.font = BOLD
-    for row in ws.iter_rows(min_row=2, max_row=ws.max_row):
-        for column in money_columns:
-            row[column - 1].number_format = MONEY_FORMAT
-        for column in date_columns:
-            row[column - 1].number_format = DATE_FORMAT
-        if percent_column is not None:
-            row[percent_column - 1].number_format = PERCENT_FORMAT
+    formats = {column: MONEY_FORMAT for column in money_columns}
+    formats.update((column, DATE_FORMAT) for column in date_columns)
+    if percent_column is not None:
+        formats[percent_column] = PERCENT_FORMAT
+    formats = {column - 1: number_format for column, number_format in formats.items()}
 
-    ws.freeze_panes = "A2"
-    last_column = get_column_letter(len(headers))
-    ws.auto_filter.ref = f"A1:{last_column}{last_data_row}"
-    for index, header in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = max(12, len(header) + 4)
+    cell = _CellMaker(ws)
+    ws.append([cell(header, bold=True) for header in headers])
+    for row in rows:
+        ws.append(cell.row(row, formats))
+    ws.append(cell.row(totals, formats, bold=True))
+
+
+class _CellMaker:
+    """Make the cells of one write-only sheet, sharing one style per format.
+
+    Setting a font or number format on a cell looks the style up in the workbook.
+    Copying the style array of a template cell skips that lookup for every other cell.
+    """
+
+    def __init__(self, ws: WriteOnlyWorksheet):
+        self.ws = ws
+        self.styles: dict[tuple[str | None, bool], StyleArray] = {}
+
+    def __call__(self, value, *, number_format: str | None = None,
+                 bold: bool = False) -> Cell:
+        style = self.styles.get((number_format, bold))
+        if style is None:
+            template = WriteOnlyCell(self.ws)
+            if number_format is not None:
+                template.number_format = number_format
+            if bold:
+                template.font = BOLD
+            style = self.styles[(number_format, bold)] = template._style
+        return Cell(self.ws, row=1, column=1, value=value, style_array=style)
+
+    def row(self, values: list, formats: dict[int, str], *, bold: bool = False) -> list:
+        """Return the values with a formatted cell in each formatted (or bold) column."""
+        if bold:
+            return [self(value, number_format=formats.get(index), bold=True)
+                    for index, value in enumerate(values)]
+        row = list(values)
+        for index, number_format in formats.items():
+            row[index] = self(row[index], number_format=number_format)
+        return row
 
 
 def _save_atomically(book: Workbook, path: Path) -> None:
