@@ -62,7 +62,7 @@ class RecordedPass:
 
 
 def tree_sha256(*folders: Path) -> str:
-    """Return the sha256 over the relative paths and bytes of every file in `folders`."""
+    """Return the sha256 over the relative path and bytes of each file in `folders`."""
     digest = hashlib.sha256()
     for folder in folders:
         digest.update(f"\0{folder.name}\0".encode())
@@ -188,8 +188,10 @@ def mapped_workbooks(workbook_map) -> list[Path]:
     return [workbook_map.source_path(kind) for kind in sorted(workbook_map.sources)]
 
 
-def match_recorded(state: sqlite3.Connection, workbook_map, rules, as_of: dt.date | None,
-                   rules_sha256: str) -> tuple[RecordedPass, dt.date] | None:
+def match_recorded(
+    state: sqlite3.Connection, workbook_map, rules, as_of: dt.date | None,
+    rules_sha256: str,
+) -> tuple[RecordedPass, dt.date] | None:
     """Return the recorded pass and the as-of date when the fingerprint is unchanged.
 
     `rules` is the rule set given to the pass, or None when it loads the rule files.
@@ -236,7 +238,7 @@ class UnchangedCheck:
         return cls(project, rules_sha256, dt.datetime.now(dt.UTC))
 
     def skip_if_unchanged(self, rules, as_of: dt.date | None, started: float):
-        """Return a skipped PassResult when nothing changed, else forget the old record."""
+        """Return a skipped PassResult when nothing changed, else forget the record."""
         import time
 
         from engine.findings import EngineError
@@ -270,7 +272,8 @@ class UnchangedCheck:
         )
         return result
 
-    def remember_if_clean(self, state, workbook_map, rules, given_rules, result) -> None:
+    def remember_if_clean(self, state, workbook_map, rules, given_rules,
+                          result) -> None:
         """Store the fingerprint when the pass left nothing for a later pass to do."""
         reason = unclean_reason(state, result)
         if reason is not None:

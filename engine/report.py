@@ -229,7 +229,7 @@ def _write_table(
     date_columns: Iterable[int] = (),
     count_columns: Iterable[int] = (),
 ) -> None:
-    """Write a formatted header, the rows and a totals row; freeze and filter the header.
+    """Write a bold header, the rows and a bold totals row; freeze and filter.
 
     A write-only sheet takes its column widths, frozen pane and filter before the
     first row, and each cell carries its format as it is appended.
@@ -285,7 +285,10 @@ class _CellMaker:
         return Cell(self.ws, row=1, column=1, value=value, style_array=style)
 
     def row(self, values: list, formats: dict[int, str], *, bold: bool = False) -> list:
-        """Return the values with a formatted cell in each formatted (or bold) column."""
+        """Return the values with a styled cell in each formatted column.
+
+        With `bold`, every column gets a styled cell.
+        """
         if bold:
             return [self(value, number_format=formats.get(index), bold=True)
                     for index, value in enumerate(values)]
