@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
+from types import MappingProxyType
 
 from python_calamine import CalamineError, CalamineWorkbook
 
@@ -37,15 +40,17 @@ TOTALS_WORDS = re.compile(
     r"^\s*(grand\s+total|sub-?total|totals?|sum|summe|gesamt|insgesamt|total\s+general)\b",
     re.IGNORECASE,
 )
+# The owned values of rows in sheets without owned columns (payments), shared.
+NO_OWNED: Mapping[str, object] = MappingProxyType({})
 
 
-@dataclass
+@dataclass(slots=True)
 class SheetRow:
     """One data row: raw values by field, and the findings that hold it, if any."""
 
     ref: RowRef
     values: dict[str, object]  # mapped field -> raw value (None for an empty cell)
-    owned: dict[str, object]  # owned field -> value now in the sheet
+    owned: Mapping[str, object]  # owned field -> value now in the sheet
     held: list[Finding] = field(default_factory=list)  # non-empty: never decide
 
 
@@ -147,42 +152,72 @@ def place_owned(header: Header, source: SourceMap, grid) -> tuple[dict, dict]:
 def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap,
               shown: str, header: Header, owned_columns: dict[str, int],
               findings: list[Finding]) -> list[SheetRow]:
+    """Return the data rows of `grid`, releasing each grid row once it is read.
+
+    The grid rows are set to None as they are turned into SheetRows, so the grid and
+    the rows are not both alive in full at the peak of a large read.
+    """
     start = source.data_starts or header.row + 1
     table = next((t for t in part.tables if t.first_row in header.rows), None)
     covered = merged_cells(merges, start, header.columns, shown, source.sheet, findings)
     flagged_rows = {row for row, _column in part.formulas} | {
         row for row, _column in part.serial_sixty}
     rows = []
-    mapped = [(name, column - 1) for name, column in header.columns.items()]
-    owned_at = [(name, column - 1) for name, column in owned_columns.items()]
+    names = tuple(header.columns)
+    pick = cells_picker([column - 1 for column in header.columns.values()])
+    owned_names = tuple(owned_columns)
+    pick_owned = cells_picker([column - 1 for column in owned_columns.values()])
+    width_needed = max([*header.columns.values(), *owned_columns.values(), 0])
+    key_field = source.key_field
     for index in range(start - 1, len(grid)):
-        number = index + 1
         cells = grid[index]
-        width = len(cells)
-        values = {name: cells[i] if i < width else "" for name, i in mapped}
-        if all(value == "" for value in values.values()):
+        grid[index] = None
+        number = index + 1
+        if len(cells) < width_needed:
+            cells = [*cells, *[""] * (width_needed - len(cells))]
+        picked = pick(cells)
+        if picked.count("") == len(picked):
             continue
-        for name, value in values.items():
-            if value == "":
-                values[name] = None
-        owned = {name: cells[i] if i < width and cells[i] != "" else None
-                 for name, i in owned_at}
+        values = {name: None if value == "" else value
+                  for name, value in zip(names, picked, strict=True)}
+        if owned_names:
+            owned = {name: None if value == "" else value
+                     for name, value in zip(owned_names, pick_owned(cells), strict=True)}
+        else:
+            owned = NO_OWNED
         if table is not None and skip_for_table(table, number, source, shown, findings):
             continue
-        if is_totals_row(cells, values, source.key_field):
+        if is_totals_row(cells, values, key_field):
             continue
         row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
         if number in flagged_rows:
             check_formulas(row, part, package, source, header.columns)
-        for name, column in header.columns.items():
-            anchor = covered.get((number, column))
-            if anchor:
-                row.held.append(Finding(row.ref.cell(column), f"cell is inside the "
-                                        f"merged range {anchor}, so it reads as empty.",
-                                        "Unmerge the cells and fill in each row."))
-        findings.extend(row.held)
+        if covered:
+            hold_merged(row, covered, header.columns)
+        if row.held:
+            findings.extend(row.held)
         rows.append(row)
     return rows
+
+
+def cells_picker(indexes: list[int]):
+    """Return a function that returns the cells at `indexes` of a row as a tuple."""
+    if not indexes:
+        return lambda cells: ()
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda cells: (cells[index],)
+    return itemgetter(*indexes)
+
+
+def hold_merged(row: SheetRow, covered: dict[tuple[int, int], str],
+                columns: dict[str, int]) -> None:
+    for column in columns.values():
+        anchor = covered.get((row.ref.row, column))
+        if anchor:
+            row.held.append(Finding(row.ref.cell(column), f"cell is inside the "
+                                    f"merged range {anchor}, so it reads as empty.",
+                                    "Unmerge the cells and fill in each row."))
 
 
 def cell_value(cells: list, column: int) -> object:
@@ -210,10 +245,12 @@ def skip_for_table(table, number: int, source: SourceMap, shown: str,
 
 def is_totals_row(cells: list, values: dict[str, object], key_field: str) -> bool:
     """Return True for a Total/Sum row, or a row with no id whose values are numbers."""
-    first_text = next((cell for cell in cells if isinstance(cell, str) and cell.strip()),
-                      None)
-    if first_text is not None and TOTALS_WORDS.match(first_text):
-        return True
+    # Only the first non-blank text cell counts, as a person reads the row.
+    for cell in cells:
+        if isinstance(cell, str) and cell and not cell.isspace():
+            if TOTALS_WORDS.match(cell):
+                return True
+            break
     if values.get(key_field) is not None:
         return False
     present = [value for value in values.values() if value is not None]
