@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 
 from engine.findings import EngineError, Finding
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
@@ -24,12 +26,21 @@ log = logging.getLogger(__name__)
 FLOAT_CACHE_SIZE = 200_000
 FLOAT_AMOUNTS: dict[float, Decimal] = {}
 NONE: frozenset[str] = frozenset()
+NO_VALUES: Mapping[str, object] = MappingProxyType({})
 
 class RowValues:
     """Typed values of one row; problems are collected instead of raised."""
 
-    __slots__ = ("read", "row", "source", "values", "columns", "problems", "reported",
-                 "key")
+    __slots__ = (
+        "columns",
+        "key",
+        "problems",
+        "read",
+        "reported",
+        "row",
+        "source",
+        "values",
+    )
 
     def __init__(self, read: SheetRead, row: SheetRow):
         self.read = read
@@ -171,13 +182,15 @@ def text_of(value: object) -> str | None:
 
 
 def read_inputs(
-    wmap: WorkbookMap, *, as_of: dt.date | None = None
+    wmap: WorkbookMap, *, as_of: dt.date | None = None, keep_values: bool = True
 ) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
     """Read the three mapped sheets; raise EngineError when one cannot be read at all.
 
     Every workbook is tried, so the error lists the faults of all of them at once.
     With `as_of`, the plausible-date window ends `years_ahead` after that date
-    instead of after today.
+    instead of after today. Without `keep_values`, each returned row keeps only its
+    reference and owned values, and sheets without owned columns keep no rows, so a
+    pass does not carry the raw cells of every row past this point.
     """
     if as_of is not None:
         wmap = wmap.for_date(as_of)
@@ -214,10 +227,21 @@ def read_inputs(
             values = RowValues(read, row)
             record = build(values, currencies, wmap.base_currency)
             collect(inputs, findings, values, record, target)
+    if not keep_values:
+        release_values(reads.values())
     log.info("read %d customers, %d orders, %d payments; %d rows held",
              len(inputs.customers), len(inputs.orders), len(inputs.payments),
              len(inputs.held))
     return inputs, reads, dedupe(findings)
+
+
+def release_values(reads) -> None:
+    for read in reads:
+        if not read.owned_columns:
+            read.rows = []
+            continue
+        for row in read.rows:
+            row.values = NO_VALUES
 
 
 def collect(inputs: Inputs, findings: list[Finding], values: RowValues, record, target):

@@ -174,7 +174,8 @@ def _run_pass(
 
     step("read")
     try:
-        inputs, reads, read_findings = read_inputs(workbook_map, as_of=as_of)
+        inputs, reads, read_findings = read_inputs(workbook_map, as_of=as_of,
+                                                   keep_values=False)
     except EngineError as exc:
         result.findings.extend(exc.findings)
         log.warning("pass as of %s stopped: workbooks could not be read: %s", as_of, exc)

@@ -49,7 +49,7 @@ class SheetRow:
     """One data row: raw values by field, and the findings that hold it, if any."""
 
     ref: RowRef
-    values: dict[str, object]  # mapped field -> raw value (None for an empty cell)
+    values: Mapping[str, object]  # mapped field -> raw value (None for an empty cell)
     owned: Mapping[str, object]  # owned field -> value now in the sheet
     held: list[Finding] = field(default_factory=list)  # non-empty: never decide
 
