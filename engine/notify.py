@@ -59,13 +59,17 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     if state is None:
         return
 
+    from engine.pipeline import collector_paused
+
     messages = []
-    for letter in result.letters:
-        try:
-            messages.append((letter, renderer.render(letter)))
-        except EngineError as exc:
-            result.findings.extend(exc.findings)
-            log.warning("letter for %s not rendered: %s", letter.recipient_id, exc)
+    # Each rendered message is a few hundred objects that live until delivery.
+    with collector_paused():
+        for letter in result.letters:
+            try:
+                messages.append((letter, renderer.render(letter)))
+            except EngineError as exc:
+                result.findings.extend(exc.findings)
+                log.warning("letter for %s not rendered: %s", letter.recipient_id, exc)
 
     settings = smtp_settings(project)
     resend = bool(getattr(settings, "resend_uncertain", False))
