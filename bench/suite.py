@@ -47,6 +47,11 @@ def measure_size(out: Path, rows: int, *, openpyxl: bool, latency: bool,
         results["pass 3 rewrote"] = sorted(
             n for n in middle if middle[n] != stamps(project / "workbooks")[n])
     results["letters"] = len(list((project / "outbox").glob("*.eml")))
+    results["pass 2 skipped"] = "skipped: workbooks, rules" in steps["pass 2"].output
+    # The same unchanged input once more with the stored fingerprint dropped, so the
+    # full read, ledger and decisions are measured too.
+    forget_fingerprint(project)
+    steps["pass 2 without shortcut"] = isolated("pass 2 without shortcut", once)
 
     cells_file = work / "cells.pickle"
     cells_file.write_bytes(pickle.dumps(owned_cells(project / "workbooks")))
@@ -65,6 +70,20 @@ def measure_size(out: Path, rows: int, *, openpyxl: bool, latency: bool,
                                           salesperson_codes(), files.customers)
     add_ratios(results)
     return results
+
+
+def forget_fingerprint(project: Path) -> None:
+    """Drop the pass fingerprint, so the next pass cannot take the no-op shortcut."""
+    import sqlite3
+
+    from engine.pass_fingerprint import forget
+
+    connection = sqlite3.connect(project / "state" / "arrears-guard.sqlite")
+    try:
+        forget(connection)
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def salesperson_codes() -> list[str]:
@@ -107,6 +126,8 @@ def add_ratios(results: dict) -> None:
     floors = steps["read floor"].seconds + steps["write floor"].seconds
     results["pass 1 / (read + write floor)"] = steps["pass 1"].seconds / floors
     results["pass 2 / read floor"] = steps["pass 2"].seconds / steps["read floor"].seconds
+    results["pass 2 without shortcut / read floor"] = (
+        steps["pass 2 without shortcut"].seconds / steps["read floor"].seconds)
     if "pass 3" in steps:
         results["pass 3 / read floor"] = (steps["pass 3"].seconds
                                           / steps["read floor"].seconds)
@@ -138,8 +159,9 @@ def render(all_results: list[dict], decisions: dict | None) -> str:
                              f"{results['letters']:,} | {key} | {value:.2f} |")
     lines.append("")
     for results in all_results:
-        lines.append(f"- {results['rows']:,} rows: pass 2 rewrote "
-                     f"{results['pass 2 rewrote'] or 'nothing'}"
+        shortcut = "took" if results.get("pass 2 skipped") else "did not take"
+        lines.append(f"- {results['rows']:,} rows: pass 2 {shortcut} the no-op "
+                     f"shortcut and rewrote {results['pass 2 rewrote'] or 'nothing'}"
                      + (f", pass 3 rewrote {results['pass 3 rewrote'] or 'nothing'}"
                         if "pass 3" in results["steps"] else "") + ".")
     lines += linearity(all_results)
