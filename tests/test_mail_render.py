@@ -77,6 +77,15 @@ def renderer(tmp_path: Path) -> LetterRenderer:
     return LetterRenderer(case22_templates(tmp_path), make_rules())
 
 
+def compile_errors(renderer: LetterRenderer) -> list:
+    """Return check() findings about compiling only.
+
+    The case-22 templates use `salesperson.name`, which the tests pass in but a
+    real pass does not, so check() also reports that variable.
+    """
+    return [f for f in renderer.check() if f.code == "mail-template-invalid"]
+
+
 def parts(message) -> tuple[str, str]:
     return (
         message.get_body(("plain",)).get_content(),
@@ -151,7 +160,7 @@ def test_german_dates_in_letter(renderer):
 def test_syntax_error_keeps_last_good(tmp_path):
     root = case22_templates(tmp_path)
     renderer = LetterRenderer(root, make_rules())
-    assert renderer.check() == []
+    assert compile_errors(renderer) == []
     letter = case22_letter("C003_markup_in_company", 4)
     before = parts(renderer.render(letter))[0]
 
@@ -159,9 +168,10 @@ def test_syntax_error_keeps_last_good(tmp_path):
         "Hello\n{% for x in items %}\n{{ x.id | shout }}\n{% endfor %}\n",
         encoding="utf-8",
     )
-    findings = renderer.check()
+    findings = compile_errors(renderer)
     assert [f.where for f in findings] == ["templates/en/reminder_level2.txt.j2:3"]
     assert "No filter named 'shout'" in findings[0].message
+    assert findings[0].fix.endswith("Until then the last good version is used.")
     assert parts(renderer.render(letter))[0] == before
 
 
@@ -170,7 +180,7 @@ def test_unknown_filter_reported_with_line(tmp_path):
     (root / "de" / "reminder_level2.html.j2").write_text(
         "<p>ok</p>\n<p>{{ invoice.balance | moneyy }}</p>\n", encoding="utf-8"
     )
-    findings = LetterRenderer(root, make_rules()).check()
+    findings = compile_errors(LetterRenderer(root, make_rules()))
     assert [f.where for f in findings] == ["templates/de/reminder_level2.html.j2:2"]
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import io
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
@@ -54,6 +54,9 @@ class DigestData:
     failures: list[Finding] = field(default_factory=list)
     uncertain: list[Any] = field(default_factory=list)  # LedgerEntry rows
     findings: list[Finding] = field(default_factory=list)
+    # Customers the pass could not evaluate (unreadable rows, a currency without a
+    # rate), with the reason. Their figures are left out of the aging totals.
+    held_customers: dict[str, str] = field(default_factory=dict)
 
 
 def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
@@ -62,17 +65,23 @@ def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
 
 
 def aging_by_salesperson(
-    ledger: Any, customers: Mapping[str, Customer], currency: str = "EUR"
+    ledger: Any,
+    customers: Mapping[str, Customer],
+    currency: str = "EUR",
+    left_out: Collection[str] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
     """Return aging rows per salesperson and the all-customers totals.
 
     Each customer's bucket is rounded half-up to the cent first, as the customers
     sheet shows it, so that every printed row and total adds up to the cent. The
-    totals are summed over the accounts directly, not over the rows.
+    totals are summed over the accounts directly, not over the rows. Accounts of
+    the customer ids in `left_out` are not counted.
     """
     rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for customer_id, account in ledger.accounts.items():
+        if customer_id in left_out:
+            continue
         row = rows[_salesperson_of(customer_id, customers)]
         for bucket in BUCKETS:
             amount = round_money(account.buckets.get(bucket, Decimal(0)), currency)
@@ -98,6 +107,8 @@ def limit_watch(data: DigestData, threshold: Decimal) -> list[dict[str, Any]]:
     for customer_id, limit in data.limits.items():
         account = data.ledger.accounts.get(customer_id)
         if limit is None or limit <= 0 or account is None:
+            continue
+        if customer_id in data.held_customers:
             continue
         exposure = account.exposure
         if exposure < limit * threshold:
@@ -192,37 +203,49 @@ def _digest_letter(
     )
 
 
-def build_manager_digest(
-    data: DigestData, rules: RuleSet, renderer: LetterRenderer
-) -> tuple[Letter, EmailMessage] | None:
-    """Return the manager digest, or None when the rules name no manager or finance address."""
-    to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
-    if not to:
-        return None
+def _customer_name(data: DigestData, customer_id: str) -> str:
+    return getattr(data.customers.get(customer_id), "name", "") or customer_id
 
+
+def _decision_rows(data: DigestData, status: str) -> list[dict[str, Any]]:
+    """Return the decisions with `status`, with customer name and salesperson."""
+    return [
+        {
+            "order_id": decision.order_id,
+            "customer_id": decision.customer_id,
+            "customer_name": _customer_name(data, decision.customer_id),
+            "salesperson": decision.salesperson
+            or _salesperson_of(decision.customer_id, data.customers),
+            "reason": decision.reason or "",
+        }
+        for decision in data.decisions
+        if decision.status == status
+    ]
+
+
+def manager_context(
+    data: DigestData, rules: RuleSet, chart_cid: str = "aging-chart"
+) -> dict[str, Any]:
+    """Return the variables the digest_manager templates see."""
     aging, aging_total = aging_by_salesperson(
-        data.ledger, data.customers, data.base_currency
+        data.ledger, data.customers, data.base_currency, data.held_customers
     )
-    chart_cid = make_msgid(domain="arrears-guard.invalid")
-    context = {
+    not_evaluated = [
+        {
+            "customer_id": customer_id,
+            "customer_name": _customer_name(data, customer_id),
+            "salesperson": _salesperson_of(customer_id, data.customers),
+            "reason": reason,
+        }
+        for customer_id, reason in sorted(data.held_customers.items())
+    ]
+    return {
         "as_of": data.as_of,
         "language": rules.fallback_language,
         "base_currency": data.base_currency,
-        "blocked": [
-            {
-                "order_id": decision.order_id,
-                "customer_id": decision.customer_id,
-                "customer_name": getattr(
-                    data.customers.get(decision.customer_id), "name", ""
-                )
-                or decision.customer_id,
-                "salesperson": decision.salesperson
-                or _salesperson_of(decision.customer_id, data.customers),
-                "reason": decision.reason or "",
-            }
-            for decision in data.decisions
-            if decision.status == "BLOCKED"
-        ],
+        "blocked": _decision_rows(data, "BLOCKED"),
+        "held": _decision_rows(data, "HELD"),
+        "not_evaluated": not_evaluated,
         "limit_watch": limit_watch(data, rules.warning_threshold),
         "aging": aging,
         "aging_total": aging_total,
@@ -232,9 +255,20 @@ def build_manager_digest(
         "uncertain": data.uncertain,
         "failures": data.failures,
         "findings": data.findings,
-        "chart_cid": chart_cid[1:-1],
+        "chart_cid": chart_cid,
     }
 
+
+def build_manager_digest(
+    data: DigestData, rules: RuleSet, renderer: LetterRenderer
+) -> tuple[Letter, EmailMessage] | None:
+    """Return the manager digest, or None when the rules name no manager or finance address."""
+    to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
+    if not to:
+        return None
+
+    chart_cid = make_msgid(domain="arrears-guard.invalid")
+    context = manager_context(data, rules, chart_cid[1:-1])
     subject, text, html = renderer.render_parts(
         "digest_manager", rules.fallback_language, context, "the manager digest"
     )
@@ -243,7 +277,7 @@ def build_manager_digest(
 
     html_part = message.get_body(("html",))
     html_part.add_related(
-        aging_chart_png(aging, data.base_currency),
+        aging_chart_png(context["aging"], data.base_currency),
         "image",
         "png",
         cid=chart_cid,
@@ -265,7 +299,7 @@ def build_salesperson_digests(
         address = rules.contacts.salespeople.get(code)
         if not address:
             continue
-        context = _salesperson_context(data, rules, code, customer_ids)
+        context = salesperson_context(data, rules, code, customer_ids)
         subject, text, html = renderer.render_parts(
             "digest_salesperson",
             rules.fallback_language,
@@ -279,9 +313,10 @@ def build_salesperson_digests(
     return digests
 
 
-def _salesperson_context(
+def salesperson_context(
     data: DigestData, rules: RuleSet, code: str, customer_ids: list[str]
 ) -> dict[str, Any]:
+    """Return the variables the digest_salesperson templates see for one salesperson."""
     rows = []
     total_overdue = Decimal(0)
     total_outstanding = Decimal(0)

@@ -4,8 +4,9 @@ Each letter has three templates: `<name>.subject.j2`, `<name>.txt.j2` and
 `<name>.html.j2`. Undefined variables fail the letter (StrictUndefined), and the
 finding names the template line, the variable path and the data row. Autoescape is
 on for .html.j2 and off for the subject and .txt.j2. A template that stops compiling
-after an edit is reported with its file and line, and the last good version stays in
-use until it is fixed.
+after an edit is reported with its file and line. The renderer keeps using the last
+version it compiled until the file is fixed. A template that never compiled in this
+renderer fails its letters, and the finding names them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ log = logging.getLogger(__name__)
 PARTS = ("subject", "txt", "html")
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class TemplateBroken(EngineError):
+    """A letter's template does not compile and has no earlier version that did."""
+
+    def __init__(self, finding: Finding, template: str, compile_error: Finding):
+        super().__init__(finding)
+        self.template = template  # the file, such as templates/fr/reminder_level1.txt.j2
+        self.compile_error = compile_error
 
 
 class PathUndefined(jinja2.StrictUndefined):
@@ -105,14 +115,25 @@ class LetterRenderer:
     # Templates
 
     def check(self) -> list[Finding]:
-        """Compile every template now and return a finding per broken one."""
+        """Compile and render every template with sample values; return the failures.
+
+        A template that does not compile gets one finding. Every template that
+        compiles is rendered with sample variables of its kind (see
+        `engine.mail.samples`), so a misspelled variable is an error finding too.
+        """
+        from engine.mail.samples import render_with_samples
+
         findings: list[Finding] = []
+        compiled: list[str] = []
         for path in sorted(self.templates_dir.rglob("*.j2")):
             name = path.relative_to(self.templates_dir).as_posix()
             try:
                 self._load(name)
             except EngineError as error:
                 findings.extend(error.findings)
+            else:
+                compiled.append(name)
+        findings.extend(render_with_samples(self, compiled))
         return findings
 
     def _load(self, name: str) -> jinja2.Template:
@@ -123,10 +144,17 @@ class LetterRenderer:
             raise
         except jinja2.TemplateError as error:
             where, lineno = _template_line(error, self.templates_dir)
+            if name in self._last_good:
+                fix = "Correct the template. Until then the last good version is used."
+            else:
+                fix = (
+                    "Correct the template. Until it compiles, the letters that use "
+                    "it are not sent."
+                )
             finding = Finding(
                 where=f"{where}:{lineno}" if lineno else where,
                 message=f"the template does not compile: {str(error.message).rstrip('.')}.",
-                fix="Correct the template; until then the last good version is used.",
+                fix=fix,
                 code="mail-template-invalid",
             )
             if name in self._last_good:
@@ -135,13 +163,23 @@ class LetterRenderer:
         self._last_good[name] = template
         return template
 
-    def _template(self, name: str) -> jinja2.Template:
+    def _template(self, name: str, where: str = "the letter") -> jinja2.Template:
+        """Return the template or its last good version; raise TemplateBroken if none."""
         try:
             return self._load(name)
-        except EngineError:
+        except EngineError as error:
             if name in self._last_good:
                 return self._last_good[name]
-            raise
+            compile_error = error.findings[0]
+            finding = Finding(
+                where=compile_error.where,
+                message=f"{compile_error.message.rstrip('.')}, and no earlier version "
+                f"compiled, so the letter to {where} is not sent.",
+                fix="Correct the template. The letter goes out on the first pass "
+                "after it compiles.",
+                code="mail-template-invalid",
+            )
+            raise TemplateBroken(finding, f"templates/{name}", compile_error) from error
 
     def language_for(self, template: str, language: str | None) -> str:
         """Return the templates/ language folder to use: the customer's, else the fallback."""
@@ -232,7 +270,7 @@ class LetterRenderer:
         for part in ("subject", "html", "txt"):
             name = f"{folder}/{template}.{part}.j2"
             try:
-                rendered[part] = self._template(name).render(context)
+                rendered[part] = self._template(name, where).render(context)
             except jinja2.TemplateNotFound as error:
                 raise EngineError(
                     Finding(
@@ -298,6 +336,32 @@ class LetterRenderer:
             _attach_file(message, path)
         return message
 
+    def render_letters(
+        self, letters: Iterable[Letter]
+    ) -> tuple[list[tuple[Letter, EmailMessage]], list[Finding]]:
+        """Render letters; return the messages and the findings for those that failed.
+
+        Letters whose template never compiled get one finding per template file,
+        naming every letter that is not sent because of it.
+        """
+        messages: list[tuple[Letter, EmailMessage]] = []
+        findings: list[Finding] = []
+        broken: dict[str, tuple[Finding, list[Letter]]] = {}
+        for letter in letters:
+            try:
+                messages.append((letter, self.render(letter)))
+            except TemplateBroken as error:
+                entry = broken.setdefault(error.template, (error.compile_error, []))
+                entry[1].append(letter)
+            except EngineError as error:
+                findings.extend(error.findings)
+                log.warning("letter for %s not rendered: %s", letter.recipient_id, error)
+        for compile_error, failed in broken.values():
+            finding = _letters_not_sent(compile_error, failed)
+            log.warning("%s", finding)
+            findings.append(finding)
+        return messages, findings
+
     def compose(
         self, letter: Letter, subject: str, text: str, html: str
     ) -> EmailMessage:
@@ -341,6 +405,22 @@ class LetterRenderer:
             for path in sorted(self.attachments_dir.iterdir())
             if path.is_file() and any(item_id in _display_name(path) for item_id in ids)
         ]
+
+
+def _letters_not_sent(compile_error: Finding, letters: list[Letter]) -> Finding:
+    """Return the finding for a template that never compiled, naming its letters."""
+    names = ", ".join(
+        f"{letter.kind.replace('_', '-')} to {letter.recipient_id}" for letter in letters
+    )
+    count = "1 letter is" if len(letters) == 1 else f"{len(letters)} letters are"
+    return Finding(
+        where=compile_error.where,
+        message=f"{compile_error.message.rstrip('.')}, and no earlier version "
+        f"compiled, so {count} not sent: {names}.",
+        fix="Correct the template. These letters go out on the first pass after it "
+        "compiles.",
+        code="mail-template-invalid",
+    )
 
 
 def _display_name(path: Path) -> str:
