@@ -16,9 +16,16 @@ differ from them is decided again as a new request (`reopen_changed_approvals`).
 
 An order is HELD, never guessed, when its row or its customer's row could not be
 read, the customer is unknown, no limit can be set, its currency has no FX rate,
-its customer's or salesperson's exposure includes rows in such a currency, its
-amount is not positive, another row has the same order id, or a rule fails on its
-values.
+its customer's or salesperson's exposure is unknown (engine.rules.incomplete: rows in
+such a currency, or an orders or payments row that could not be read), its amount is
+not positive, another row has the same order id, or a rule fails on its values. Each
+order held here gets a finding (code `order-held`) unless another finding already
+names its row.
+
+A salesperson's exposure is the sum of their customers' exposures, each counted at
+no less than zero: one customer's prepayment is that customer's money and must not
+make room for another customer's orders. A customer's own negative exposure (credit
+above its outstanding and pending) still counts for its own orders.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from engine.rules.limits import (
     limit_from,
     salesperson_limit_of,
 )
-from engine.rules.currencies import CurrencyCheck
+from engine.rules.incomplete import IncompleteCustomers
 from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
@@ -112,16 +119,15 @@ def decide_orders(
     *,
     findings: list[Finding] | None = None,
     changes: Mapping[str, str] | None = None,
-    currencies: CurrencyCheck | None = None,
+    incomplete: IncompleteCustomers | None = None,
 ) -> list[Decision]:
-    """Decide every undecided order; append override and id problems to `findings`.
+    """Decide every undecided order; append override, id and hold findings.
 
     `changes` maps order ids to how the order differs from its logged approval (from
     `reopen_changed_approvals`); the note is added to the order's reason. Customers
-    that `currencies` lists as incomplete have their orders, and their salespeople's
-    orders, held.
+    in `incomplete` have their orders, and their salespeople's orders, held.
     """
-    decider = _Decider(rules, ledger, inputs, as_of, currencies)
+    decider = _Decider(rules, ledger, inputs, as_of, incomplete)
     decisions = [decider.held_row(row) for row in inputs.held if row.kind == "orders"]
     duplicates = duplicate_ids(inputs, decider.findings)
     # The loop allocates millions of small acyclic objects; the cyclic garbage
@@ -141,7 +147,25 @@ def decide_orders(
         decisions = [_with_change(decision, changes) for decision in decisions]
     if findings is not None:
         findings.extend(decider.findings)
+        findings.extend(held_findings(decider.findings, (d for _, d in decided)))
     return decisions
+
+
+def held_findings(reported: list[Finding], decisions) -> list[Finding]:
+    """Return one `order-held` warning per held order no other finding names."""
+    named = {finding.where for finding in reported}
+    return [
+        Finding(
+            str(decision.ref),
+            f"order {decision.order_id} is held: "
+            f"{decision.reason.removeprefix('Held: ')}",
+            "Once that is fixed, the next pass decides the order.",
+            Severity.WARNING,
+            code="order-held",
+        )
+        for decision in decisions
+        if decision.status == HELD and str(decision.ref) not in named
+    ]
 
 
 def _with_change(decision: Decision, changes: Mapping[str, str]) -> Decision:
@@ -273,7 +297,7 @@ class _Decider:
         ledger,
         inputs: Inputs,
         as_of: dt.date,
-        currencies: CurrencyCheck | None = None,
+        incomplete: IncompleteCustomers | None = None,
     ):
         self.rules = rules
         self.ledger = ledger
@@ -291,22 +315,23 @@ class _Decider:
         self.salesperson_limits: dict[str, LimitResult] = {}
         self.rates: dict[str | None, Decimal | None] = {}
         self.money = amount_formatter(rules.locale)
-        self.currencies = currencies or CurrencyCheck()
+        self.incomplete = incomplete or IncompleteCustomers()
         # Salesperson (upper case) -> a customer of theirs whose exposure is unknown.
-        self.incomplete_salespeople = {
-            customer.salesperson.strip().upper(): customer.customer_id
-            for customer in sorted(
-                self.customers.values(), key=operator.attrgetter("customer_id")
-            )
-            if customer.salesperson and customer.customer_id in self.currencies.incomplete
-        }
+        self.incomplete_salespeople: dict[str, str] = {}
+        for customer in sorted(
+            self.customers.values(), key=operator.attrgetter("customer_id")
+        ):
+            if customer.salesperson and customer.customer_id in self.incomplete:
+                key = customer.salesperson.strip().upper()
+                self.incomplete_salespeople[key] = customer.customer_id
 
     def _salesperson_totals(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = defaultdict(Decimal)
         for customer in self.customers.values():
             if customer.salesperson:
                 account = self.ledger.account(customer.customer_id)
-                totals[customer.salesperson.strip().upper()] += account.exposure
+                if account.exposure > ZERO:
+                    totals[customer.salesperson.strip().upper()] += account.exposure
         return totals
 
     def held_row(self, row) -> Decision:
@@ -375,9 +400,7 @@ class _Decider:
                 "Enter a credit note as a negative amount with its Invoice No and "
                 "Invoice Date"
             )
-        reason = self.currencies.customer_reason(
-            order.customer_id, self.rules.base_currency
-        )
+        reason = self.incomplete.customer_reason(order.customer_id)
         if reason is not None:
             return reason.rstrip(".")
         customer = self.customers.get(order.customer_id)
@@ -386,7 +409,7 @@ class _Decider:
         )
         other = self.incomplete_salespeople.get(salesperson.strip().upper())
         if other is not None:
-            detail = self.currencies.customer_reason(other, self.rules.base_currency)
+            detail = self.incomplete.customer_reason(other)
             return (
                 f"the total exposure of salesperson {salesperson.strip()} is unknown: "
                 f"{detail.rstrip('.')}"
@@ -445,9 +468,9 @@ class _Decider:
         if decision.status == APPROVED and commit:
             self.added[order.customer_id] += values["order_amount"]
             if values["salesperson"]:
-                self.salesperson_exposure[values["salesperson"].upper()] += values[
-                    "order_amount"
-                ]
+                self.salesperson_exposure[values["salesperson"].upper()] += (
+                    salesperson_growth(values)
+                )
         return decision
 
     def order_values(self, order, customer, base_values, limit, rate) -> dict[str, Any]:
@@ -467,7 +490,7 @@ class _Decider:
             values["salesperson_limit"] = self.salesperson_limit(salesperson)
         if salesperson:
             exposure = self.salesperson_exposure[salesperson.upper()]
-            values["salesperson_exposure_after"] = exposure + amount
+            values["salesperson_exposure_after"] = exposure + salesperson_growth(values)
         else:
             values["salesperson_exposure_after"] = ZERO
         return values
@@ -514,6 +537,16 @@ class _Decider:
                 decision, "re-blocked", approver, override, problem
             )
         return self.writer.with_override(decision, "released", approver, override, None)
+
+
+def salesperson_growth(values: Mapping[str, Any]) -> Decimal:
+    """Return how much the order adds to its salesperson's total.
+
+    The total counts each customer's exposure at no less than zero, so an order that
+    a customer's credit covers adds nothing, and one that uses up the credit adds
+    only the part above it.
+    """
+    return max(values["exposure_after"], ZERO) - max(values["exposure"], ZERO)
 
 
 def override_problem(order: Order, override, as_of: dt.date, locale: str) -> str | None:

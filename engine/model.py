@@ -111,6 +111,8 @@ class HeldRow:
     key: str  # the row's order, payment or customer id, or "" when that is unreadable
     ref: RowRef
     reason: str
+    # The row's customer id when it could be read; "" when not (or not known).
+    customer_id: str = ""
 
 
 @dataclass(slots=True)

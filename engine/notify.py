@@ -15,7 +15,7 @@ import os
 import sqlite3
 from zoneinfo import ZoneInfo
 
-from engine.findings import EngineError
+from engine.findings import EngineError, Finding, Severity
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,12 @@ CREATE TABLE IF NOT EXISTS digest_state (
 
 
 def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, limits,
-                       result, state) -> None:
-    """Plan, render and deliver this pass's letters; `state` None means a dry run."""
+                       result, state, incomplete=None) -> None:
+    """Plan, render and deliver this pass's letters; `state` None means a dry run.
+
+    `incomplete` maps customer ids whose ledger is partial to why; they get no
+    reminder or thank-you letter, since an unread payment may have paid the item.
+    """
     from engine.mail.ledger import SendLedger
     from engine.mail.plan import (
         collect_promised_dates,
@@ -45,15 +49,16 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     result.findings.extend(renderer.check())
 
     promised = collect_promised_dates(inputs.orders, inputs.payments)
+    addressees = without_incomplete(customers, incomplete or {}, result.findings)
     reminders, findings = plan_reminders(
-        rules, ledger, customers, result.as_of, sent, promised=promised
+        rules, ledger, addressees, result.as_of, sent, promised=promised
     )
     result.findings.extend(findings)
     notices, findings = plan_salesperson_notices(
         rules, result.decisions, customers, result.as_of, sent
     )
     result.findings.extend(findings)
-    thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
+    thanks = plan_thank_you_notes(rules, ledger, addressees, result.as_of, sent)
     result.letters = reminders + notices + thanks
     result.findings.extend(renderer.check_languages(result.letters))
     if state is None:
@@ -86,6 +91,24 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     )
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
                  report, sent, renderer, state)
+
+
+def without_incomplete(customers, incomplete, findings) -> dict:
+    """Return the customers whose ledger is complete; one finding per one left out."""
+    if not incomplete:
+        return customers
+    for customer_id in sorted(incomplete.keys() & customers.keys()):
+        findings.add(
+            Finding(
+                str(customers[customer_id].ref),
+                f"no reminder or thank-you letter to customer {customer_id} this pass: "
+                f"{incomplete[customer_id]}",
+                "Its letters follow on the first pass after that is fixed.",
+                Severity.WARNING,
+                code="mail-incomplete",
+            )
+        )
+    return {cid: c for cid, c in customers.items() if cid not in incomplete}
 
 
 def smtp_settings(project):

@@ -222,8 +222,8 @@ def _run_stages(
         held=len(inputs.held),
     )
     result.previous = {order.order_id: (order.status, order.reason) for order in inputs.orders}
-    changes, currencies = review_inputs(rules, inputs, workbook_map)
-    result.findings.extend(currencies.findings)
+    changes, incomplete = review_inputs(rules, inputs, workbook_map)
+    result.findings.extend(incomplete.findings)
 
     step("ledger")
     with collector_paused():
@@ -236,7 +236,7 @@ def _run_stages(
     decide_findings: list[Finding] = []
     with collector_paused():
         decisions = decide_orders(rules, ledger, inputs, as_of, findings=decide_findings,
-                                  changes=changes, currencies=currencies)
+                                  changes=changes, incomplete=incomplete)
     result.findings.extend(decide_findings)
     result.decisions = decisions
     add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
@@ -252,7 +252,7 @@ def _run_stages(
 
     step("write back")
     result.planned_writes = plan_writes(
-        reads, decisions, ledger, figures_known(customers, inputs, currencies), limits,
+        reads, decisions, ledger, figures_known(customers, inputs, incomplete), limits,
         as_of, approvers=rules.approvers)
     state = None if dry_run else open_state(workbook_map.state)
     try:
@@ -273,7 +273,8 @@ def _run_stages(
             from engine.notify import send_mail_for_pass
 
             guarded(result, "mail", send_mail_for_pass, project, workbook_map, rules,
-                    inputs, ledger, customers, limits, result, state)
+                    inputs, ledger, customers, limits, result, state,
+                    incomplete.reasons)
         if check is not None and send_mail:
             check.remember_if_clean(state, workbook_map, rules, given_rules, result)
     finally:
@@ -317,27 +318,28 @@ def add_new_approvals(ledger, decisions, orders, to_base, as_of: dt.date) -> Non
 
 
 def review_inputs(rules, inputs, workbook_map):
-    """Reopen approvals whose order changed and find currencies without a rate.
+    """Reopen approvals whose order changed and find customers with unknown exposure.
 
     Runs before the ledger, so a reopened order is not counted as pending.
     """
     from engine.decide import reopen_changed_approvals
     from engine.decision_log import load_approvals
-    from engine.rules.currencies import check_currencies
+    from engine.rules.incomplete import find_incomplete
 
     approvals = load_approvals(workbook_map.state)
     changes = reopen_changed_approvals(inputs, approvals, rules.locale)
-    return changes, check_currencies(rules, inputs)
+    return changes, find_incomplete(rules, inputs)
 
 
-def figures_known(customers: dict, inputs, currencies) -> dict:
+def figures_known(customers: dict, inputs, incomplete) -> dict:
     """Return the customers whose figures can be written.
 
-    A held customer row or rows in a currency without a rate make the figures
-    unknown, so their cells keep what they show.
+    A held customer row, or an incomplete ledger (rows in a currency without a rate,
+    or an orders or payments row that could not be read), makes the figures unknown,
+    so their cells keep what they show.
     """
     unknown = {row.key for row in inputs.held if row.kind == "customers"}
-    unknown.update(currencies.incomplete)
+    unknown.update(incomplete.reasons)
     # TODO: the report workbook and letters still show these customers with the
     # rows that could be converted.
     return {cid: customer for cid, customer in customers.items() if cid not in unknown}

@@ -119,7 +119,8 @@ def customer_figures(account, limit: Decimal | None, as_of: dt.date) -> dict[str
     """Return the owned customers-sheet values for one customer's account."""
     utilisation = None
     if limit is not None and limit > 0:
-        utilisation = (account.exposure / limit * 100).quantize(TENTH)
+        # A credit balance uses none of the limit: never a negative percentage.
+        utilisation = (max(account.exposure, 0) / limit * 100).quantize(TENTH)
     figures = {
         "outstanding": account.outstanding.quantize(CENT),
         "overdue": account.overdue.quantize(CENT),

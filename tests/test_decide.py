@@ -344,7 +344,7 @@ Decided by: over-limit (rules/credit.yaml:49:5)
 Customer: C1, rating B
 Exposure:
   outstanding                  0.00
-  credit                     -20.00
+  less credit                 20.00
   pending                      0.00
   this order              25,100.00
   exposure after          25,080.00

@@ -21,7 +21,7 @@ Decided by: over-limit (rules/credit.yaml:55:5)
 Customer: 0379-NEVHP, rating A
 Exposure:
   outstanding                 78.57
-  credit                       0.00
+  less credit                  0.00
   pending                      0.00
   this order                  68.49
   exposure after             147.06

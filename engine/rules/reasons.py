@@ -261,16 +261,13 @@ def explain_text(decision: Decision, locale: str = "en_US") -> str:
     if inputs:
         currency = inputs.get("order_currency", "")
         fx = f" (in {currency} at {inputs['fx_rate']})" if "fx_rate" in inputs else ""
-        # Credit is subtracted from exposure; a zero credit shows without a sign.
-        credit = amount("credit")
-        if credit.strip("0.,") != "":
-            credit = "-" + credit
         lines += [
             f"Customer: {inputs.get('customer_id', '')}, rating "
             f"{inputs.get('rating') or 'none'}",
             "Exposure:",
             f"  outstanding      {amount('outstanding'):>16}",
-            f"  credit           {credit:>16}",
+            # exposure = outstanding - credit + pending, as docs/rules.md defines it.
+            f"  less credit      {amount('credit'):>16}",
             f"  pending          {amount('pending'):>16}",
             f"  this order       {amount('order_amount'):>16}{fx}",
             f"  exposure after   {amount('exposure_after'):>16}",
