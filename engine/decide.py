@@ -42,6 +42,8 @@ from typing import Any
 
 from engine.findings import Finding, Severity
 from engine.model import Customer, Inputs, Order, RowRef
+from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
+from engine.rules.incomplete import IncompleteCustomers
 from engine.rules.limits import (
     LimitResult,
     find_rating,
@@ -49,8 +51,6 @@ from engine.rules.limits import (
     limit_from,
     salesperson_limit_of,
 )
-from engine.rules.incomplete import IncompleteCustomers
-from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
 from engine.rules.reasons import ReasonWriter
@@ -255,7 +255,7 @@ def duplicate_ids(inputs: Inputs, findings: list[Finding]) -> dict[str, list[int
     return repeated
 
 
-def _final_reasons(decider: "_Decider", decided) -> list[Decision]:
+def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     """Restate each blocked order against the exposure after all of this pass's approvals.
 
     An order blocked early in the pass is re-checked on the next pass, when the orders

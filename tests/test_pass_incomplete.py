@@ -111,7 +111,10 @@ def test_held_invoice_row_holds_customer_and_salesperson(project):
 
 def test_held_payment_row_holds_customer(project):
     decisions, incomplete, _ = decide_with_held_row(
-        project, "payments", PAYMENT_ROW, "E1691 (PAY-7005945991): 'abc' is not a number"
+        project,
+        "payments",
+        PAYMENT_ROW,
+        "E1691 (PAY-7005945991): 'abc' is not a number",
     )
 
     assert incomplete.customer_reason("9883-SDWFS") == (
@@ -205,7 +208,14 @@ def test_prepayment_does_not_lower_salesperson_exposure(project):
     workbook = openpyxl.load_workbook(project / "workbooks" / "payments.xlsx")
     sheet = workbook["Payments"]
     sheet.append(
-        ["PAY-7777777777", dt.datetime(2013, 6, 1), "9883-SDWFS", "ADVANCE", 10000, "USD"]
+        [
+            "PAY-7777777777",
+            dt.datetime(2013, 6, 1),
+            "9883-SDWFS",
+            "ADVANCE",
+            10000,
+            "USD",
+        ]
     )
     workbook.save(project / "workbooks" / "payments.xlsx")
 
@@ -227,12 +237,13 @@ def test_negative_amount_hold_is_a_finding(project):
 
     result = run(project)
 
-    assert codes(result, "order-held") == [
+    expected = (
         "orders.xlsx › Orders › row 1800: order ORD-3112379825 is held: amount "
         "-500.00 is not a positive order amount. Enter a credit note as a negative "
         "amount with its Invoice No and Invoice Date. Once that is fixed, the next "
         "pass decides the order."
-    ]
+    )
+    assert codes(result, "order-held") == [expected]
 
 
 def test_payment_of_unknown_customer_is_an_error(project):
