@@ -278,3 +278,82 @@ def test_manager_digest_from_demo_pass(tmp_path):
     assert ":APPROVED" not in section
     assert ":BLOCKED" not in section
     assert "ORD-7992662919 (approved with a warning)" in section
+
+
+def held_digest_data() -> DigestData:
+    data = digest_data()
+    data.decisions.append(
+        Decision(
+            "ORD-1007",
+            "HELD",
+            None,
+            "Held: amount -500.00 is not a positive order amount.",
+            "C003",
+            "S01",
+        )
+    )
+    data.held_customers = {"C002": "currency JPY has no rate in rules/credit.yaml"}
+    return data
+
+
+def manager_digest_parts(data: DigestData) -> tuple[str, str, str]:
+    rules = make_rules()
+    _, message = build_manager_digest(
+        data, rules, LetterRenderer(templates_dir(), rules)
+    )
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    return str(message["Subject"]), text, html
+
+
+def test_manager_digest_lists_held_orders():
+    subject, text, html = manager_digest_parts(held_digest_data())
+    assert "1 blocked, 1 held," in subject
+    assert (
+        "Held orders, not decided (1)\n- ORD-1007, Smith & Sons <Travel> (C003), "
+        "salesperson S01: Held: amount -500.00 is not a positive order amount." in text
+    )
+    assert "<h3>Held orders, not decided (1)</h3>" in html
+    assert "<strong>ORD-1007</strong>, Smith &amp; Sons &lt;Travel&gt; (C003)" in html
+
+
+def test_manager_digest_lists_customers_not_evaluated():
+    _, text, html = manager_digest_parts(held_digest_data())
+    assert (
+        "Customers not evaluated (1)\n- Sakura Tours K.K. (C002), salesperson "
+        "S02: currency JPY has no rate in rules/credit.yaml" in text
+    )
+    assert "<h3>Customers not evaluated (1)</h3>" in html
+    assert "Sakura Tours K.K. (C002), salesperson S02: currency JPY" in html
+
+
+def test_manager_digest_totals_leave_out_held():
+    _, text, html = manager_digest_parts(held_digest_data())
+    lines = text.splitlines()
+    assert not [line for line in lines if line.startswith("S02 ")]
+    all_index = next(i for i, line in enumerate(lines) if line.startswith("All "))
+    # 8,100.04 in total, less S02's only customer C002 (1,700.01).
+    assert lines[all_index].split()[-1] == "€6,400.03"
+    assert lines[all_index + 1] == (
+        "The totals leave out 1 customer whose rows could not be read or evaluated "
+        "(listed under Customers not evaluated)."
+    )
+    assert "<strong>The totals leave out 1 customer whose rows" in html
+
+
+def test_manager_digest_without_held_customers():
+    _, text, html = manager_digest_parts(digest_data())
+    assert "Held orders, not decided (0)\n- none" in text
+    assert "Customers not evaluated" not in text
+    assert "leave out" not in text
+    assert "Customers not evaluated" not in html
+
+
+def test_digest_totals_count_customers_in_plural():
+    data = held_digest_data()
+    data.held_customers["C004"] = "row 5: 'lots' is not a number"
+    _, text, _ = manager_digest_parts(data)
+    assert "The totals leave out 2 customers whose rows" in text
+    assert "Customers not evaluated (2)" in text
+    # C004 was over its limit, but its figures are not trusted while held.
+    assert "Blue Lagoon Trips (C004): exposure" not in text

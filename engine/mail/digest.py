@@ -1,8 +1,9 @@
 """Digests for managers and salespeople, with an aging chart for managers.
 
-The manager digest lists blocked orders, customers over or near their credit limit,
-aging totals by salesperson (which add up to the ledger's totals to the cent),
-letters sent, failures and letters whose delivery is uncertain. The HTML part
+The manager digest lists blocked and held orders, customers the pass could not
+evaluate, customers over or near their credit limit, aging totals by salesperson
+(which add up to the ledger's totals to the cent, without the customers not
+evaluated), letters sent, failures and letters whose delivery is uncertain. The HTML part
 carries the aging chart as an inline PNG (a `cid:` related part).
 """
 

@@ -52,7 +52,9 @@ class TemplateBroken(EngineError):
 
     def __init__(self, finding: Finding, template: str, compile_error: Finding):
         super().__init__(finding)
-        self.template = template  # the file, such as templates/fr/reminder_level1.txt.j2
+        self.template = (
+            template  # the file, such as templates/fr/reminder_level1.txt.j2
+        )
         self.compile_error = compile_error
 
 
@@ -355,7 +357,9 @@ class LetterRenderer:
                 entry[1].append(letter)
             except EngineError as error:
                 findings.extend(error.findings)
-                log.warning("letter for %s not rendered: %s", letter.recipient_id, error)
+                log.warning(
+                    "letter for %s not rendered: %s", letter.recipient_id, error
+                )
         for compile_error, failed in broken.values():
             finding = _letters_not_sent(compile_error, failed)
             log.warning("%s", finding)
@@ -410,7 +414,8 @@ class LetterRenderer:
 def _letters_not_sent(compile_error: Finding, letters: list[Letter]) -> Finding:
     """Return the finding for a template that never compiled, naming its letters."""
     names = ", ".join(
-        f"{letter.kind.replace('_', '-')} to {letter.recipient_id}" for letter in letters
+        f"{letter.kind.replace('_', '-')} to {letter.recipient_id}"
+        for letter in letters
     )
     count = "1 letter is" if len(letters) == 1 else f"{len(letters)} letters are"
     return Finding(

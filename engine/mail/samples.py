@@ -10,6 +10,7 @@ misspelled variable before any letter goes out.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +26,7 @@ from engine.rules.model import RuleSet
 AS_OF = dt.date(2024, 6, 3)
 CUSTOMER_ID = "C001"
 SALESPERSON = "S01"
+_NO_ATTRIBUTE = re.compile(r"^'[\w ]+ object' has no attribute '(\w+)'$")
 ORDER_ID = "ORD-1001"
 
 
@@ -34,7 +36,7 @@ def sample_customer(language: str, rules: RuleSet) -> Customer:
         name="Nordlicht Reisen GmbH",
         ref=RowRef("customers.xlsx", "Customers", 2),
         rating="B",
-        credit_limit=Decimal("5000"),
+        credit_limit=Decimal(5000),
         salesperson=SALESPERSON,
         email="buchhaltung@nordlicht.example",
         contact="Anna Berg",
@@ -209,7 +211,12 @@ def _split_name(name: str) -> tuple[str, str, str] | None:
     """Split `de/reminder_level1.txt.j2` into language, base name and part."""
     folder, _, file = name.rpartition("/")
     base, _, part = file.removesuffix(".j2").rpartition(".")
-    if not folder or "/" in folder or not base or part not in ("subject", "txt", "html"):
+    if (
+        not folder
+        or "/" in folder
+        or not base
+        or part not in ("subject", "txt", "html")
+    ):
         return None
     return folder, base, part
 
@@ -237,14 +244,43 @@ def render_with_samples(renderer: Any, names: list[str]) -> list[Finding]:
             renderer.environment.get_template(name).render(contexts[key])
         except (jinja2.TemplateError, ValueError, TypeError, LookupError) as error:
             file, lineno = _template_line(error, renderer.templates_dir)
-            findings.append(_sample_failure(error, file, lineno))
+            line = _source_line(renderer, name, lineno)
+            findings.append(_sample_failure(error, file, lineno, line))
     return findings
 
 
-def _sample_failure(error: Exception, file: str, lineno: int | None) -> Finding:
+def _source_line(renderer: Any, name: str, lineno: int | None) -> str:
+    if not lineno:
+        return ""
+    source, _, _ = renderer.environment.loader.get_source(renderer.environment, name)
+    lines = source.splitlines()
+    return lines[lineno - 1] if lineno <= len(lines) else ""
+
+
+def _undefined_detail(error: Exception, line: str) -> str:
+    """Return the error text, naming the variable as written on the template line.
+
+    Jinja names a missing key of a plain dict only as "'dict object' has no
+    attribute 'reson'". The template line shows that it was `order.reson`.
+    """
+    detail = str(error).rstrip(".")
+    missing = _NO_ATTRIBUTE.match(detail)
+    if missing is None:
+        return detail
+    attribute = missing.group(1)
+    written = re.search(rf"([A-Za-z_][\w.]*)\.{re.escape(attribute)}\b", line)
+    if written is None:
+        return detail
+    return f"'{written.group(0)}' is undefined"
+
+
+def _sample_failure(
+    error: Exception, file: str, lineno: int | None, line: str
+) -> Finding:
     where = f"{file}:{lineno}" if lineno else file
     detail = str(error).rstrip(".")
     if isinstance(error, jinja2.UndefinedError):
+        detail = _undefined_detail(error, line)
         return Finding(
             where=where,
             message=f"the template uses a variable that letters do not have: "
