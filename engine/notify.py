@@ -49,16 +49,17 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     result.findings.extend(renderer.check())
 
     promised = collect_promised_dates(inputs.orders, inputs.payments)
-    addressees = without_incomplete(customers, incomplete or {}, result.findings)
     reminders, findings = plan_reminders(
-        rules, ledger, addressees, result.as_of, sent, promised=promised
+        rules, ledger, customers, result.as_of, sent, promised=promised
     )
     result.findings.extend(findings)
     notices, findings = plan_salesperson_notices(
         rules, result.decisions, customers, result.as_of, sent
     )
     result.findings.extend(findings)
-    thanks = plan_thank_you_notes(rules, ledger, addressees, result.as_of, sent)
+    thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
+    reminders = withhold_incomplete(reminders, customers, incomplete, result.findings)
+    thanks = withhold_incomplete(thanks, customers, incomplete, result.findings)
     result.letters = reminders + notices + thanks
     result.findings.extend(renderer.check_languages(result.letters))
     if state is None:
@@ -93,22 +94,34 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
                  report, sent, renderer, state)
 
 
-def without_incomplete(customers, incomplete, findings) -> dict:
-    """Return the customers whose ledger is complete; one finding per one left out."""
+def withhold_incomplete(letters, customers, incomplete, findings) -> list:
+    """Drop the letters to customers whose ledger is partial, one finding per letter.
+
+    Their open items were planned from rows that may be missing a payment, so a
+    reminder may claim a paid invoice, and a thank-you may thank for a debt that
+    only looks paid.
+    """
     if not incomplete:
-        return customers
-    for customer_id in sorted(incomplete.keys() & customers.keys()):
+        return letters
+    kept = []
+    for letter in letters:
+        reason = incomplete.get(letter.recipient_id)
+        if reason is None:
+            kept.append(letter)
+            continue
+        customer = customers.get(letter.recipient_id)
+        name = letter.kind.replace("_", "-")
         findings.add(
             Finding(
-                str(customers[customer_id].ref),
-                f"no reminder or thank-you letter to customer {customer_id} this pass: "
-                f"{incomplete[customer_id]}",
-                "Its letters follow on the first pass after that is fixed.",
+                str(customer.ref) if customer else letter.recipient_id,
+                f"the {name} letter to customer {letter.recipient_id} is not sent "
+                f"this pass: {reason}",
+                "The letter follows on the first pass after that is fixed.",
                 Severity.WARNING,
                 code="mail-incomplete",
             )
         )
-    return {cid: c for cid, c in customers.items() if cid not in incomplete}
+    return kept
 
 
 def smtp_settings(project):

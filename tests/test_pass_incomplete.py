@@ -17,6 +17,7 @@ import pytest
 from engine.decide import decide_orders
 from engine.findings import Severity
 from engine.inputs import read_inputs
+from engine.mail.letter import THANK_YOU
 from engine.model import HeldRow
 from engine.pipeline import build_ledger_for, load_rules, run_pass
 from engine.project import Project
@@ -163,7 +164,6 @@ def test_unreadable_invoice_amount_end_to_end(project):
     assert cells[BSO_ORDER][0] == "HELD"
     assert customer_cells(project, "1168-BEASA")["Exposure"] == ""
     assert letters_to(result, "1168-BEASA") == []
-    assert codes(result, "mail-incomplete")
 
 
 @pytest.mark.xfail(reason="engine.inputs does not fill HeldRow.customer_id yet")
@@ -188,13 +188,13 @@ def test_missing_fx_rate_sends_no_thank_you(project):
     result = run(project, send_mail=True)
 
     assert letters_to(result, "3448-OWJOT") == []
-    assert not [letter for letter in result.letters if letter.kind == "thank-you"]
+    assert not [letter for letter in result.letters if letter.kind == THANK_YOU]
     [finding] = [
         f for f in result.findings
         if f.code == "mail-incomplete" and "3448-OWJOT" in f.message
     ]  # fmt: skip
     assert finding.message == (
-        "no reminder or thank-you letter to customer 3448-OWJOT this pass: the "
+        "the thank-you letter to customer 3448-OWJOT is not sent this pass: the "
         "exposure of customer 3448-OWJOT is unknown because its rows in EUR cannot "
         "be converted to USD. Add EUR: <rate> under fx in rules/credit.yaml."
     )
