@@ -2,10 +2,11 @@
 
 A pass's outcome depends on the three workbooks' bytes, the rule files and templates
 (which include the workbook map), the as-of date, the engine version and, for
-scheduled digests, the latest digest slot. After a writing pass completes cleanly (no
-errors, no pending or dropped writes, no queued or uncertain mail) those inputs are
-stored as one fingerprint in the state database, with the sha256 of each workbook as
-the pass left it. The next pass that finds the same fingerprint does nothing more.
+scheduled digests, the latest digest slot. A writing pass that completes cleanly (no
+errors, no pending or dropped writes, no queued, uncertain or rejected letters)
+stores those inputs as one fingerprint in the state database, with the sha256 of
+each workbook as the pass left it. The next pass that finds the same fingerprint
+does nothing more.
 """
 
 from __future__ import annotations
@@ -145,7 +146,11 @@ def workbook_sha256s(paths: list[Path]) -> dict[str, str] | None:
 
 
 def open_mail_left(state: sqlite3.Connection) -> bool:
-    """Return True when the send ledger has letters queued, sending or uncertain."""
+    """Return True when the send ledger has letters queued, sending or uncertain.
+
+    NOTE: an uncertain letter that is never resent keeps every later pass from
+    taking the shortcut until the send ledger entry changes.
+    """
     from engine.mail.ledger import QUEUED, SENDING, UNCERTAIN
 
     exists = state.execute(
