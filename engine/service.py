@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from engine.findings import EngineError, Finding, Severity
 from engine.mail.environment import check_environment
 from engine.state import ensure_schema, open_state
@@ -215,7 +217,7 @@ class _Service:
         try:
             if self.rules is not None:
                 self.rules.reload()
-            self._flush("resume pending writes")
+            self._flush("kept from an earlier run")
             self._pass({"start"})
             while not stop_event.is_set():
                 changed, unlocked = self._wait_for_work(stop_event)
@@ -347,6 +349,9 @@ class _Service:
 
     def _flush(self, reason: str) -> None:
         # TODO: writes made here, after a lock went away, log no latency line.
+        if not self._has_pending():
+            log.debug("no pending results to write (%s)", reason)
+            return
         log.info("writing pending results (%s)", reason)
         try:
             result = self.flush_pending(self.project)
@@ -445,6 +450,17 @@ class _Service:
             )
             self._record_locks()
 
+    def _has_pending(self) -> bool:
+        if self.locks:
+            return True
+        if not self.settings.state.exists():
+            return False
+        connection = open_state(self.settings.state)
+        try:
+            return bool(_pending_writes(connection))
+        finally:
+            connection.close()
+
     # -- status ---------------------------------------------------------------------
 
     def _record_start(self) -> None:
@@ -520,13 +536,29 @@ class _RuleKeeper:
         self.reported: str | None = None
 
     def reload(self) -> bool:
-        """Load the rules; return True when they are valid and now in force."""
-        from engine.rules.check import format_findings, load_rules
+        """Load the rules; return True when they are valid and now in force.
+
+        The rules must pass what `arrears-guard check` checks of them, including the
+        cross-checks against the workbooks (a currency in use with no FX rate) and
+        the templates, so the service never applies rules that `check` rejects. Errors
+        located in a workbook alone (a staff edit) do not reject the rules; the pass
+        reports those.
+        """
+        from engine.rules.check import check_project, format_findings, load_rules
 
         try:
             rules = load_rules(self.project.root)
         except EngineError as exc:
             self._report(format_findings(list(exc.findings)))
+            return False
+        rejected = [
+            finding
+            for finding in check_project(self.project.root)
+            if finding.severity is Severity.ERROR
+            and finding.where.startswith(("rules/", "templates/"))
+        ]
+        if rejected:
+            self._report(format_findings(rejected))
             return False
         if self.current is not None and self.current.sources == rules.sources:
             log.debug("rule files saved without a change to their content")
@@ -625,6 +657,10 @@ def read_status(state_path: Path) -> dict:
         status["pending_writes"] = _pending_writes(connection)
     finally:
         connection.close()
+    pid = status.get("pid")
+    if status["state"] == "running" and pid and not psutil.pid_exists(pid):
+        # A service killed without a chance to record its stop (kill -9, power loss).
+        status["state"] = f"not running: process {pid} ended without stopping cleanly"
     return status
 
 
