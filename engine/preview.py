@@ -122,6 +122,16 @@ def explain_order(
             )
             return heading + explain_decision(decision)
     for known, (status, _reason) in result.previous.items():
+        if known.casefold() == requested and not status:
+            raise EngineError(
+                Finding(
+                    known,
+                    "was invoiced on or before the pass date, so it is a receivable, "
+                    "not an order to decide.",
+                    "Only orders without an invoice date are decided; see its open "
+                    "amount in the customers sheet or the report workbook.",
+                )
+            )
         if known.casefold() == requested:
             raise EngineError(
                 Finding(

@@ -176,3 +176,14 @@ def test_check_draft_rules_names_draft_file(demo_project):
 
     assert findings
     assert all(f.where.startswith("rules-draft/credit.yaml:20:") for f in findings)
+
+
+def test_explain_invoiced_order_message(demo_project):
+    with pytest.raises(EngineError) as raised:
+        explain_order(Project.at(demo_project), "ORD-0000611365", as_of=AS_OF)
+
+    assert str(raised.value) == (
+        "ORD-0000611365: was invoiced on or before the pass date, so it is a "
+        "receivable, not an order to decide. Only orders without an invoice date are "
+        "decided; see its open amount in the customers sheet or the report workbook."
+    )
