@@ -135,8 +135,9 @@ class RowValues:
     def held(self) -> HeldRow | None:
         if not self.problems:
             return None
+        customer_id = text_of(self.values.get("customer_id")) or ""
         return HeldRow(self.source.kind, self.key, self.row.ref,
-                       held_reason(self.problems))
+                       held_reason(self.problems), customer_id)
 
 
 # Staff read the Reason cell, not the log, so it carries each fix; Excel shows long
