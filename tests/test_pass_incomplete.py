@@ -149,9 +149,7 @@ def test_held_row_without_customer_is_an_error_and_holds_nothing(project):
     assert finding.severity is Severity.ERROR
 
 
-# The same on real edited workbooks; needs the reader to give held rows their
-# customer id (HeldRow.customer_id).
-
+# The same on real edited workbooks: the reader gives each held row its customer id.
 
 
 def test_unreadable_invoice_amount_end_to_end(project):
