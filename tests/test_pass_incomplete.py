@@ -163,7 +163,6 @@ def test_unreadable_invoice_amount_end_to_end(project):
     assert letters_to(result, "1168-BEASA") == []
 
 
-
 def test_unreadable_payment_amount_sends_no_reminder(project):
     set_cells(project, "payments.xlsx", "Payments", {f"E{PAYMENT_ROW}": "abc"})
 
@@ -277,4 +276,3 @@ def test_load_rules_reads_no_workbook(project):
     rules = load_checked_rules(project)
 
     assert "GBP" in rules.fx_rates
-
