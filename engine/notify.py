@@ -67,15 +67,17 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
 
     from engine.pipeline import collector_paused
 
-    messages = []
+    if result.changed_during_pass:
+        # A person saved a workbook during the pass, so this pass's write was dropped
+        # and the next pass decides again on the new content; it sends the mail.
+        names = ", ".join(sorted(path.name for path in result.changed_during_pass))
+        log.info("mail left to the next pass: %s changed during this pass", names)
+        return
+
     # Each rendered message is a few hundred objects that live until delivery.
     with collector_paused():
-        for letter in result.letters:
-            try:
-                messages.append((letter, renderer.render(letter)))
-            except EngineError as exc:
-                result.findings.extend(exc.findings)
-                log.warning("letter for %s not rendered: %s", letter.recipient_id, exc)
+        messages, findings = renderer.render_letters(result.letters)
+    result.findings.extend(findings)
 
     settings = smtp_settings(project)
     resend = bool(getattr(settings, "resend_uncertain", False))
@@ -91,7 +93,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         len(report.uncertain),
     )
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
-                 report, sent, renderer, state)
+                 report, sent, renderer, state, incomplete or {})
 
 
 def withhold_incomplete(letters, customers, incomplete, findings) -> list:
@@ -139,7 +141,7 @@ def deliver_with(workbook_map, settings, messages, sent, **options):
 
 
 def send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
-                 report, sent, renderer, state) -> None:
+                 report, sent, renderer, state, incomplete) -> None:
     """Send the manager and salesperson digests when this pass has news for them."""
     from engine.mail.digest import (
         DigestData,
@@ -180,6 +182,7 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
         failures=list(report.findings),
         uncertain=list(report.uncertain),
         findings=list(result.findings),
+        held_customers=dict(incomplete),
     )
     digests = build_salesperson_digests(data, rules, renderer)
     manager = build_manager_digest(data, rules, renderer)

@@ -165,3 +165,22 @@ def test_once_waits_for_running_pass(demo_project):
 
     assert "another pass is running" in stderr
     assert f"Pass as of {DEMO_AS_OF}" in stdout
+
+
+def test_no_mail_when_save_during_pass(demo_project, monkeypatch):
+    import datetime as dt
+
+    from engine.findings import Finding
+    from engine.pipeline import run_pass
+    from engine.project import Project
+    from engine.xlsx import patch
+
+    def saved_meanwhile(path, sheet, cells, **options):
+        raise patch.FileChanged(Finding(path.name, "changed since it was read."))
+
+    monkeypatch.setattr(patch, "write_cells", saved_meanwhile)
+    result = run_pass(Project.at(demo_project), as_of=dt.date(2013, 6, 3))
+
+    assert result.changed_during_pass
+    assert result.letters
+    assert not list((demo_project / "outbox").glob("*.eml"))
