@@ -91,10 +91,13 @@ def _figures(account: Account) -> list[Decimal]:
 
 
 def _utilisation(exposure: Decimal, limit: Decimal | None) -> Decimal | None:
-    """Return exposure as a fraction of the limit, or None without a positive limit."""
+    """Return exposure as a fraction of the limit, or None without a positive limit.
+
+    A credit balance (negative exposure) shows as 0, as in the customers sheet.
+    """
     if limit is None or limit <= ZERO:
         return None
-    return (exposure / limit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return (max(exposure, ZERO) / limit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
 def _salesperson(customers: Mapping[str, Customer], customer_id: str) -> str:
@@ -136,7 +139,11 @@ def _fill_by_salesperson(ws, ledger, customers, salesperson_limits) -> None:
     for customer_id, account in ledger.accounts.items():
         salesperson = _salesperson(customers, customer_id)
         counts[salesperson] += 1
-        totals[salesperson] = _add(totals[salesperson], _figures(account))
+        figures = _figures(account)
+        # One customer's credit does not lower the exposure of the salesperson's other
+        # customers: the salesperson limit counts each customer at no less than 0.
+        figures[-1] = max(figures[-1], ZERO)
+        totals[salesperson] = _add(totals[salesperson], figures)
 
     rows = []
     for salesperson in sorted(totals):
