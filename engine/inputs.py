@@ -137,7 +137,19 @@ class RowValues:
             return None
         customer_id = text_of(self.values.get("customer_id")) or ""
         return HeldRow(self.source.kind, self.key, self.row.ref,
-                       held_reason(self.problems), customer_id)
+                       held_reason(self.problems), customer_id,
+                       self.affects_exposure())
+
+    def affects_exposure(self) -> bool:
+        """Return False for an order row that is neither invoiced nor approved."""
+        if self.source.kind != "orders":
+            return True
+        invoiced = any(
+            self.values.get(name) not in (None, "")
+            for name in ("invoice_id", "invoice_date")
+        )
+        status = text_of(self.row.owned.get("status")) or ""
+        return invoiced or status.strip().upper() == "APPROVED"
 
 
 # Staff read the Reason cell, not the log, so it carries each fix; Excel shows long

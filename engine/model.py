@@ -113,6 +113,9 @@ class HeldRow:
     reason: str
     # The row's customer id when it could be read; "" when not (or not known).
     customer_id: str = ""
+    # False for an order row not yet invoiced nor approved: it is not part of any
+    # exposure, so holding it leaves its customer's figures complete.
+    affects_exposure: bool = True
 
 
 @dataclass(slots=True)

@@ -28,12 +28,15 @@ CREATE TABLE IF NOT EXISTS digest_state (
 
 
 def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, limits,
-                       result, state, incomplete=None) -> None:
+                       result, state, incomplete=None, no_reminders=None) -> None:
     """Plan, render and deliver this pass's letters; `state` None means a dry run.
 
     `incomplete` maps customer ids whose ledger is partial to why; they get no
-    reminder or thank-you letter, since an unread payment may have paid the item.
+    thank-you letter. `no_reminders` (default: all of `incomplete`) are those whose
+    items may be paid by a row that could not be read, so they get no reminder.
     """
+    if no_reminders is None:
+        no_reminders = incomplete
     from engine.mail.ledger import SendLedger
     from engine.mail.plan import (
         collect_promised_dates,
@@ -58,7 +61,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     )
     result.findings.extend(findings)
     thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
-    reminders = withhold_incomplete(reminders, customers, incomplete, result.findings)
+    reminders = withhold_incomplete(reminders, customers, no_reminders, result.findings)
     thanks = withhold_incomplete(thanks, customers, incomplete, result.findings)
     result.letters = reminders + notices + thanks
     result.findings.extend(renderer.check_languages(result.letters))

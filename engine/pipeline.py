@@ -274,7 +274,7 @@ def _run_stages(
 
             guarded(result, "mail", send_mail_for_pass, project, workbook_map, rules,
                     inputs, ledger, customers, limits, result, state,
-                    incomplete.reasons)
+                    incomplete.reasons, incomplete.reminder_reasons())
         if check is not None and send_mail:
             check.remember_if_clean(state, workbook_map, rules, given_rules, result)
     finally:

@@ -37,12 +37,28 @@ class IncompleteCustomers:
     reasons: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     currencies: CurrencyCheck = field(default_factory=CurrencyCheck)
+    # Customers with an unreadable payment row: any of their items may be paid.
+    payment_rows: set[str] = field(default_factory=set)
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.reasons
 
     def __len__(self) -> int:
         return len(self.reasons)
+
+    def reminder_reasons(self) -> dict[str, str]:
+        """Return the customers whose reminders must wait, and why.
+
+        An unreadable invoice leaves the other items' open amounts right, so their
+        reminders go; an unreadable payment or an unconvertible row may have paid or
+        changed any item, so those customers get no reminder.
+        """
+        return {
+            customer_id: reason
+            for customer_id, reason in self.reasons.items()
+            if customer_id in self.payment_rows
+            or customer_id in self.currencies.incomplete
+        }
 
     def customer_reason(self, customer_id: str) -> str | None:
         """Return why the customer's exposure is unknown, or None when it is known."""
@@ -56,8 +72,10 @@ def find_incomplete(rules: RuleSet, inputs: Inputs) -> IncompleteCustomers:
     result.findings.extend(currencies.findings)
     by_customer: dict[str, list[HeldRow]] = defaultdict(list)
     for row in inputs.held:
-        if row.kind not in LEDGER_KINDS:
+        if row.kind not in LEDGER_KINDS or not row.affects_exposure:
             continue
+        if row.kind == "payments" and row.customer_id:
+            result.payment_rows.add(row.customer_id)
         if row.customer_id:
             by_customer[row.customer_id].append(row)
         else:
