@@ -35,7 +35,7 @@ import datetime as dt
 import gc
 import logging
 import operator
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -135,10 +135,10 @@ def decide_orders(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        decided = [
-            (order, decider.decide_safely(order, duplicates.get(order.order_id)))
-            for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY)
-        ]
+        decided = []
+        for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
+            decision = decider.decide_safely(order, duplicates.get(order.order_id))
+            decided.append((order, decision, decider.exposure_mark(order)))
         decisions.extend(_final_reasons(decider, decided))
     finally:
         if collecting:
@@ -147,7 +147,7 @@ def decide_orders(
         decisions = [_with_change(decision, changes) for decision in decisions]
     if findings is not None:
         findings.extend(decider.findings)
-        findings.extend(held_findings(decider.findings, (d for _, d in decided)))
+        findings.extend(held_findings(decider.findings, (d for _, d, _ in decided)))
     return decisions
 
 
@@ -230,11 +230,17 @@ def duplicate_ids(inputs: Inputs, findings: list[Finding]) -> dict[str, list[int
     The decision log and `explain` are keyed by order id, so two rows with one id
     would share a trace; the undecided ones are held until the ids are fixed.
     """
+    held_ids = [held for held in inputs.held if held.kind == "orders" and held.key]
+    counts = Counter(order.order_id for order in inputs.orders)
+    counts.update(held.key for held in held_ids)
+    if counts and max(counts.values()) < 2:
+        return {}
     rows: dict[str, list[RowRef]] = defaultdict(list)
     for order in inputs.orders:
-        rows[order.order_id].append(order.ref)
-    for held in inputs.held:
-        if held.kind == "orders" and held.key:
+        if counts[order.order_id] > 1:
+            rows[order.order_id].append(order.ref)
+    for held in held_ids:
+        if counts[held.key] > 1:
             rows[held.key].append(held.ref)
     repeated: dict[str, list[int]] = {}
     for order_id, refs in rows.items():
@@ -265,8 +271,12 @@ def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     the first decision stands.
     """
     final = []
-    for order, decision in decided:
-        if decision.status == BLOCKED and decision.override_event is None:
+    for order, decision, mark in decided:
+        if (
+            decision.status == BLOCKED
+            and decision.override_event is None
+            and decider.exposure_mark(order) != mark
+        ):
             again = decider.decide(order, commit=False)
             if again.status == BLOCKED and again.override_event is None:
                 decision = again
@@ -415,6 +425,17 @@ class _Decider:
                 f"{detail.rstrip('.')}"
             )
         return None
+
+    def exposure_mark(self, order: Order) -> tuple:
+        """Return the running exposure an order's decision depended on.
+
+        It changes only when an order approved later in the pass belongs to the same
+        customer or salesperson, which is when a blocked order's reason needs restating.
+        """
+        customer = self.customers.get(order.customer_id)
+        salesperson = order.salesperson or (customer.salesperson if customer else "")
+        code = (salesperson or "").strip().upper()
+        return (self.added.get(order.customer_id), self.salesperson_exposure.get(code))
 
     def decide(self, order: Order, *, commit: bool = True) -> Decision:
         """Decide one order; with `commit`, an approval adds to the running exposure."""
