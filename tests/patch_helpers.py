@@ -142,3 +142,35 @@ def same_value(found, expected, date1904: bool = False) -> bool:
             return Decimal(repr(found)) == Decimal(expected)
         return False
     return found == expected
+
+
+def libreoffice_csv(path: Path, scratch: Path) -> str:
+    """Export a workbook's first sheet to CSV with headless LibreOffice; return the text.
+
+    Skips the calling test, with the reason shown, when LibreOffice is not installed.
+    """
+    import shutil
+    import subprocess
+
+    import pytest
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = scratch / "csv"
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{scratch}/lo",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return (out / f"{path.stem}.csv").read_text(encoding="utf-8", errors="replace")

@@ -178,3 +178,13 @@ def _release(lock: Path, hold: float) -> None:
         return
     time.sleep(hold)
     lock.unlink(missing_ok=True)
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    """Poll `predicate` every 20 ms until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from save_replay import make_workbook, read_marker, save_as_person
+from save_replay import make_workbook, read_marker, save_as_person, wait_for
 
 from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding, FindingLog
@@ -84,15 +84,6 @@ class StubPipeline:
         self.pending = False
         self.writes += 1
         result.written[self.path] = stamp_of(self.path)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture

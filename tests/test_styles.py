@@ -221,10 +221,8 @@ def test_style_off_keeps_styles_part(tmp_path):
 
 
 def test_styled_workbook_opens_elsewhere(tmp_path):
-    import shutil
-    import subprocess
+    from tests.patch_helpers import libreoffice_csv
 
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
     project = styled_project(tmp_path, STYLE)
     orders = project / "workbooks" / "orders.xlsx"
     run_cases_pass(project)
@@ -233,27 +231,7 @@ def test_styled_workbook_opens_elsewhere(tmp_path):
         CalamineWorkbook.from_path(str(orders)).get_sheet_by_name("Orders").to_python()
     )
     assert rows[4][7] == "BLOCKED"
-    if soffice is None:
-        import pytest
-
-        pytest.skip("LibreOffice (soffice) is not installed")
-    out = tmp_path / "csv"
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "csv",
-            "--outdir",
-            str(out),
-            str(orders),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    text = (out / "orders.csv").read_text(encoding="utf-8", errors="replace")
+    text = libreoffice_csv(orders, tmp_path)
     assert "BLOCKED" in text
     assert "APPROVED" in text
 

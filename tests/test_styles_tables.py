@@ -84,31 +84,12 @@ def test_totals_row_refused(tmp_path):
 
 
 def test_joined_table_opens_in_libreoffice(tmp_path):
-    import subprocess
+    from tests.patch_helpers import libreoffice_csv
 
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
     path = table_workbook(tmp_path / "orders.xlsx")
     write_cells(path, "Orders", {(1, 6): "Status", (3, 6): "BLOCKED"}, fsync=False)
 
-    out = tmp_path / "csv"
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "csv",
-            "--outdir",
-            str(out),
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    lines = (out / "orders.csv").read_text(encoding="utf-8").splitlines()
+    lines = libreoffice_csv(path, tmp_path).splitlines()
     assert lines[0].endswith(",Status")
     assert lines[2].endswith(",BLOCKED")
 

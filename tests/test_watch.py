@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from save_replay import MODES, make_workbook, read_marker, save_as_person
+from save_replay import MODES, make_workbook, read_marker, save_as_person, wait_for
 
 from engine.filestamp import file_sha256
 from engine.watch import WorkbookWatcher, is_complete_zip
@@ -46,15 +46,6 @@ class Recorder:
     def on_unlock(self, name: str) -> None:
         with self.lock:
             self.unlocked.append(name)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture
