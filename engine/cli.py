@@ -273,7 +273,7 @@ def explain(ctx, order_id: str, as_of, fresh: bool):
 
     Shows the exposure parts, the limit and how it was derived, and each rule tried
     with why it matched or not. A decision already written is shown from the decision
-    log; an order not decided yet is decided in a dry pass (use --as-of to pin the day).
+    log. An order not decided yet is decided in a dry pass; use --as-of to pin the day.
 
     \b
     Example:  arrears-guard --as-of 2013-06-03 explain ORD-8893171508

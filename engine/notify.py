@@ -71,8 +71,8 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     from engine.pipeline import collector_paused
 
     if result.changed_during_pass:
-        # A person saved a workbook during the pass, so this pass's write was dropped
-        # and the next pass decides again on the new content; it sends the mail.
+        # A person saved a workbook during the pass, so this pass's write was dropped.
+        # The next pass decides again on the new content and sends the mail.
         names = ", ".join(sorted(path.name for path in result.changed_during_pass))
         log.info("mail left to the next pass: %s changed during this pass", names)
         return

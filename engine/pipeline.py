@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from engine.filestamp import FileStamp
-from engine.findings import EngineError, Finding, FindingLog, Severity
+from engine.findings import EngineError, Finding, FindingLog
 from engine.pass_fingerprint import UnchangedCheck
 from engine.project import Project
 from engine.state import open_state
@@ -110,11 +110,8 @@ def run_pass(
     next to a running service waits for the service's pass instead of interleaving
     writes and mail with it.
     """
-    if dry_run:
-        return _run_pass(project, as_of=as_of, dry_run=True, rules=rules,
-                         send_mail=send_mail, progress=progress)
-    with pass_lock(project):
-        return _run_pass(project, as_of=as_of, dry_run=False, rules=rules,
+    with nullcontext() if dry_run else pass_lock(project):
+        return _run_pass(project, as_of=as_of, dry_run=dry_run, rules=rules,
                          send_mail=send_mail, progress=progress)
 
 
@@ -594,6 +591,3 @@ def summary_counts(result: PassResult) -> dict[str, int]:
         statuses[key] = statuses.get(key, 0) + 1
     return statuses
 
-
-def has_errors(result: PassResult) -> bool:
-    return any(f.severity is Severity.ERROR for f in result.findings)
