@@ -3,9 +3,10 @@
 One save by Excel is a burst of 20-odd events, mostly on temporary and lock files,
 and the workbook itself may only be deleted and then replaced by a rename. The watcher
 therefore never reacts to a single event. Each event on a watched name (re)starts a
-quiet period (`debounce`); after it, the file must keep the same size and mtime for
-`stable_for` seconds and open as a zip before `on_change` sees it, once, with the final
-content. Its content hash is compared with what was last delivered and with the hashes
+quiet period (`debounce`); after it, the file must have kept the same size and mtime
+for `stable_for` seconds, counted from the last event, and open as a zip before
+`on_change` sees it, once, with the final content. A file unchanged since its last
+event has been stable for the whole quiet period and is read at once. Its content hash is compared with what was last delivered and with the hashes
 the engine recorded for its own writes, so neither an unchanged save nor the engine's
 own write-back starts another pass.
 
@@ -51,7 +52,8 @@ class _PendingCheck:
 
     due: float  # monotonic time of the next check
     changed_at: float  # monotonic time of the last event or size/mtime change
-    last_stat: tuple[int, int] | None = None
+    last_stat: tuple[int, int] | None = None  # size and mtime when last looked at
+    stable_since: float = 0.0  # monotonic time since which last_stat has held
     attempts: int = 0
 
 
@@ -230,16 +232,27 @@ class WorkbookWatcher:
                 self._lock.notify_all()
 
     def _mark_pending(self, name: str) -> None:
+        # The size and mtime at the event start the stability window, so a file
+        # that stays the same through the quiet period needs no further wait.
+        stat = self._stat_of(name)
         now = time.monotonic()
         with self._lock:
             check = self._pending.get(name)
             if check is None:
-                self._pending[name] = _PendingCheck(now + self.debounce, now)
+                self._pending[name] = _PendingCheck(now + self.debounce, now, stat, now)
             else:
                 check.due = now + self.debounce
                 check.changed_at = now
-                check.last_stat = None
+                check.last_stat = stat
+                check.stable_since = now
             self._lock.notify_all()
+
+    def _stat_of(self, name: str) -> tuple[int, int] | None:
+        try:
+            info = self._path_of(name).stat()
+        except OSError:
+            return None
+        return info.st_size, info.st_mtime_ns
 
     def _mark_all_pending(self) -> None:
         for name in self._names.values():
@@ -298,11 +311,15 @@ class WorkbookWatcher:
         with self._lock:
             check = self._pending[name]
             stat = (info.st_size, info.st_mtime_ns)
+            now = time.monotonic()
             if stat != check.last_stat:
                 # Changed since the last look: measure stability from now on.
                 check.last_stat = stat
-                check.changed_at = min(check.changed_at, time.monotonic())
-                check.due = time.monotonic() + self.stable_for
+                check.stable_since = now
+                check.due = now + self.stable_for
+                return False
+            if now - check.stable_since < self.stable_for:
+                check.due = check.stable_since + self.stable_for
                 return False
         if name in self._names.values() and not is_complete_zip(path):
             return self._on_incomplete(name)

@@ -178,6 +178,24 @@ def test_slow_copy_read_once_complete(folder, observer, mode, delay):
     assert recorder.notices == []
 
 
+def test_settled_save_read_after_quiet_period_alone(folder):
+    """A file unchanged since its last event has been stable for the quiet period."""
+    recorder = Recorder(folder)
+    # A stability wait far longer than the quiet period would show in the timing.
+    watcher = start(folder, "native", recorder, debounce=0.5, stable_for=0.5)
+    delivered = []
+    try:
+        save_as_person(folder / "orders.xlsx", make_workbook("quick"), "excel_rf_tmp")
+        saved = time.monotonic()
+        assert wait_for(lambda: recorder.changes)
+        delivered.append(time.monotonic() - saved)
+    finally:
+        watcher.stop()
+    assert recorder.markers == ["quick"]
+    # The quiet period (0.5 s) and scheduling lag, without a second 0.5 s wait on top.
+    assert delivered[0] < 0.95, delivered
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("observer", OBSERVERS)
 def test_truncated_file_reported_once(folder, observer):
