@@ -52,8 +52,8 @@ class _PendingCheck:
 
     due: float  # monotonic time of the next check
     changed_at: float  # monotonic time of the last event or size/mtime change
-    last_stat: tuple[int, int] | None = None  # size and mtime when last looked at
-    stable_since: float = 0.0  # monotonic time since which last_stat has held
+    last_stat: tuple[int, int] | None = None  # size and mtime at the last check
+    stable_since: float = 0.0  # monotonic time from which last_stat has been unchanged
     attempts: int = 0
 
 
