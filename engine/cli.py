@@ -52,7 +52,8 @@ def configure_logging(verbose: bool) -> None:
         fmt = "%(message)s"
     else:
         handler = logging.StreamHandler(sys.stderr)
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        # Milliseconds, so a log shows where the time of a save-to-flag went.
+        fmt = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
     handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
