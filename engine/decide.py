@@ -138,8 +138,12 @@ def decide_orders(
         decided = []
         for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
             decision = decider.decide_safely(order, duplicates.get(order.order_id))
-            decided.append((order, decision, decider.exposure_mark(order)))
-        decisions.extend(_final_reasons(decider, decided))
+            # A blocked order's decision is written once the pass's approvals are
+            # known; keep the exposure it was blocked on.
+            mark = decider.exposure_mark(order) if decision is None else None
+            decided.append((order, decision, mark))
+        final = _final_reasons(decider, decided)
+        decisions.extend(final)
     finally:
         if collecting:
             gc.enable()
@@ -147,7 +151,7 @@ def decide_orders(
         decisions = [_with_change(decision, changes) for decision in decisions]
     if findings is not None:
         findings.extend(decider.findings)
-        findings.extend(held_findings(decider.findings, (d for _, d, _ in decided)))
+        findings.extend(held_findings(decider.findings, final))
     return decisions
 
 
@@ -262,26 +266,21 @@ def duplicate_ids(inputs: Inputs, findings: list[Finding]) -> dict[str, list[int
 
 
 def _final_reasons(decider: _Decider, decided) -> list[Decision]:
-    """Restate each blocked order against the exposure after all of this pass's approvals.
+    """Write each blocked order against the exposure after all of this pass's approvals.
 
     An order blocked early in the pass is re-checked on the next pass, when the orders
-    approved after it already count as pending. Restating it now gives the reason the
-    next pass would write, so a pass on unchanged input writes nothing. Exposure only
-    grows during a pass, so the order stays blocked; if another rule would release it,
-    the first decision stands.
+    approved after it already count as pending. Deciding it again now gives the reason
+    the next pass would write, so a pass on unchanged input writes nothing. Exposure
+    only grows during a pass, so the order stays blocked; if another rule would release
+    it, the decision on the exposure it was blocked on stands.
+
+    The first pass leaves blocked orders (without an override) undecided, as None with
+    their exposure mark, so each blocked order's reason is built once.
     """
-    final = []
-    for order, decision, mark in decided:
-        if (
-            decision.status == BLOCKED
-            and decision.override_event is None
-            and decider.exposure_mark(order) != mark
-        ):
-            again = decider.decide(order, commit=False)
-            if again.status == BLOCKED and again.override_event is None:
-                decision = again
-        final.append(decision)
-    return final
+    return [
+        decider.restate(order, mark) if decision is None else decision
+        for order, decision, mark in decided
+    ]
 
 
 def _to_decide(orders, as_of: dt.date):
@@ -326,6 +325,10 @@ class _Decider:
         self.rates: dict[str | None, Decimal | None] = {}
         self.money = amount_formatter(rules.locale)
         self.incomplete = incomplete or IncompleteCustomers()
+        self.codes = {
+            customer_id: (customer.salesperson or "").strip().upper()
+            for customer_id, customer in self.customers.items()
+        }
         # Salesperson (upper case) -> a customer of theirs whose exposure is unknown.
         self.incomplete_salespeople: dict[str, str] = {}
         for customer in sorted(
@@ -367,17 +370,20 @@ class _Decider:
             cached = self.customer_cache[customer.customer_id] = (values, limit, inputs)
         return cached
 
-    def decide_safely(self, order: Order, duplicate_rows: list[int] | None) -> Decision:
+    def decide_safely(
+        self, order: Order, duplicate_rows: list[int] | None
+    ) -> Decision | None:
         """Decide one order, holding it on a problem no rule can decide on.
 
-        An arithmetic error holds this order alone with a finding, so one bad value
-        never stops the pass.
+        Returns None for an order the rules block and no override covers; `restate`
+        writes its decision at the end of the pass. An arithmetic error holds this
+        order alone with a finding, so one bad value never stops the pass.
         """
         problem = self.order_problem(order, duplicate_rows)
         if problem is not None:
             return self.writer.held(order.order_id, order.ref, problem, order.customer_id)
         try:
-            return self.decide(order)
+            return self.decide(order, defer_blocked=True)
         except ArithmeticError as exc:
             logger.warning("order %s held: %s: %s", order.order_id,
                            type(exc).__name__, exc)
@@ -432,13 +438,43 @@ class _Decider:
         It changes only when an order approved later in the pass belongs to the same
         customer or salesperson, which is when a blocked order's reason needs restating.
         """
-        customer = self.customers.get(order.customer_id)
-        salesperson = order.salesperson or (customer.salesperson if customer else "")
-        code = (salesperson or "").strip().upper()
+        code = self._code(order)
         return (self.added.get(order.customer_id), self.salesperson_exposure.get(code))
 
-    def decide(self, order: Order, *, commit: bool = True) -> Decision:
-        """Decide one order; with `commit`, an approval adds to the running exposure."""
+    def _code(self, order: Order) -> str:
+        """Return the upper-case code of the salesperson an order counts against."""
+        if order.salesperson:
+            return order.salesperson.strip().upper()
+        return self.codes.get(order.customer_id, "")
+
+    def restate(self, order: Order, mark: tuple) -> Decision:
+        """Return the decision of an order blocked on exposure `mark`, as of now."""
+        decision = self.decide(order, commit=False)
+        if self.exposure_mark(order) == mark or (
+            decision.status == BLOCKED and decision.override_event is None
+        ):
+            return decision
+        return self.decide_at(order, mark)
+
+    def decide_at(self, order: Order, mark: tuple) -> Decision:
+        """Decide an order again on the running exposure `mark` it was blocked on."""
+        keys = (order.customer_id, self._code(order))
+        tables = (self.added, self.salesperson_exposure)
+        now = tuple(table.get(key) for table, key in zip(tables, keys))
+        try:
+            _set_all(tables, keys, mark)
+            return self.decide(order, commit=False)
+        finally:
+            _set_all(tables, keys, now)
+
+    def decide(
+        self, order: Order, *, commit: bool = True, defer_blocked: bool = False
+    ) -> Decision | None:
+        """Decide one order; with `commit`, an approval adds to the running exposure.
+
+        With `defer_blocked`, an order the rules block and no override covers gives
+        None instead of its decision.
+        """
         customer = self.customers.get(order.customer_id)
         held = (
             self.held_customers.get(order.customer_id) if self.held_customers else None
@@ -483,6 +519,8 @@ class _Decider:
                 f"{type(exc.error).__name__}",
                 order.customer_id,
             )
+        if defer_blocked and result.outcome == "block" and order.override is None:
+            return None
         decision = self.writer.decision(order, values, result, limit, rate, base_inputs)
         if decision.status == BLOCKED and order.override is not None:
             decision = self.apply_override(order, decision, values, rate)
@@ -558,6 +596,15 @@ class _Decider:
                 decision, "re-blocked", approver, override, problem
             )
         return self.writer.with_override(decision, "released", approver, override, None)
+
+
+def _set_all(tables, keys, values) -> None:
+    """Set each table's key to its value, removing the key where the value is None."""
+    for table, key, value in zip(tables, keys, values):
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
 
 
 def salesperson_growth(values: Mapping[str, Any]) -> Decimal:
