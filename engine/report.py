@@ -6,6 +6,13 @@ is in the base currency and rounded half-up to the cent before it is written. Ea
 totals row is the sum of the rounded cells above it, so the sheet adds up as shown.
 The workbook is saved to a temporary file in the same folder and moved over the old
 report with `os.replace`, so a reader never sees a half-written report.
+
+openpyxl writes each cell through a Cell object and nested lxml writer contexts,
+which took most of the report's time. Tables whose values are all plain (numbers,
+text, dates in date-formatted columns, empty cells) are therefore written one row
+element at a time, with openpyxl's own value conversions and style registry, and
+give the same sheet XML byte for byte (the tests compare both). Any other value
+sends the whole table through openpyxl's cell writer.
 """
 
 from __future__ import annotations
@@ -19,12 +26,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import openpyxl
+from lxml.etree import Element, SubElement
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl.compat.strings import safe_string
 from openpyxl.styles import Font
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.xml.constants import XML_NS
 
 from engine.aging import BUCKETS
 from engine.findings import EngineError, Finding
@@ -49,6 +64,8 @@ FIGURE_HEADERS = (
     "Exposure",
 )
 BOLD = Font(bold=True)
+MAX_TEXT = 32767  # openpyxl cuts longer text; such tables take the cell writer
+_SPACE = f"{{{XML_NS}}}space"
 
 
 def write_report(
@@ -62,12 +79,12 @@ def write_report(
 ) -> None:
     """Write the report workbook to `path`, replacing any earlier report atomically."""
     book = Workbook(write_only=True)
-    _fill_by_customer(book.create_sheet("By customer"), ledger, customers, limits)
+    _fill_by_customer(_add_sheet(book, "By customer"), ledger, customers, limits)
     _fill_by_salesperson(
-        book.create_sheet("By salesperson"), ledger, customers, salesperson_limits
+        _add_sheet(book, "By salesperson"), ledger, customers, salesperson_limits
     )
-    _fill_open_items(book.create_sheet("Open items"), ledger, customers)
-    _fill_about(book.create_sheet("About"), ledger, as_of, base_currency)
+    _fill_open_items(_add_sheet(book, "Open items"), ledger, customers)
+    _fill_about(_add_sheet(book, "About"), ledger, as_of, base_currency)
     book.properties.title = f"Receivables report on {as_of.isoformat()}"
     _save_atomically(book, path)
     log.info("report written to %s for %s", path, as_of)
@@ -97,7 +114,9 @@ def _utilisation(exposure: Decimal, limit: Decimal | None) -> Decimal | None:
     """
     if limit is None or limit <= ZERO:
         return None
-    return (max(exposure, ZERO) / limit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return (max(exposure, ZERO) / limit).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
 
 
 def _salesperson(customers: Mapping[str, Customer], customer_id: str) -> str:
@@ -217,9 +236,12 @@ def _fill_about(ws, ledger: Ledger, as_of: dt.date, base_currency: str) -> None:
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 40
     cell = _CellMaker(ws)
+    rows = []
     for number, (label, value) in enumerate(lines, start=1):
         number_format = DATE_FORMAT if number == 1 else None
-        ws.append([cell(label, bold=True), cell(value, number_format=number_format)])
+        styles = [cell.style(None, True), cell.style(number_format, False)]
+        rows.append(_Row([label, value], styles))
+    _append_rows(ws, rows)
 
 
 def _add(left: Sequence[Decimal], right: Sequence[Decimal]) -> list[Decimal]:
@@ -262,10 +284,18 @@ def _write_table(
     formats = {column - 1: number_format for column, number_format in formats.items()}
 
     cell = _CellMaker(ws)
-    ws.append([cell(header, bold=True) for header in headers])
-    for row in rows:
-        ws.append(cell.row(row, formats))
-    ws.append(cell.row(totals, formats, bold=True))
+    # The styles are made in the order the cell writer would make them, so that
+    # number formats and styles get the same ids in the workbook.
+    width = len(headers)
+    table = [_Row(headers, [cell.style(None, True)] * width)]
+    if rows:
+        styles: list[StyleArray | None] = [None] * width
+        for index, number_format in formats.items():
+            styles[index] = cell.style(number_format, False)
+        table.extend(_Row(row, styles) for row in rows)
+    bold = [cell.style(formats.get(index), True) for index in range(width)]
+    table.append(_Row(totals, bold))
+    _append_rows(ws, table)
 
 
 class _CellMaker:
@@ -279,8 +309,10 @@ class _CellMaker:
         self.ws = ws
         self.styles: dict[tuple[str | None, bool], StyleArray] = {}
 
-    def __call__(self, value, *, number_format: str | None = None,
-                 bold: bool = False) -> Cell:
+    def style(self, number_format: str | None, bold: bool) -> StyleArray | None:
+        """Return the style of a cell with this format and weight; None for neither."""
+        if number_format is None and not bold:
+            return None
         style = self.styles.get((number_format, bold))
         if style is None:
             template = WriteOnlyCell(self.ws)
@@ -289,20 +321,171 @@ class _CellMaker:
             if bold:
                 template.font = BOLD
             style = self.styles[(number_format, bold)] = template._style
-        return Cell(self.ws, row=1, column=1, value=value, style_array=style)
+        return style
 
-    def row(self, values: list, formats: dict[int, str], *, bold: bool = False) -> list:
-        """Return the values with a styled cell in each formatted column.
 
-        With `bold`, every column gets a styled cell.
+class _Row(tuple):
+    """The values of one sheet row and the style of each cell (None for no style)."""
+
+    def __new__(cls, values: Sequence, styles: Sequence[StyleArray | None]):
+        return super().__new__(cls, (list(values), styles))
+
+    @property
+    def values(self) -> list:
+        return self[0]
+
+    @property
+    def styles(self) -> Sequence[StyleArray | None]:
+        return self[1]
+
+
+def _append_rows(ws: WriteOnlyWorksheet, rows: list[_Row]) -> None:
+    """Append the rows as row elements when all values are plain, else as cells."""
+    styles = {id(style): style for row in _unique_styles(rows) for style in row}
+    date_styles = {
+        key
+        for key, style in styles.items()
+        if style is not None
+        and is_date_format(Cell(ws, style_array=style).number_format)
+    }
+    plain = all(_plain_row(row, date_styles) for row in rows)
+    if isinstance(ws, _TableSheet) and openpyxl.LXML and plain:
+        for row in rows:
+            ws.append(row)
+        return
+    for row in rows:
+        ws.append(_cells(ws, row))
+
+
+def _unique_styles(rows: list[_Row]) -> list[Sequence[StyleArray | None]]:
+    return list({id(row.styles): row.styles for row in rows}.values())
+
+
+def _cells(ws: WriteOnlyWorksheet, row: _Row) -> list:
+    """Return the row for openpyxl's cell writer: styled cells and plain values."""
+    return [
+        value if style is None else Cell(ws, 1, 1, value, style_array=style)
+        for value, style in zip(row.values, row.styles, strict=True)
+    ]
+
+
+def _plain_row(row: _Row, date_styles: set[int]) -> bool:
+    if len(row.values) != len(row.styles):
+        return False
+    for value, style in zip(row.values, row.styles):
+        plain = value is None or type(value) in _NUMBERS
+        if not plain and not _plain_cell(value, id(style) in date_styles):
+            return False
+    return True
+
+
+_NUMBERS = frozenset((Decimal, int, float))
+
+
+def _plain_cell(value, date_style: bool) -> bool:
+    """Return True for a value the row writer converts as openpyxl would."""
+    kind = type(value)
+    if value is None or kind in _NUMBERS:
+        return True
+    if kind is str:
+        return (
+            len(value) <= MAX_TEXT
+            and not (len(value) > 1 and value.startswith("="))
+            and value not in ERROR_CODES
+            and ILLEGAL_CHARACTERS_RE.search(value) is None
+        )
+    # openpyxl gives a date in a cell without a date format its own format.
+    return kind is dt.date and date_style
+
+
+def _add_sheet(book: Workbook, title: str) -> _TableSheet:
+    sheet = _TableSheet(parent=book, title=title)
+    book._add_sheet(sheet)
+    return sheet
+
+
+class _TableSheet(WriteOnlyWorksheet):
+    """A write-only sheet that takes `_Row`s, written whole by `_RowWriter`."""
+
+    def _values_to_row(self, values, row_idx):
+        if isinstance(values, _Row):
+            return values
+        return super()._values_to_row(values, row_idx)
+
+    def _get_writer(self):
+        if self._writer is None:
+            self._writer = _RowWriter(self)
+            self._writer.write_top()
+
+
+class _RowWriter(WorksheetWriter):
+    """Write a `_Row` as one element, with the XML openpyxl's cell writer gives."""
+
+    def __init__(self, ws: _TableSheet):
+        super().__init__(ws)
+        self.letters: list[str] = []
+        self.row_styles: dict[int, list[str | None]] = {}
+        self.kept: list[Sequence[StyleArray | None]] = []
+        self.epoch = ws.parent.epoch
+
+    def write_row(self, xf, row, row_idx):
+        if not isinstance(row, _Row):
+            return super().write_row(xf, row, row_idx)
+        attributes = {"r": f"{row_idx}"}
+        attributes.update(self.ws.row_dimensions.get(row_idx, {}))
+        element = Element("row", attributes)
+        while len(self.letters) < len(row.values):
+            self.letters.append(get_column_letter(len(self.letters) + 1))
+        number = f"{row_idx}"
+        cells = zip(self.letters, row.values, self._style_ids(row.styles))
+        for letter, value, style_id in cells:
+            if value is None and not style_id:
+                continue
+            attributes = {"r": letter + number}
+            if style_id:
+                attributes["s"] = style_id
+            if type(value) is str:
+                attributes["t"] = "inlineStr"
+                cell = SubElement(element, "c", attributes)
+                if value:
+                    text = SubElement(SubElement(cell, "is"), "t")
+                    if value != value.strip():
+                        text.set(_SPACE, "preserve")
+                    text.text = value
+                else:
+                    cell.text = ""
+                continue
+            attributes["t"] = "n"
+            cell = SubElement(element, "c", attributes)
+            if value is None:
+                cell.text = ""
+            elif type(value) is dt.date:
+                SubElement(cell, "v").text = safe_string(to_excel(value, self.epoch))
+            else:
+                SubElement(cell, "v").text = safe_string(value)
+        if len(element) == 0:
+            element.text = ""  # <row r="1"></row>, as the cell writer leaves it
+        xf.write(element)
+
+    def _style_ids(self, styles: Sequence[StyleArray | None]) -> list[str | None]:
+        """Return the `s` attribute of each column: "" unstyled, None no style at all.
+
+        A style is registered in the workbook when the first row that uses it is
+        written, in column order, as openpyxl's writer does cell by cell.
         """
-        if bold:
-            return [self(value, number_format=formats.get(index), bold=True)
-                    for index, value in enumerate(values)]
-        row = list(values)
-        for index, number_format in formats.items():
-            row[index] = self(row[index], number_format=number_format)
-        return row
+        ids = self.row_styles.get(id(styles))
+        if ids is None:
+            ids = []
+            for style in styles:
+                if style is None:
+                    ids.append(None)
+                elif any(style):
+                    ids.append(f"{self.ws.parent._cell_styles.add(style)}")
+                else:
+                    ids.append("")
+            self.row_styles[id(styles)] = ids
+            self.kept.append(styles)  # keeps id(styles) unique while cached
+        return ids
 
 
 def _save_atomically(book: Workbook, path: Path) -> None:

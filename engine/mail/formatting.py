@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision
+
+# Letters repeat the same amounts, dates and locales many times in a pass, and each
+# Babel call parses its locale and pattern again, so results are kept per value.
+_CACHE_SIZE = 8192
 
 # Babel separates amount and symbol with a no-break space (U+00A0) or a narrow
 # no-break space (U+202F). Letters use a plain space, so that finance can search the
@@ -22,6 +27,17 @@ _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
 
 def parse_locale(language: str | None) -> Locale | None:
     """Return the Babel locale for a language code such as "de", "pt-BR" or "en_GB"."""
+    if isinstance(language, str):
+        return _parse_locale(language)
+    return _parse_locale_uncached(language)
+
+
+@lru_cache(maxsize=256)
+def _parse_locale(language: str) -> Locale | None:
+    return _parse_locale_uncached(language)
+
+
+def _parse_locale_uncached(language: object) -> Locale | None:
     if not language:
         return None
     try:
@@ -52,6 +68,22 @@ def round_money(value: object, currency: str) -> Decimal:
 
 def format_money(value: object, currency: str, language: str | None) -> str:
     """Format an amount as the letter's locale writes it: `4.000,00 €`, `€1,500.00`."""
+    # The key contains the type and the text, so 1.0 and Decimal("1.0"), or 0 and -0,
+    # never share a result.
+    try:
+        return _format_money(type(value), str(value), value, currency, language)
+    except TypeError:  # an unhashable argument
+        return _format_money_uncached(value, currency, language)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _format_money(
+    kind: type, text: str, value: object, currency: str, language: str | None
+) -> str:
+    return _format_money_uncached(value, currency, language)
+
+
+def _format_money_uncached(value: object, currency: str, language: str | None) -> str:
     locale = parse_locale(language) or Locale.parse("en")
     amount = round_money(value, currency)
     text = format_currency(amount, currency, locale=locale, decimal_quantization=False)
@@ -60,6 +92,18 @@ def format_money(value: object, currency: str, language: str | None) -> str:
 
 def format_local_date(value: dt.date | str, language: str | None) -> str:
     """Format a date as the letter's locale writes it: `01.06.2024`, `Jun 1, 2024`."""
+    try:
+        return _format_local_date(type(value), value, language)
+    except TypeError:  # an unhashable argument
+        return _format_local_date_uncached(value, language)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _format_local_date(kind: type, value: dt.date | str, language: str | None) -> str:
+    return _format_local_date_uncached(value, language)
+
+
+def _format_local_date_uncached(value: dt.date | str, language: str | None) -> str:
     if isinstance(value, str):
         value = dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
