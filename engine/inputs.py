@@ -17,7 +17,7 @@ from engine.findings import EngineError, Finding
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
 from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
-from engine.xlsx.read import SheetRead, SheetRow, read_sheet
+from engine.xlsx.read import SheetRead, SheetRow, open_sheet
 
 log = logging.getLogger(__name__)
 
@@ -207,54 +207,62 @@ def read_inputs(
     """
     if as_of is not None:
         wmap = wmap.for_date(as_of)
-    reads = {}
-    failures: list[Finding] = []
-    for kind in KINDS:
+    reads: dict[str, SheetRead] = {}
+    failures: dict[str, list[Finding]] = {}
+    inputs = Inputs()
+    findings: list[Finding] = []
+    currencies: dict[str, str] = {}
+    # Customers first: their currencies are the default of their orders and payments.
+    for kind, build, target in (("customers", build_customer, inputs.customers),
+                                ("orders", build_order, inputs.orders),
+                                ("payments", build_payment, inputs.payments)):
         if kind not in wmap.sources:
             continue
         try:
-            reads[kind] = read_sheet(wmap.source_path(kind), wmap.sources[kind],
-                                     shown_as=wmap.sources[kind].file)
+            read = open_sheet(wmap.source_path(kind), wmap.sources[kind],
+                              shown_as=wmap.sources[kind].file)
+            problems = type_rows(read, inputs, build, target, currencies,
+                                 wmap.base_currency, keep_values=keep_values)
         except EngineError as exc:
-            failures.extend(exc.findings)
-    if failures:
-        raise EngineError(failures)
-    inputs = Inputs()
-    findings: list[Finding] = []
-    currencies = {}
-    for read in filter(None, [reads.get("customers")]):
-        findings.extend(read.findings)
-        for row in read.rows:
-            values = RowValues(read, row)
-            customer = build_customer(values)
-            collect(inputs, findings, values, customer, inputs.customers)
-            if customer is not None and customer.currency:
-                currencies[customer.customer_id] = customer.currency
-    for kind, build, target in (("orders", build_order, inputs.orders),
-                                ("payments", build_payment, inputs.payments)):
-        read = reads.get(kind)
-        if read is None:
+            failures[kind] = exc.findings
             continue
+        reads[kind] = read
         findings.extend(read.findings)
-        for row in read.rows:
-            values = RowValues(read, row)
-            record = build(values, currencies, wmap.base_currency)
-            collect(inputs, findings, values, record, target)
-    if not keep_values:
-        release_values(reads.values())
+        findings.extend(problems)
+    if failures:
+        raise EngineError([finding for kind in KINDS for finding in failures.get(kind, [])])
     log.info("read %d customers, %d orders, %d payments; %d rows held",
              len(inputs.customers), len(inputs.orders), len(inputs.payments),
              len(inputs.held))
-    return inputs, reads, dedupe(findings)
+    return inputs, {kind: reads[kind] for kind in KINDS if kind in reads}, dedupe(findings)
 
 
-def release_values(reads) -> None:
-    for read in reads:
-        if not read.owned_columns:
-            read.rows = []
-            continue
-        for row in read.rows:
-            row.values = NO_VALUES
+def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: dict,
+              base_currency: str, *, keep_values: bool) -> list[Finding]:
+    """Type each row of `read` as it is read; return the problems found in its values.
+
+    Without `keep_values`, a kept row holds only its reference and owned values, and
+    a sheet without owned columns keeps no rows.
+    """
+    problems: list[Finding] = []
+    kept: list[SheetRow] = []
+    keep_rows = keep_values or bool(read.source.owned)
+    customers = read.source.kind == "customers"
+    for row in read.take_rows():
+        values = RowValues(read, row)
+        if customers:
+            record = build(values)
+            if record is not None and record.currency:
+                currencies[record.customer_id] = record.currency
+        else:
+            record = build(values, currencies, base_currency)
+        collect(inputs, problems, values, record, target)
+        if keep_rows:
+            if not keep_values:
+                row.values = NO_VALUES
+            kept.append(row)
+    read.rows = kept
+    return problems
 
 
 def collect(inputs: Inputs, findings: list[Finding], values: RowValues, record, target):

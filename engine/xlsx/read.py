@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
@@ -31,7 +31,14 @@ from engine.xlsx.sheetscan import (
     SheetPart,
     WorkbookNotFound,
     open_package,
+    read_tables,
     scan_sheet,
+)
+from engine.xlsx.stream import (
+    SheetStream,
+    StreamDeclined,
+    formula_cell,
+    is_serial_sixty,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,7 @@ TOTALS_WORDS = re.compile(
     r"^\s*(grand\s+total|sub-?total|totals?|sum|summe|gesamt|insgesamt|total\s+general)\b",
     re.IGNORECASE,
 )
+TEXT_KINDS = ("s", "str", "inlineStr")
 # The owned values of rows in sheets without owned columns (payments), shared.
 NO_OWNED: Mapping[str, object] = MappingProxyType({})
 
@@ -67,31 +75,158 @@ class SheetRead:
     new_headers: dict[int, str]  # column -> header the writer adds in header_row
     rows: list[SheetRow]
     findings: list[Finding]
+    # The rows not read yet (open_sheet); take_rows yields them once.
+    pending: Iterator[SheetRow] | None = None
+
+    def take_rows(self) -> Iterator[SheetRow]:
+        """Yield the data rows as they are read; the findings are complete after."""
+        if self.pending is None:
+            yield from self.rows
+            return
+        pending, self.pending = self.pending, None
+        yield from pending
 
 
 def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
     """Read the mapped sheet of one workbook; raise EngineError for whole-file faults."""
+    read = open_sheet(path, source, shown_as=shown_as)
+    read.rows = list(read.take_rows())
+    return read
+
+
+def open_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
+    """Find the header of the mapped sheet; its rows are read by `SheetRead.take_rows`.
+
+    The rows are streamed from the sheet XML. A sheet part the stream reader does
+    not take is read with python-calamine, all at once, as before.
+    """
     shown = shown_as or path.name
     data = read_bytes(path, shown, source.where.get("file", "rules/workbooks.yaml"))
     stamp = stamp_of_bytes(path, data)
     package = open_package(data, shown)
     name = find_sheet(package, source, shown)
+    try:
+        stream = SheetStream(package, package.sheets[name][0], shown, name)
+    except StreamDeclined as exc:
+        log.info("%s › %s: read with calamine (%s)", shown, name, exc)
+        return read_with_calamine(data, package, name, path, source, shown, stamp)
+    count = source.header_row or source.header_scan_rows
+    grid = stream.read_head(count)
+    header = find_header(grid, stream.merges, source, shown, name)
+    del grid
+    if source.sheet != name:
+        source = replace(source, sheet=name)
+    part = SheetPart(name, package.sheets[name][0],
+                     tables=read_tables(package.archive, package.sheets[name][0]))
+    read = SheetRead(source, path, shown, stamp, package.date1904, header.row,
+                     header.columns, {}, {}, [], list(header.findings))
+    read.pending = stream_rows(read, stream, header, part, package)
+    return read
+
+
+def read_with_calamine(data: bytes, package: Package, name: str, path: Path,
+                       source: SourceMap, shown: str, stamp: FileStamp) -> SheetRead:
     part = scan_sheet(package, name, shown)
     grid, merges = parse_grid(data, name, shown)
-
     header = find_header(grid, merges, source, shown, name)
     findings = list(header.findings)
-    owned_columns, new_headers = place_owned(header, source, grid)
+    owned_columns, new_headers = place_owned(header, source,
+                                             max([len(row) for row in grid] + [0]))
     if source.sheet != name:
         source = replace(source, sheet=name)
     rows = read_rows(grid, merges, part, package, source, shown, header, owned_columns,
                      findings)
     findings.extend(hidden_sheet(package, name, shown))
-    findings.extend(date_column_conflicts(rows, source, header.columns))
+    findings.extend(date_column_conflicts(date_texts(rows, source, header.columns),
+                                          source, header.columns, shown))
     log.info("%s › %s: %d rows read from header row %d, %d findings",
              shown, name, len(rows), header.row, len(findings))
     return SheetRead(source, path, shown, stamp, package.date1904, header.row,
                      header.columns, owned_columns, new_headers, rows, findings)
+
+
+def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: SheetPart,
+                package: Package) -> Iterator[SheetRow]:
+    """Yield the data rows of the stream as SheetRows; complete `read` at the end."""
+    source, shown, findings = read.source, read.shown_as, read.findings
+    start = source.data_starts or header.row + 1
+    table = next((t for t in part.tables if t.first_row in header.rows), None)
+    covered = merged_cells(stream.merges, start, header.columns, shown, source.sheet,
+                           findings)
+    names = tuple(header.columns)
+    owned_names = tuple(source.owned)
+    slots: dict[int, list[tuple[bool, str]]] = {}
+    for name, column in header.columns.items():
+        slots.setdefault(column, []).append((False, name))
+    for name, column in header.owned.items():
+        slots.setdefault(column, []).append((True, name))
+    dates = [name for name in names if source.field_kind(name) == "date"]
+    texts: dict[str, list[tuple[str, str]]] = {name: [] for name in dates}
+    value_of = stream.cells.value
+    key_field = source.key_field
+    count = 0
+    for number, cells in stream.rows():
+        if number < start:
+            continue
+        values = dict.fromkeys(names)
+        owned = dict.fromkeys(owned_names) if owned_names else NO_OWNED
+        text = None
+        present = False
+        formulas = sixty = None
+        for cell in cells:
+            slot = slots.get(cell[0])
+            if slot is None:
+                if text is None and cell[1] in TEXT_KINDS:
+                    value = value_of(cell)
+                    if value and not value.isspace():
+                        text = value
+                continue
+            value = value_of(cell)
+            if value == "":
+                value = None
+            elif text is None and type(value) is str and not value.isspace():
+                text = value
+            for is_owned, name in slot:
+                if is_owned:
+                    owned[name] = value
+                    continue
+                values[name] = value
+                present = present or value is not None
+                if cell[4] is not None or cell[1] == "e":
+                    formulas = formulas or {}
+                    formulas[cell[0]] = formula_cell(cell)
+                elif cell[3] is not None and cell[3][:2] == "60" and is_serial_sixty(cell):
+                    sixty = sixty or set()
+                    sixty.add(cell[0])
+        if not present:
+            continue
+        if table is not None and skip_for_table(table, number, source, shown, findings):
+            continue
+        if is_totals_row(text, values, key_field):
+            continue
+        row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
+        if formulas or sixty:
+            check_formulas(row, formulas or {}, sixty or (), package, source,
+                           header.columns)
+        if covered:
+            hold_merged(row, covered, header.columns)
+        if row.held:
+            findings.extend(row.held)
+        for name in dates:
+            if type(values[name]) is str:
+                texts[name].append((cell_name(number, header.columns[name]), values[name]))
+        count += 1
+        yield row
+    read.owned_columns, read.new_headers = place_owned(header, source, stream.width)
+    findings.extend(hidden_sheet(package, source.sheet, shown))
+    if count:
+        findings.extend(date_column_conflicts(texts, source, header.columns, shown))
+    log.info("%s › %s: %d rows read from header row %d, %d findings",
+             shown, source.sheet, count, header.row, len(findings))
+
+
+def cell_name(row: int, column: int) -> str:
+    return f"{column_letter(column)}{row}"
 
 
 def read_bytes(path: Path, shown: str, configured: str = "rules/workbooks.yaml") -> bytes:
@@ -134,12 +269,14 @@ def parse_grid(data: bytes, name: str, shown: str):
     return grid, merges
 
 
-def place_owned(header: Header, source: SourceMap, grid) -> tuple[dict, dict]:
-    """Find owned columns; a missing one goes right of everything used."""
+def place_owned(header: Header, source: SourceMap, width: int) -> tuple[dict, dict]:
+    """Find owned columns; a missing one goes right of everything used.
+
+    `width` is the rightmost column that holds a value anywhere in the sheet.
+    """
     owned_columns: dict[str, int] = {}
     new_headers: dict[int, str] = {}
-    next_free = max([len(row) for row in grid] + list(header.columns.values()) +
-                    list(header.owned.values()) + [0]) + 1
+    next_free = max([width, *header.columns.values(), *header.owned.values()]) + 1
     for name, text in source.owned.items():
         column = header.owned.get(name)
         if column is None:
@@ -187,11 +324,13 @@ def read_rows(grid, merges, part: SheetPart, package: Package, source: SourceMap
             owned = NO_OWNED
         if table is not None and skip_for_table(table, number, source, shown, findings):
             continue
-        if is_totals_row(cells, values, key_field):
+        if is_totals_row(first_text(cells), values, key_field):
             continue
         row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
         if number in flagged_rows:
-            check_formulas(row, part, package, source, header.columns)
+            check_formulas(row, row_formulas(part, number, header.columns),
+                           row_sixty(part, number, header.columns), package, source,
+                           header.columns)
         if covered:
             hold_merged(row, covered, header.columns)
         if row.held:
@@ -243,14 +382,21 @@ def skip_for_table(table, number: int, source: SourceMap, shown: str,
     return False
 
 
-def is_totals_row(cells: list, values: dict[str, object], key_field: str) -> bool:
-    """Return True for a Total/Sum row, or a row with no id whose values are numbers."""
-    # Only the first non-blank text cell counts, as a person reads the row.
+def first_text(cells: list) -> str | None:
+    """Return the first non-blank text cell of a row: a person reads the row from it."""
     for cell in cells:
         if isinstance(cell, str) and cell and not cell.isspace():
-            if TOTALS_WORDS.match(cell):
-                return True
-            break
+            return cell
+    return None
+
+
+def is_totals_row(text: str | None, values: dict[str, object], key_field: str) -> bool:
+    """Return True for a Total/Sum row, or a row with no id whose values are numbers.
+
+    `text` is the row's first non-blank text cell, in any column.
+    """
+    if text is not None and TOTALS_WORDS.match(text):
+        return True
     if values.get(key_field) is not None:
         return False
     present = [value for value in values.values() if value is not None]
@@ -269,34 +415,52 @@ def hidden_sheet(package: Package, name: str, shown: str) -> list[Finding]:
                     severity=Severity.INFO, code="hidden-sheet")]
 
 
-def date_column_conflicts(rows: list[SheetRow], source: SourceMap,
-                          columns: dict[str, int]) -> list[Finding]:
+def date_texts(rows: list[SheetRow], source: SourceMap,
+               columns: dict[str, int]) -> dict[str, list[tuple[str, str]]]:
+    """Return the text cells of each date column as (A1 address, text) pairs."""
+    if not rows:
+        return {}
+    return {name: [(cell_name(row.ref.row, column), row.values.get(name))
+                   for row in rows if isinstance(row.values.get(name), str)]
+            for name, column in columns.items() if source.field_kind(name) == "date"}
+
+
+def date_column_conflicts(texts: dict[str, list[tuple[str, str]]], source: SourceMap,
+                          columns: dict[str, int], shown: str) -> list[Finding]:
+    """Return a finding per date column whose text dates read both day- and month-first."""
     findings = []
-    for name, column in columns.items():
-        if source.field_kind(name) != "date":
-            continue
-        # Only text cells can conflict, so addresses are built for those alone.
-        cells = [(row.ref.cell(column).rsplit(" › ", 1)[-1], row.values.get(name))
-                 for row in rows if isinstance(row.values.get(name), str)]
-        if not rows:
-            break
-        where = f"{rows[0].ref.file} › {source.sheet} › column {column_letter(column)}"
+    for name, cells in texts.items():
+        where = f"{shown} › {source.sheet} › column {column_letter(columns[name])}"
         conflict = date_order_conflict(cells, source.date_order, where)
         if conflict is not None and conflict not in findings:
             findings.append(conflict)
     return findings
 
 
-def check_formulas(row: SheetRow, part: SheetPart, package: Package, source: SourceMap,
+def row_formulas(part: SheetPart, number: int,
+                 columns: dict[str, int]) -> dict[int, FormulaCell]:
+    return {column: part.formulas[(number, column)] for column in columns.values()
+            if (number, column) in part.formulas}
+
+
+def row_sixty(part: SheetPart, number: int, columns: dict[str, int]) -> set[int]:
+    return {column for column in columns.values() if (number, column) in part.serial_sixty}
+
+
+def check_formulas(row: SheetRow, formulas: Mapping[int, FormulaCell],
+                   sixty: Container[int], package: Package, source: SourceMap,
                    columns: dict[str, int]) -> None:
+    """Hold the row for each mapped cell with an untrusted formula result or serial 60.
+
+    `formulas` and `sixty` are the row's formula and serial-60 cells by column.
+    """
     for name, column in columns.items():
-        if (row.ref.row, column) in part.serial_sixty and not package.date1904 \
-                and source.field_kind(name) == "date":
+        if column in sixty and not package.date1904 and source.field_kind(name) == "date":
             row.held.append(Finding(
                 row.ref.cell(column), "serial number 60 is 29 February 1900 in Excel, a "
                 "day that did not exist.", "Enter the real date.", code="value"))
             continue
-        cell = part.formulas.get((row.ref.row, column))
+        cell = formulas.get(column)
         if cell is None:
             continue
         message = formula_problem(cell, package.calculated, source.field_kind(name))
