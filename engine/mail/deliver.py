@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage
 
 from engine.findings import EngineError, Finding, Severity
@@ -35,6 +34,7 @@ from engine.mail import ledger as status
 from engine.mail import transport as outcome
 from engine.mail.ledger import LedgerEntry, SendLedger
 from engine.mail.letter import Letter
+from engine.mail.message import serialize
 from engine.mail.transport import SendResult, Transport, envelope_of, outbox_name
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,6 @@ class DeliveryReport:
 
 def _finding(letter_where: str, message: str, fix: str, code: str) -> Finding:
     return Finding(where=letter_where, message=message, fix=fix, code=code)
-
-
-def _serialize(message: EmailMessage) -> bytes:
-    try:
-        return message.as_bytes(policy=policy.SMTP)
-    except (UnicodeEncodeError, ValueError):
-        # A non-ASCII address local part needs SMTPUTF8 instead of encoded words.
-        return message.as_bytes(policy=policy.SMTPUTF8)
 
 
 class _Run:
@@ -98,7 +90,7 @@ class _Run:
         if failure is not None:
             self._not_handed_over(letter, failure)
             return
-        raw = _serialize(message)
+        raw = serialize(message)
         self.ledger.begin(letter, str(message["Message-ID"]), raw)
         name = outbox_name(
             letter.kind,

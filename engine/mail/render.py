@@ -18,7 +18,6 @@ import os
 import re
 import traceback
 from collections.abc import Iterable
-from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -37,6 +36,14 @@ from engine.mail.formatting import (
 )
 from engine.mail.headers import check_header_text, make_address, parse_sender
 from engine.mail.letter import Letter
+from engine.mail.message import (
+    add_alternatives,
+    add_header,
+    date_header,
+    new_message,
+    prepare_header,
+    set_header,
+)
 from engine.model import Customer
 from engine.rules.model import RuleSet
 
@@ -113,6 +120,7 @@ class LetterRenderer:
         self.environment.filters["date_local"] = format_local_date
         self.environment.filters["trim_period"] = trim_period
         self._last_good: dict[str, jinja2.Template] = {}
+        self._from_header: Any = None
 
     # Templates
 
@@ -371,33 +379,37 @@ class LetterRenderer:
     ) -> EmailMessage:
         """Build the EmailMessage headers and alternative parts for a rendered letter."""
         where = letter.where
-        message = EmailMessage(policy=policy.default)
-        message["From"] = parse_sender(
-            self.rules.contacts.sender, "rules: contacts.sender"
-        )
+        message = new_message()
+        add_header(message, "From", self._sender_header())
         customer = letter.customer
         display = None
         if customer is not None:
             display = customer.contact or customer.name
-        message["To"] = [make_address(display, address, where) for address in letter.to]
+        to = [make_address(display, address, where) for address in letter.to]
+        set_header(message, "To", to)
         if letter.cc:
-            message["Cc"] = [
-                make_address(None, address, where) for address in letter.cc
-            ]
-        message["Subject"] = check_header_text(subject, "subject", where)
-        message["Date"] = format_datetime(
-            dt.datetime.now(ZoneInfo(self.rules.timezone))
-        )
-        message["Message-ID"] = letter.message_id(self.rules.contacts.sender)
-        message["X-Arrears-Guard-Key"] = letter.key
-        message["X-Arrears-Guard-Items"] = item_ids_of(letter) or "-"
+            cc = [make_address(None, address, where) for address in letter.cc]
+            set_header(message, "Cc", cc)
+        set_header(message, "Subject", check_header_text(subject, "subject", where))
+        add_header(message, "Date", date_header(format_datetime(self.now())))
+        set_header(message, "Message-ID", letter.message_id(self.rules.contacts.sender))
+        set_header(message, "X-Arrears-Guard-Key", letter.key)
+        set_header(message, "X-Arrears-Guard-Items", item_ids_of(letter) or "-")
         # Quoted-printable keeps the body 7-bit. With short lines the email package
         # would pick 8bit, and such a message needs SMTPUTF8 or 8BITMIME to be sent.
-        message.set_content(text, charset="utf-8", cte="quoted-printable")
-        message.add_alternative(
-            html, subtype="html", charset="utf-8", cte="quoted-printable"
-        )
+        add_alternatives(message, text, html)
         return message
+
+    def now(self) -> dt.datetime:
+        """Return the time for the Date header, in the rules' time zone."""
+        return dt.datetime.now(ZoneInfo(self.rules.timezone))
+
+    def _sender_header(self):
+        """Return the From header, checked and parsed once per renderer."""
+        if self._from_header is None:
+            sender = parse_sender(self.rules.contacts.sender, "rules: contacts.sender")
+            self._from_header = prepare_header("From", sender, shared=True)
+        return self._from_header
 
     def _attachments_for(self, letter: Letter) -> list[Path]:
         """Return files in the attachments folder whose names contain a letter's invoice id."""
