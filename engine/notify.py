@@ -19,6 +19,9 @@ from engine.findings import EngineError, Finding, Severity
 
 log = logging.getLogger(__name__)
 
+# Folder beside the state file for compiled templates and the last aging chart.
+CACHE = "cache"
+
 DIGEST_STATE = """
 CREATE TABLE IF NOT EXISTS digest_state (
     recipient TEXT PRIMARY KEY,
@@ -48,7 +51,12 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
 
     connection = state if state is not None else snapshot_state(workbook_map.state)
     sent = SendLedger(connection)
-    renderer = LetterRenderer(project.templates_dir, rules)
+    # A writing pass keeps compiled templates beside the state, so the next pass
+    # skips compiling them. A dry run writes nothing there.
+    cache_dir = None
+    if state is not None:
+        cache_dir = workbook_map.state.parent / CACHE / "templates"
+    renderer = LetterRenderer(project.templates_dir, rules, cache_dir=cache_dir)
     result.findings.extend(renderer.check())
 
     promised = collect_promised_dates(inputs.orders, inputs.payments)
@@ -151,7 +159,6 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
         build_manager_digest,
         build_salesperson_digests,
     )
-
     from engine.mail.letter import DIGEST
 
     findings_sha = hashlib.sha256(
@@ -188,7 +195,8 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
         held_customers=dict(incomplete),
     )
     digests = build_salesperson_digests(data, rules, renderer)
-    manager = build_manager_digest(data, rules, renderer)
+    chart_cache = workbook_map.state.parent / CACHE
+    manager = build_manager_digest(data, rules, renderer, chart_cache)
     if manager is not None:
         digests.insert(0, manager)
     digest_report = deliver_with(workbook_map, settings, digests, sent)

@@ -12,12 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
+import logging
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
 from email.utils import make_msgid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from engine.findings import Finding
@@ -35,6 +41,9 @@ BUCKETS = (
     "overdue_over_90",
 )
 BUCKET_LABELS = ("Not due", "1-30", "31-60", "61-90", "Over 90")
+CHART_PREFIX = "aging-chart-"
+
+log = logging.getLogger(__name__)
 OVERDUE_BUCKETS = BUCKETS[1:]
 UNASSIGNED = "(none)"
 
@@ -155,6 +164,60 @@ def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
     return buffer.getvalue()
 
 
+def _chart_key(aging: list[dict[str, Any]], currency: str) -> str:
+    """Return a SHA-256 over the chart's data, its drawing code and matplotlib's version."""
+    try:
+        matplotlib_version = version("matplotlib")
+    except PackageNotFoundError:
+        matplotlib_version = ""
+    code = aging_chart_png.__code__
+    data = [
+        [row["salesperson"], *(str(row[bucket]) for bucket in BUCKETS)] for row in aging
+    ]
+    text = json.dumps([data, currency, matplotlib_version, repr(code.co_consts)])
+    digest = hashlib.sha256(text.encode("utf-8"))
+    digest.update(code.co_code)
+    return digest.hexdigest()
+
+
+def cached_aging_chart(
+    aging: list[dict[str, Any]], currency: str, cache_dir: Path | None
+) -> bytes:
+    """Return the aging chart PNG, drawn only when its data changed since the last one.
+
+    Drawing imports matplotlib and took about a second for 40 salespeople, and the
+    aging is often unchanged between passes. The last chart is kept in `cache_dir`.
+    """
+    if cache_dir is None:
+        return aging_chart_png(aging, currency)
+    path = cache_dir / f"{CHART_PREFIX}{_chart_key(aging, currency)[:32]}.png"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    png = aging_chart_png(aging, currency)
+    try:
+        _keep_chart(path, png)
+    except OSError as error:
+        log.warning("aging chart not kept in %s: %s", cache_dir, error)
+    return png
+
+
+def _keep_chart(path: Path, png: bytes) -> None:
+    """Write the chart atomically and remove the charts of earlier data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(png)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    for old in path.parent.glob(f"{CHART_PREFIX}*.png"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
 def _item_list(letter: Letter) -> str:
     """Return the ids a letter is about; a notice names each order with its outcome."""
     decisions = letter.context.get("decisions") if letter.kind == NOTICE else None
@@ -261,9 +324,15 @@ def manager_context(
 
 
 def build_manager_digest(
-    data: DigestData, rules: RuleSet, renderer: LetterRenderer
+    data: DigestData,
+    rules: RuleSet,
+    renderer: LetterRenderer,
+    chart_cache: Path | None = None,
 ) -> tuple[Letter, EmailMessage] | None:
-    """Return the manager digest, or None when the rules name no manager or finance address."""
+    """Return the manager digest, or None when the rules name no manager or finance address.
+
+    `chart_cache` is a folder that keeps the last aging chart (`cached_aging_chart`).
+    """
     to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
     if not to:
         return None
@@ -278,7 +347,7 @@ def build_manager_digest(
 
     html_part = message.get_body(("html",))
     html_part.add_related(
-        aging_chart_png(context["aging"], data.base_currency),
+        cached_aging_chart(context["aging"], data.base_currency, chart_cache),
         "image",
         "png",
         cid=chart_cid,

@@ -103,12 +103,26 @@ class LetterRenderer:
     """Turn letters into EmailMessages with the templates of one templates/ folder."""
 
     def __init__(
-        self, templates_dir: Path, rules: RuleSet, attachments_dir: Path | None = None
+        self,
+        templates_dir: Path,
+        rules: RuleSet,
+        attachments_dir: Path | None = None,
+        cache_dir: Path | None = None,
     ):
+        """`cache_dir`, when given, keeps compiled templates between passes.
+
+        Jinja keys each entry by the template's name and path and compares a checksum
+        of its source, so an edited template is compiled again.
+        """
         self.templates_dir = Path(templates_dir)
         self.rules = rules
         self.attachments_dir = attachments_dir
+        bytecode_cache = None
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_dir))
         self.environment = jinja2.Environment(
+            bytecode_cache=bytecode_cache,
             # FileSystemLoader rejects "..", so names cannot leave templates/.
             loader=jinja2.FileSystemLoader(self.templates_dir),
             autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
