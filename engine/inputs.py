@@ -272,6 +272,10 @@ def collect(inputs: Inputs, findings: list[Finding], values: RowValues, record, 
     salesperson and an account, so its record (with credit_limit None) stays in
     the salesperson's total while the HeldRow holds its orders.
     """
+    if not values.problems:  # most rows: no HeldRow and no findings
+        if record is not None:
+            target.append(record)
+        return
     held = values.held()
     findings.extend(problem for problem in values.problems if problem not in values.row.held)
     if held is not None:
@@ -354,4 +358,7 @@ def build_payment(values: RowValues, currencies: dict, base_currency: str) -> Pa
 
 
 def upper(text: str | None) -> str | None:
-    return text.upper() if text else None
+    # A code already in capitals is returned as is: one shared string, not a copy per row.
+    if not text or text.isupper():
+        return text or None
+    return text.upper()

@@ -12,7 +12,7 @@ import io
 import logging
 import re
 from collections.abc import Container, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -34,12 +34,7 @@ from engine.xlsx.sheetscan import (
     read_tables,
     scan_sheet,
 )
-from engine.xlsx.stream import (
-    SheetStream,
-    StreamDeclined,
-    formula_cell,
-    is_serial_sixty,
-)
+from engine.xlsx.stream import RowPicker, SheetStream, StreamDeclined
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +42,6 @@ TOTALS_WORDS = re.compile(
     r"^\s*(grand\s+total|sub-?total|totals?|sum|summe|gesamt|insgesamt|total\s+general)\b",
     re.IGNORECASE,
 )
-TEXT_KINDS = ("s", "str", "inlineStr")
 # The owned values of rows in sheets without owned columns (payments), shared.
 NO_OWNED: Mapping[str, object] = MappingProxyType({})
 
@@ -59,7 +53,8 @@ class SheetRow:
     ref: RowRef
     values: Mapping[str, object]  # mapped field -> raw value (None for an empty cell)
     owned: Mapping[str, object]  # owned field -> value now in the sheet
-    held: list[Finding] = field(default_factory=list)  # non-empty: never decide
+    # Non-empty: never decide. Rows without findings share the empty tuple.
+    held: list[Finding] | tuple[()] = ()
 
 
 @dataclass
@@ -153,61 +148,24 @@ def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: Shee
     table = next((t for t in part.tables if t.first_row in header.rows), None)
     covered = merged_cells(stream.merges, start, header.columns, shown, source.sheet,
                            findings)
-    names = tuple(header.columns)
-    owned_names = tuple(source.owned)
-    slots: dict[int, list[tuple[bool, str]]] = {}
-    for name, column in header.columns.items():
-        slots.setdefault(column, []).append((False, name))
-    for name, column in header.owned.items():
-        slots.setdefault(column, []).append((True, name))
-    dates = [name for name in names if source.field_kind(name) == "date"]
+    picker = RowPicker(stream.cells, header.columns, header.owned, tuple(source.owned))
+    dates = [name for name in header.columns if source.field_kind(name) == "date"]
     texts: dict[str, list[tuple[str, str]]] = {name: [] for name in dates}
-    value_of = stream.cells.value
     key_field = source.key_field
     count = 0
     for number, cells in stream.rows():
-        if number < start:
+        picked = picker.pick(cells) if number >= start else None
+        if picked is None:
             continue
-        values = dict.fromkeys(names)
-        owned = dict.fromkeys(owned_names) if owned_names else NO_OWNED
-        text = None
-        present = False
-        formulas = sixty = None
-        for cell in cells:
-            slot = slots.get(cell[0])
-            if slot is None:
-                if text is None and cell[1] in TEXT_KINDS:
-                    value = value_of(cell)
-                    if value and not value.isspace():
-                        text = value
-                continue
-            value = value_of(cell)
-            if value == "":
-                value = None
-            elif text is None and type(value) is str and not value.isspace():
-                text = value
-            for is_owned, name in slot:
-                if is_owned:
-                    owned[name] = value
-                    continue
-                values[name] = value
-                present = present or value is not None
-                if cell[4] is not None or cell[1] == "e":
-                    formulas = formulas or {}
-                    formulas[cell[0]] = formula_cell(cell)
-                elif cell[3] is not None and cell[3][:2] == "60" and is_serial_sixty(cell):
-                    sixty = sixty or set()
-                    sixty.add(cell[0])
-        if not present:
-            continue
+        values = picked.values
         if table is not None and skip_for_table(table, number, source, shown, findings):
             continue
-        if is_totals_row(text, values, key_field):
+        if is_totals_row(picked.text, values, key_field):
             continue
-        row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
-        if formulas or sixty:
-            check_formulas(row, formulas or {}, sixty or (), package, source,
-                           header.columns)
+        row = SheetRow(RowRef(shown, source.sheet, number), values, picked.owned)
+        if picked.formulas or picked.sixty:
+            check_formulas(row, picked.formulas or {}, picked.sixty or (), package,
+                           source, header.columns)
         if covered:
             hold_merged(row, covered, header.columns)
         if row.held:
@@ -349,14 +307,21 @@ def cells_picker(indexes: list[int]):
     return itemgetter(*indexes)
 
 
+def hold(row: SheetRow, finding: Finding) -> None:
+    if row.held:
+        row.held.append(finding)
+    else:
+        row.held = [finding]
+
+
 def hold_merged(row: SheetRow, covered: dict[tuple[int, int], str],
                 columns: dict[str, int]) -> None:
     for column in columns.values():
         anchor = covered.get((row.ref.row, column))
         if anchor:
-            row.held.append(Finding(row.ref.cell(column), f"cell is inside the "
-                                    f"merged range {anchor}, so it reads as empty.",
-                                    "Unmerge the cells and fill in each row."))
+            hold(row, Finding(row.ref.cell(column), f"cell is inside the merged "
+                              f"range {anchor}, so it reads as empty.",
+                              "Unmerge the cells and fill in each row."))
 
 
 def cell_value(cells: list, column: int) -> object:
@@ -456,7 +421,7 @@ def check_formulas(row: SheetRow, formulas: Mapping[int, FormulaCell],
     """
     for name, column in columns.items():
         if column in sixty and not package.date1904 and source.field_kind(name) == "date":
-            row.held.append(Finding(
+            hold(row, Finding(
                 row.ref.cell(column), "serial number 60 is 29 February 1900 in Excel, a "
                 "day that did not exist.", "Enter the real date.", code="value"))
             continue
@@ -465,8 +430,8 @@ def check_formulas(row: SheetRow, formulas: Mapping[int, FormulaCell],
             continue
         message = formula_problem(cell, package.calculated, source.field_kind(name))
         if message:
-            row.held.append(Finding(row.ref.cell(column), message[0], message[1],
-                                    code="formula"))
+            hold(row, Finding(row.ref.cell(column), message[0], message[1],
+                              code="formula"))
 
 
 def formula_problem(cell: FormulaCell, calculated: bool, kind: str):

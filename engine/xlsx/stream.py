@@ -21,8 +21,9 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -48,23 +49,27 @@ MS_PER_DAY = 86_400_000
 # One cell in Excel's own layout: r first, then the other attributes, then the body.
 FAST_CELL = re.compile(
     r'<c r="([A-Z]{1,3})([0-9]+)"(?: s="([0-9]+)")?(?: t="([A-Za-z]+)")?([^>]*?)'
-    r"(?:/>|><v>([^<]*)</v></c>|>(.*?)</c>)", re.S)
+    r"(?:/>|><v>([^<]*)</v></c>|>(.*?)</c>)", re.DOTALL)
 ATTRIBUTE = re.compile(r'\s([\w:.-]+)="([^"]*)"')
 TAG_PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
 SHEET_DATA_START = re.compile(r"<(?:[\w.-]+:)?sheetData\b[^>]*?(/?)>")
 SHEET_DATA_END = re.compile(r"</(?:[\w.-]+:)?sheetData>")
 DECLARATION = re.compile(r'xmlns(?::[\w.-]+)?="[^"]*"')
 MERGE_REF = re.compile(r'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref="([^"]+)"')
-SHARED_ITEM = re.compile(r"<(?:[\w.-]+:)?si\b[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?si>)", re.S)
-PHONETIC = re.compile(r"<(?:[\w.-]+:)?rPh\b.*?</(?:[\w.-]+:)?rPh>", re.S)
+SHARED_ITEM = re.compile(r"<(?:[\w.-]+:)?si\b[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?si>)", re.DOTALL)
+PHONETIC = re.compile(r"<(?:[\w.-]+:)?rPh\b.*?</(?:[\w.-]+:)?rPh>", re.DOTALL)
 TEXT_RUN = re.compile(r"<(?:[\w.-]+:)?t(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?t>")
 PLAIN_TEXT = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>\Z")
 ESCAPED_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
 FORMULA = re.compile(r"<(?:[\w.-]+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:[\w.-]+:)?f>)")
 CACHED = re.compile(r"<(?:[\w.-]+:)?v\b[^>]*?(?:/>|>([^<]*)</(?:[\w.-]+:)?v>)")
-INLINE = re.compile(r"<(?:[\w.-]+:)?is\b[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?is>)", re.S)
+INLINE = re.compile(r"<(?:[\w.-]+:)?is\b[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?is>)", re.DOTALL)
 SIXTY = re.compile(r"60(?:\.0+)?\Z")
 UNSAFE = re.compile(r"<!(?:DOCTYPE|ENTITY)")
+UNSAFE_BYTES = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+# The end of the cell data: </sheetData>, or an empty <sheetData/>.
+SHEET_DATA_BYTES = re.compile(rb"</(?:[\w.-]+:)?sheetData>|<(?:[\w.-]+:)?sheetData\s*/>")
+TEXT_KINDS = ("s", "str", "inlineStr")
 
 
 class StreamDeclined(Exception):
@@ -217,9 +222,7 @@ def format_kind(code: str) -> int:
             brackets = max(brackets - 1, 0)
         elif brackets == 0 and not am_pm and char in "aA":
             am_pm = True
-        elif brackets == 0 and am_pm and char in "pm/PM":
-            return DATETIME
-        elif brackets == 0 and not am_pm and char in "dmhysDMHYS":
+        elif brackets == 0 and char in ("pm/PM" if am_pm else "dmhysDMHYS"):
             return DATETIME
         elif not (hms and char.lower() == previous.lower()):
             hms = previous == "[" and char in "mhsMHS"
@@ -229,51 +232,64 @@ def format_kind(code: str) -> int:
 
 def inflated(archive: zipfile.ZipFile, path: str, shown: str, sheet: str) -> Iterator[str]:
     """Yield the sheet part as text, a few MiB at a time."""
-    try:
-        with archive.open(path) as member:
-            decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-            while True:
-                block = member.read(CHUNK_BYTES)
-                if not block:
-                    tail = decoder.decode(b"", final=True)
-                    if tail:
-                        yield tail
-                    return
-                yield decoder.decode(block)
-    except (KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise IncompleteWorkbook(Finding(shown, f"sheet '{sheet}' cannot be read ({exc}).",
-                                         "Wait for the save to finish.")) from None
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    for block in inflated_bytes(archive, path, shown, sheet):
+        yield decoder.decode(block)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
 
 
 def read_merges(archive: zipfile.ZipFile, path: str, shown: str, sheet: str):
     """Return the merged ranges, which follow the cell data in the sheet part."""
     tail = None
-    carry = ""
-    for text in inflated(archive, path, shown, sheet):
+    carry = b""
+    for block in inflated_bytes(archive, path, shown, sheet):
         if tail is not None:
-            tail.append(text)
+            tail.append(block)
             continue
-        text = carry + text
-        if UNSAFE.search(text, 0, 4096) and not carry:
+        block = carry + block
+        if not carry and UNSAFE_BYTES.search(block, 0, 4096):
             raise StreamDeclined("sheet with a document type")
-        end = sheet_data_end(text)
-        if end is None:
-            empty = SHEET_DATA_START.search(text)
-            if empty and empty.group(1):
-                end = empty
-        if end is not None:
-            tail = [text[end.end():]]
+        end = data_end(block)
+        if end >= 0:
+            tail = [block[end:]]
         else:
-            carry = text[-64:]
+            carry = block[-64:]
     if tail is None:
         raise StreamDeclined("no sheetData")
     merges = []
-    for ref in MERGE_REF.findall("".join(tail)):
+    text = b"".join(tail).decode("utf-8", errors="replace")
+    for ref in MERGE_REF.findall(text):
         first, _, last = ref.partition(":")
         top_left, bottom_right = cell_position(first), cell_position(last or first)
         if top_left and bottom_right:
             merges.append((top_left, bottom_right))
     return merges
+
+
+def data_end(block: bytes) -> int:
+    """Return where the cell data ends in `block` (after </sheetData> or <sheetData/>)."""
+    position = block.find(b"sheetData")
+    while position >= 0:
+        start = block.rfind(b"<", max(position - 64, 0), position)
+        if start >= 0:
+            found = SHEET_DATA_BYTES.match(block, start)
+            if found is not None:
+                return found.end()
+        position = block.find(b"sheetData", position + 1)
+    return -1
+
+
+def inflated_bytes(archive: zipfile.ZipFile, path: str, shown: str,
+                   sheet: str) -> Iterator[bytes]:
+    try:
+        with archive.open(path) as member:
+            while block := member.read(CHUNK_BYTES):
+                yield block
+    except (KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise IncompleteWorkbook(Finding(shown, f"sheet '{sheet}' cannot be read ({exc}).",
+                                         "Wait for the save to finish.")) from None
 
 
 def sheet_data_end(text: str):
@@ -573,8 +589,7 @@ class SheetStream:
             number, cells = row
             for cell in reversed(cells):
                 if cell[3] is not None or cell[5] is not None:
-                    if cell[0] > self.width:
-                        self.width = cell[0]
+                    self.width = max(self.width, cell[0])
                     self.last_row = number
                     break
             if self.last_row == number:
@@ -620,3 +635,80 @@ class SheetStream:
         if not self.ended:
             yield from self.pending
         self.ended = True
+
+
+@dataclass(slots=True)
+class PickedRow:
+    """The mapped and owned values of one row, and what the reader must check in it."""
+
+    values: dict[str, object]  # mapped field -> value, None for an empty cell
+    owned: Mapping[str, object]  # owned field -> value now in the sheet
+    text: str | None  # the first non-blank text cell in any column
+    formulas: dict[int, FormulaCell] | None  # mapped formula and error cells by column
+    sixty: set[int] | None  # mapped number cells holding serial 60, by column
+
+
+class RowPicker:
+    """Converts only the cells of mapped and owned columns of each row."""
+
+    def __init__(self, cells: CellReader, columns: Mapping[str, int],
+                 owned: Mapping[str, int], owned_names: tuple[str, ...]):
+        self.cells = cells
+        self.names = tuple(columns)
+        self.owned_names = owned_names
+        # A sheet's rows without owned values share one empty mapping.
+        self.no_owned = MappingProxyType(dict.fromkeys(owned_names))
+        self.slots: dict[int, list[tuple[bool, str]]] = {}
+        for name, column in columns.items():
+            self.slots.setdefault(column, []).append((False, name))
+        for name, column in owned.items():
+            self.slots.setdefault(column, []).append((True, name))
+
+    def pick(self, cells: list[RawCell]) -> PickedRow | None:
+        """Return the row's values, or None when no mapped cell holds a value."""
+        values = dict.fromkeys(self.names)
+        owned = self.no_owned
+        text = formulas = sixty = None
+        present = False
+        strings, dated, value_of = self.cells.strings, self.cells.dated, self.cells.value
+        for cell in cells:
+            column, kind, style, cached, formula, _inline = cell
+            slot = self.slots.get(column)
+            if slot is None:
+                if text is None and kind in TEXT_KINDS:
+                    value = value_of(cell)
+                    if value and not value.isspace():
+                        text = value
+                continue
+            # The two common cells inline: a shared string and a plain number.
+            if kind == "s" and cached and cached.isdigit() and int(cached) < len(strings):
+                value = strings[int(cached)] or None
+            elif not kind and cached and formula is None and style not in dated:
+                try:
+                    value = float(cached)
+                except ValueError:
+                    value = value_of(cell) or None
+            else:
+                value = value_of(cell)
+                if value == "":
+                    value = None
+            if text is None and type(value) is str and not value.isspace():
+                text = value
+            for is_owned, name in slot:
+                if is_owned:
+                    if value is not None:
+                        if owned is self.no_owned:
+                            owned = dict.fromkeys(self.owned_names)
+                        owned[name] = value
+                    continue
+                values[name] = value
+                present = present or value is not None
+                if formula is not None or kind == "e":
+                    formulas = formulas or {}
+                    formulas[column] = formula_cell(cell)
+                elif cached is not None and cached[:2] == "60" and is_serial_sixty(cell):
+                    sixty = sixty or set()
+                    sixty.add(column)
+        if not present:
+            return None
+        return PickedRow(values, owned, text, formulas, sixty)
