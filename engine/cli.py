@@ -7,6 +7,7 @@ findings, and this module turns them into text and exit codes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import sys
@@ -186,12 +187,16 @@ def watch(ctx, as_of):
     \b
     Example:  arrears-guard --as-of 2013-06-03 watch
     """
+    from engine.inputs import ReadMemo
     from engine.pipeline import flush_pending, run_pass
     from engine.service import run_service
 
     project, as_of = project_and_date(ctx, as_of)
+    # The service's passes share one memo, so a save of orders.xlsx does not re-read
+    # payments.xlsx.
+    passes = functools.partial(run_pass, memo=ReadMemo())
     try:
-        code = run_service(project, as_of=as_of, run_pass=run_pass, flush_pending=flush_pending)
+        code = run_service(project, as_of=as_of, run_pass=passes, flush_pending=flush_pending)
     except EngineError as exc:
         fail_with(exc)
     sys.exit(code)

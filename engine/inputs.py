@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 
+from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
@@ -194,8 +197,56 @@ def text_of(value: object) -> str | None:
     return text or None
 
 
+@dataclass(slots=True)
+class KeptSheet:
+    """The typed rows of one sheet without owned columns, as the last pass read them."""
+
+    key: tuple
+    read: SheetRead
+    records: list
+    held: list[HeldRow]
+    problems: list[Finding]
+
+
+class ReadMemo:
+    """Typed rows of sheets the engine never writes, reused while their bytes are the same.
+
+    The watcher runs a pass after every save, mostly of one workbook. Payments have no
+    owned columns, so their records depend only on the file's bytes, the sheet's map,
+    the date window, the base currency and the customers' currencies; while all of
+    those are unchanged the last pass's records are used again instead of re-read.
+    """
+
+    def __init__(self) -> None:
+        self.kept: dict[str, KeptSheet] = {}
+
+    def key_for(self, path: Path, source, currencies: dict[str, str], base_currency: str,
+                keep_values: bool) -> tuple[tuple, FileStamp] | None:
+        try:
+            stamp = stamp_of(path)
+        except OSError:
+            return None
+        key = (str(path), stamp.sha256, repr(source), base_currency, keep_values,
+               tuple(sorted(currencies.items())))
+        return key, stamp
+
+    def reuse(self, kind: str, key: tuple, stamp: FileStamp, inputs: Inputs,
+              target: list) -> SheetRead | None:
+        """Add the kept records of `kind` to `inputs` when `key` matches; return the read."""
+        kept = self.kept.get(kind)
+        if kept is None or kept.key != key:
+            return None
+        kept.read.stamp = stamp
+        target.extend(kept.records)
+        inputs.held.extend(kept.held)
+        log.debug("%s unchanged since the last pass; %d records reused",
+                  kept.read.shown_as, len(kept.records))
+        return kept.read
+
+
 def read_inputs(
-    wmap: WorkbookMap, *, as_of: dt.date | None = None, keep_values: bool = True
+    wmap: WorkbookMap, *, as_of: dt.date | None = None, keep_values: bool = True,
+    memo: ReadMemo | None = None,
 ) -> tuple[Inputs, dict[str, SheetRead], list[Finding]]:
     """Read the three mapped sheets; raise EngineError when one cannot be read at all.
 
@@ -203,7 +254,8 @@ def read_inputs(
     With `as_of`, the plausible-date window ends `years_ahead` after that date
     instead of after today. Without `keep_values`, each returned row keeps only its
     reference and owned values, and sheets without owned columns keep no rows, so a
-    pass does not carry the raw cells of every row past this point.
+    pass does not carry the raw cells of every row past this point. With a `memo`,
+    sheets without owned columns whose inputs are unchanged are not read again.
     """
     if as_of is not None:
         wmap = wmap.for_date(as_of)
@@ -218,9 +270,21 @@ def read_inputs(
                                 ("payments", build_payment, inputs.payments)):
         if kind not in wmap.sources:
             continue
+        source, path = wmap.sources[kind], wmap.source_path(kind)
+        keyed = None
+        if memo is not None and not source.owned:
+            keyed = memo.key_for(path, source, currencies, wmap.base_currency, keep_values)
+            read = None
+            if keyed is not None:
+                read = memo.reuse(kind, *keyed, inputs, target)
+            if read is not None:
+                reads[kind] = read
+                findings.extend(read.findings)
+                findings.extend(memo.kept[kind].problems)
+                continue
+        first_record, first_held = len(target), len(inputs.held)
         try:
-            read = open_sheet(wmap.source_path(kind), wmap.sources[kind],
-                              shown_as=wmap.sources[kind].file)
+            read = open_sheet(path, source, shown_as=source.file)
             problems = type_rows(read, inputs, build, target, currencies,
                                  wmap.base_currency, keep_values=keep_values)
         except EngineError as exc:
@@ -229,6 +293,9 @@ def read_inputs(
         reads[kind] = read
         findings.extend(read.findings)
         findings.extend(problems)
+        if keyed is not None and read.stamp.sha256 == keyed[1].sha256:
+            memo.kept[kind] = KeptSheet(keyed[0], read, target[first_record:],
+                                        inputs.held[first_held:], problems)
     if failures:
         raise EngineError([finding for kind in KINDS for finding in failures.get(kind, [])])
     log.info("read %d customers, %d orders, %d payments; %d rows held",

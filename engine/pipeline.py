@@ -94,13 +94,15 @@ def run_pass(
     rules=None,
     send_mail: bool = True,
     progress: Progress | None = None,
+    memo=None,
 ) -> PassResult:
     """Run one pass over the mapped workbooks and return what it found and did.
 
     `rules` lets the service pass the last good rule set; without it the rules are
     loaded, and a broken rule file or workbook map raises EngineError before anything
-    is read. With `dry_run` nothing is written or sent, and `planned_writes` and
-    `letters` say what would have been. A workbook that cannot be read ends the pass
+    is read. `memo` (an `engine.inputs.ReadMemo`) lets a series of passes skip
+    re-reading unchanged payments. With `dry_run` nothing is written or sent, and
+    `planned_writes` and `letters` say what would have been. A workbook that cannot be read ends the pass
     with its findings; a failing report or mail stage is reported and the rest stands.
 
     A writing pass whose inputs equal those of the last cleanly completed pass is
@@ -112,7 +114,7 @@ def run_pass(
     """
     with nullcontext() if dry_run else pass_lock(project):
         return _run_pass(project, as_of=as_of, dry_run=dry_run, rules=rules,
-                         send_mail=send_mail, progress=progress)
+                         send_mail=send_mail, progress=progress, memo=memo)
 
 
 @contextmanager
@@ -179,6 +181,7 @@ def _run_stages(
     rules=None,
     send_mail: bool = True,
     progress: Progress | None = None,
+    memo=None,
 ) -> PassResult:
     started = time.perf_counter()
     step = progress or (lambda name: None)
@@ -204,7 +207,7 @@ def _run_stages(
     try:
         with collector_paused():
             inputs, reads, read_findings = read_inputs(workbook_map, as_of=as_of,
-                                                       keep_values=False)
+                                                       keep_values=False, memo=memo)
     except EngineError as exc:
         result.findings.extend(exc.findings)
         log.warning("pass as of %s stopped: workbooks could not be read: %s", as_of, exc)
