@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import sys
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from mail_factories import customer, make_rules
 from engine.mail.context import item_ids_of
 from engine.mail.headers import check_header_text, make_address, parse_sender
 from engine.mail.letter import REMINDER, Letter, LetterItem
-from engine.mail.message import raw_text, serialize, verbatim
+from engine.mail.message import as_bytes, raw_text, serialize, verbatim
 from engine.mail.render import LetterRenderer, _attach_file
 
 NOW = dt.datetime(2024, 6, 30, 9, 15, 7, tzinfo=dt.UTC)
@@ -205,3 +206,24 @@ def test_verbatim_header_values(value, expected):
 )
 def test_raw_header_text(name, value, expected):
     assert raw_text(name, value) == expected
+
+
+@pytest.mark.parametrize("line_policy", [policy.default, policy.SMTP])
+def test_boundary_found_in_body_is_changed(line_policy):
+    """A part with the boundary line gets the generator's ".0" suffix.
+
+    The generator's check looks for the line with "\n" ends only, so with the
+    SMTP policy's "\r\n" the boundary stays as drawn, in both generators.
+    """
+    random.seed(3)
+    boundary = "=" * 15 + f"{random.randrange(sys.maxsize):019d}" + "=="
+    results = []
+    for write in (as_bytes, lambda m, p: m.as_bytes(policy=p)):
+        message = EmailMessage(policy=policy.default)
+        message.set_content(f"--{boundary}\n", cte="7bit")
+        message.add_alternative("<p>h</p>\n", subtype="html", cte="7bit")
+        random.seed(3)
+        results.append(write(message, line_policy))
+    suffixed = f'boundary="{boundary}.0"'.encode() in results[0]
+    assert suffixed is (line_policy is policy.default)
+    assert results[0] == results[1]

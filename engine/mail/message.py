@@ -21,12 +21,16 @@ Headers with other text (names with accents, most subjects) are set as before.
 
 from __future__ import annotations
 
+import random
 import re
+import sys
 from collections.abc import Sequence
 from email import policy, quoprimime
+from email.generator import BytesGenerator
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from functools import lru_cache
+from io import BytesIO
 
 CHARSET = "utf-8"
 
@@ -219,10 +223,47 @@ def add_alternatives(message: EmailMessage, text: str, html: str) -> None:
     message.attach(text_part("html", html, mime_version=True))
 
 
+# As in email.generator: a boundary is a random number of this many digits.
+_BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))
+
+
+class _Generator(BytesGenerator):
+    """BytesGenerator that looks for a boundary in the parts without a regex first.
+
+    The stock generator compiles a new regular expression for every message to
+    check that the parts (bytes here) do not contain the boundary line. A boundary
+    line contains "--" and the boundary, so the regex runs only when they do too.
+    """
+
+    @classmethod
+    def _make_boundary(cls, text=None):
+        token = random.randrange(sys.maxsize)
+        boundary = ("=" * 15) + f"{token:0{_BOUNDARY_WIDTH}d}" + "=="
+        if text is None or ("--" + boundary).encode("ascii") not in text:
+            return boundary
+        candidate = boundary
+        counter = 0
+        while True:
+            line = cls._compile_re(
+                "^--" + re.escape(candidate) + "(--)?$", re.MULTILINE
+            )
+            if not line.search(text):
+                return candidate
+            candidate = boundary + "." + str(counter)
+            counter += 1
+
+
+def as_bytes(message: EmailMessage, message_policy) -> bytes:
+    """Return `message.as_bytes(policy=message_policy)`, with `_Generator`."""
+    stream = BytesIO()
+    _Generator(stream, mangle_from_=False, policy=message_policy).flatten(message)
+    return stream.getvalue()
+
+
 def serialize(message: EmailMessage) -> bytes:
     """Return the message as SMTP bytes, with SMTPUTF8 for a non-ASCII address."""
     try:
-        return message.as_bytes(policy=SMTP_POLICY)
+        return as_bytes(message, SMTP_POLICY)
     except (UnicodeEncodeError, ValueError):
         # SMTPUTF8 writes UTF-8 where the SMTP policy fails to encode a header.
-        return message.as_bytes(policy=SMTPUTF8_POLICY)
+        return as_bytes(message, SMTPUTF8_POLICY)
