@@ -388,6 +388,8 @@ def _plain_cell(value, date_style: bool) -> bool:
     if value is None or kind in _NUMBERS:
         return True
     if kind is str:
+        # TODO: text starting with "=" (a customer name) becomes a formula in the
+        # report, because openpyxl's cell writer treats it so; it is kept as it was.
         return (
             len(value) <= MAX_TEXT
             and not (len(value) > 1 and value.startswith("="))

@@ -227,3 +227,14 @@ def test_boundary_found_in_body_is_changed(line_policy):
     suffixed = f'boundary="{boundary}.0"'.encode() in results[0]
     assert suffixed is (line_policy is policy.default)
     assert results[0] == results[1]
+
+
+def test_message_id_domain_from_named_sender():
+    letter = make_letter("Anna")
+    named = letter.message_id("Buchhaltung Reisebüro <buch@example.test>")
+    assert named == letter.message_id("buch@example.test")
+    assert named.endswith("@example.test>")
+    # The id with ">>" that a named sender used to give was written the same way.
+    before = named + ">"
+    folded = policy.SMTP.header_factory("Message-ID", before).fold(policy=policy.SMTP)
+    assert folded == f"Message-ID: {named}\r\n"

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.utils import parseaddr
 from typing import Any
 
 from engine.model import Customer, RowRef
@@ -78,7 +79,8 @@ class Letter:
 
     def message_id(self, sender: str) -> str:
         """Return the Message-ID for this letter, on the sender's mail domain."""
-        domain = sender.rpartition("@")[2] or "arrears-guard.invalid"
+        # The address of "Name <address>", so that no ">" ends up in the domain.
+        domain = parseaddr(sender)[1].rpartition("@")[2] or "arrears-guard.invalid"
         return f"<ag-{self.key[:32]}@{domain}>"
 
     @property
