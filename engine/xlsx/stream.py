@@ -1,10 +1,10 @@
 """Reading a sheet's rows from its XML part in the zip stream, as calamine types them.
 
-python-calamine holds the whole sheet in memory (1.3 GiB at Excel's row limit), so the
+python-calamine keeps the whole sheet in memory (1.3 GiB at Excel's row limit), so the
 data rows are read here instead, a block of rows at a time. A block of cells written
 the way Excel writes them (`<c r="B2" s="1" t="s"><v>3</v></c>`) is read by one
-regular expression; any other block (cells without `r`, prefixed tags, inline rich
-text) is parsed with lxml. Values follow python-calamine: shared strings, numbers as
+regular expression. Any other block (cells without `r`, prefixed tags, CDATA) is
+parsed with lxml. Values follow python-calamine: shared strings, numbers as
 float, dates by the cell's number format in the workbook's date system, '' for empty
 cells, errors and formulas without a cached value.
 
@@ -123,7 +123,7 @@ def rich_text(body: str) -> str:
 
 @dataclass
 class SheetParts:
-    """What the rows are read with: shared strings, date styles and merged ranges."""
+    """The parts a sheet's cells are typed with: shared strings, date styles, merges."""
 
     strings: list[str]
     styles: list[int]  # cellXfs index -> NUMBER, DATETIME or TIMEDELTA
@@ -131,7 +131,7 @@ class SheetParts:
 
 
 def read_parts(package: Package, path: str, shown: str, sheet: str) -> SheetParts:
-    """Read what the rows of the sheet at `path` need; raise StreamDeclined if odd."""
+    """Read the parts the sheet at `path` needs; raise StreamDeclined for a DTD."""
     archive = package.archive
     related = workbook_relations(archive)
     strings = read_shared_strings(archive, related.get("sharedStrings"))
@@ -313,7 +313,7 @@ def cell_position(ref: str) -> tuple[int, int] | None:
 
 
 def raw_rows(archive: zipfile.ZipFile, path: str, shown: str, sheet: str) -> Iterator[Row]:
-    """Yield (row number, cells) for every row that holds at least one cell."""
+    """Yield (row number, cells) for every row that contains at least one cell."""
     carry = ""
     head = None  # the worksheet's namespace prefix and declarations, once seen
     previous_row = 0
@@ -560,6 +560,8 @@ def is_serial_sixty(cell: RawCell) -> bool:
 
 def check_extent(row: int, width: int, shown: str, sheet: str) -> None:
     """Reject cells spread as far as calamine's dense copy would have to hold."""
+    # NOTE: the stream itself could read such a sheet. The limit stays so that a file
+    # is accepted or rejected alike whichever of the two readers takes it.
     if row * max(width, 26) > MAX_DENSE_CELLS:
         raise EngineError(Finding(
             f"{shown} › {sheet}", f"the cells with values span {row:,} rows by "
