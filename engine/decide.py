@@ -53,7 +53,7 @@ from engine.rules.limits import (
 )
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
-from engine.rules.reasons import ReasonWriter
+from engine.rules.reasons import CustomerInputs, ReasonWriter
 from engine.rules.table import RuleEvaluationError, run_table
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def decide_orders(
         for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
             decision = decider.decide_safely(order, duplicates.get(order.order_id))
             # A blocked order's decision is written once the pass's approvals are
-            # known; keep the exposure it was blocked on.
+            # known, so keep the exposure it was blocked on.
             mark = decider.exposure_mark(order) if decision is None else None
             decided.append((order, decision, mark))
         final = _final_reasons(decider, decided)
@@ -271,8 +271,8 @@ def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     An order blocked early in the pass is re-checked on the next pass, when the orders
     approved after it already count as pending. Deciding it again now gives the reason
     the next pass would write, so a pass on unchanged input writes nothing. Exposure
-    only grows during a pass, so the order stays blocked; if another rule would release
-    it, the decision on the exposure it was blocked on stands.
+    only grows during a pass, so the order stays blocked. If another rule would release
+    it, the decision on the exposure it was blocked on is kept.
 
     The first pass leaves blocked orders (without an override) undecided, as None with
     their exposure mark, so each blocked order's reason is built once.
@@ -318,13 +318,16 @@ class _Decider:
             row.key: row for row in inputs.held if row.kind == "customers" and row.key
         }
         self.approvers = {" ".join(a.split()).casefold(): a for a in rules.approvers}
-        self.customer_cache: dict[str, tuple[dict[str, Any], LimitResult, dict]] = {}
+        self.customer_cache: dict[
+            str, tuple[dict[str, Any], LimitResult, CustomerInputs]
+        ] = {}
         self.added: dict[str, Decimal] = defaultdict(Decimal)  # approved this pass
         self.salesperson_exposure = self._salesperson_totals()
         self.salesperson_limits: dict[str, LimitResult] = {}
         self.rates: dict[str | None, Decimal | None] = {}
         self.money = amount_formatter(rules.locale)
         self.incomplete = incomplete or IncompleteCustomers()
+        self.any_incomplete = len(self.incomplete) > 0
         self.codes = {
             customer_id: (customer.salesperson or "").strip().upper()
             for customer_id, customer in self.customers.items()
@@ -416,6 +419,8 @@ class _Decider:
                 "Enter a credit note as a negative amount with its Invoice No and "
                 "Invoice Date"
             )
+        if not self.any_incomplete:
+            return None
         reason = self.incomplete.customer_reason(order.customer_id)
         if reason is not None:
             return reason.rstrip(".")
@@ -493,7 +498,8 @@ class _Decider:
                 f"customer '{order.customer_id}' is not in the customers sheet",
                 order.customer_id,
             )
-        base_values, limit, base_inputs = self.customer(customer)
+        cached = self.customer_cache.get(order.customer_id) or self.customer(customer)
+        base_values, limit, base = cached
         if limit.held_reason:
             return self.writer.held(
                 order.order_id, order.ref, limit.held_reason, order.customer_id
@@ -521,7 +527,7 @@ class _Decider:
             )
         if defer_blocked and result.outcome == "block" and order.override is None:
             return None
-        decision = self.writer.decision(order, values, result, limit, rate, base_inputs)
+        decision = self.writer.decision(order, values, result, limit, rate, base)
         if decision.status == BLOCKED and order.override is not None:
             decision = self.apply_override(order, decision, values, rate)
         if decision.status == APPROVED and commit:
@@ -614,7 +620,11 @@ def salesperson_growth(values: Mapping[str, Any]) -> Decimal:
     a customer's credit covers adds nothing, and one that uses up the credit adds
     only the part above it.
     """
-    return max(values["exposure_after"], ZERO) - max(values["exposure"], ZERO)
+    after, before = values["exposure_after"], values["exposure"]
+    # max(x, ZERO) written out, because this runs for every order.
+    floor_after = ZERO if after < ZERO else after  # noqa: FURB136
+    floor_before = ZERO if before < ZERO else before  # noqa: FURB136
+    return floor_after - floor_before
 
 
 def override_problem(order: Order, override, as_of: dt.date, locale: str) -> str | None:

@@ -43,12 +43,17 @@ class AmountFormatter:
         # Limits and common amounts repeat across orders; Decimal(1) and Decimal("1.0")
         # are equal keys, but both round to the same text, so sharing is safe.
         self.cache: dict[Decimal, str] = {}
-        self.table = str.maketrans(
-            {
-                ",": get_group_symbol(self.locale),
-                ".": get_decimal_symbol(self.locale),
-                "-": get_minus_sign_symbol(self.locale),
-            }
+        symbols = {
+            ",": get_group_symbol(self.locale),
+            ".": get_decimal_symbol(self.locale),
+            "-": get_minus_sign_symbol(self.locale),
+        }
+        # str.translate takes several times as long as the formatting (Python 3.11),
+        # so skip it where the locale's symbols are Python's own (en_US, for example).
+        self.table = (
+            None
+            if all(key == value for key, value in symbols.items())
+            else str.maketrans(symbols)
         )
         # Use the fast path only where it gives Babel's text on probe amounts.
         grouping = parse_pattern(self.pattern).grouping
@@ -59,7 +64,8 @@ class AmountFormatter:
 
     def _fast(self, value: Decimal) -> str:
         rounded = value.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
-        return format(rounded, self.spec).translate(self.table)
+        text = format(rounded, self.spec)
+        return text if self.table is None else text.translate(self.table)
 
     def __call__(self, value: Decimal) -> str:
         text = self.cache.get(value)
@@ -68,8 +74,7 @@ class AmountFormatter:
         if len(self.cache) >= CACHE_SIZE:
             self.cache.clear()
         if self.fast:
-            rounded = value.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
-            text = format(rounded, self.spec).translate(self.table)
+            text = self._fast(value)
         else:
             text = format_decimal(value, self.pattern, locale=self.locale)
         self.cache[value] = text

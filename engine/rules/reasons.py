@@ -48,9 +48,34 @@ class Verdict:
     notify: tuple[str, ...]
 
 
+# Kinds of reason placeholders: the limit's derivation, the FX note, an amount or
+# any other field.
+LIMIT_HOW, FX_NOTE, MONEY, TEXT = "limit_how", "fx_note", "money", "text"
+
+MISSING = object()  # a field the customer's values do not have
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInputs:
+    """The recorded inputs as text for one customer's values, shared by its orders."""
+
+    inputs: dict[str, str]
+    # Each input an order can change, with the customer's value (MISSING if none).
+    before: tuple[tuple[str, Any], ...]
+
+
 PER_ORDER = frozenset(
     name for name, field in catalogue.FIELDS.items() if field.scope == catalogue.ORDER
 ) | {"pending", "exposure"}
+
+
+def _kind(name: str) -> str:
+    if name == LIMIT_HOW:
+        return LIMIT_HOW
+    if name == FX_NOTE:
+        return FX_NOTE
+    field = catalogue.FIELDS.get(name)
+    return MONEY if field is not None and field.kind == catalogue.MONEY else TEXT
 
 
 def short_where(where: str) -> str:
@@ -84,49 +109,66 @@ class ReasonWriter:
         used = {name for rule in rules.decision_rules for name in rule.condition.fields}
         self.recorded = tuple(dict.fromkeys((*RECORDED, *sorted(used))))
         self.verdicts: dict[tuple, Verdict] = {}
+        self.fx_notes: dict[tuple[str, Decimal], tuple[str, str]] = {}
         # Recorded inputs that can differ between orders of one customer; the others
         # are turned into text once per customer by customer_inputs.
         self.per_order = tuple(n for n in self.recorded if n in PER_ORDER)
         self.per_customer = tuple(n for n in self.recorded if n not in PER_ORDER)
 
-    def customer_inputs(self, values: dict[str, Any], limit) -> dict[str, str]:
-        """Return the recorded inputs that are the same for all of a customer's orders."""
+    def customer_inputs(self, values: dict[str, Any], limit) -> CustomerInputs:
+        """Return the recorded inputs as text for a customer's `values`.
+
+        Inputs that can differ between orders follow, in their place, as their text
+        for the customer's values ("" for order fields); `decision` replaces those
+        an order changes.
+        """
         inputs = {name: str(values[name]) for name in self.per_customer}
         inputs["limit_how"] = limit.how
         inputs["limit_where"] = limit.where
-        return inputs
+        for name in self.per_order:
+            inputs[name] = str(values[name]) if name in values else ""
+        before = tuple((name, values.get(name, MISSING)) for name in self.per_order)
+        return CustomerInputs(inputs, before)
 
-    def parts(self, template: str) -> list[tuple[str, str | None, bool]]:
-        """Split a reason into (text, placeholder, placeholder is money) parts, once."""
+    def parts(self, template: str) -> list[tuple[str, str | None, int]]:
+        """Split a reason into (text, placeholder, kind of placeholder) parts, once.
+
+        The warning percentage is the same for every order, so it joins the text.
+        """
         parts = self.templates.get(template)
         if parts is None:
             parts = []
+            text = ""
             position = 0
             for match in PLACEHOLDER.finditer(template):
                 name = match.group(1)
-                field = catalogue.FIELDS.get(name)
-                is_money = field is not None and field.kind == catalogue.MONEY
-                parts.append((template[position : match.start()], name, is_money))
+                text += template[position : match.start()]
                 position = match.end()
-            parts.append((template[position:], None, False))
+                if name == "warning_percent":
+                    text += self.warning_percent
+                    continue
+                parts.append((text, name, _kind(name)))
+                text = ""
+            parts.append((text + template[position:], None, TEXT))
             self.templates[template] = parts
         return parts
 
     def fill(self, parts, values: dict[str, Any], limit_how: str, fx_note: str) -> str:
         """Fill a split reason template with formatted values."""
+        cache = self.money.cache
         out = []
-        for literal, name, is_money in parts:
+        for literal, name, kind in parts:
             out.append(literal)
             if name is None:
                 continue
-            if name == "limit_how":
+            if kind is MONEY:
+                value = values[name]
+                text = cache.get(value)
+                out.append(self.money(value) if text is None else text)
+            elif kind is LIMIT_HOW:
                 out.append(limit_how)
-            elif name == "warning_percent":
-                out.append(self.warning_percent)
-            elif name == "fx_note":
+            elif kind is FX_NOTE:
                 out.append(fx_note)
-            elif is_money:
-                out.append(self.money(values[name]))
             else:
                 out.append(str(values.get(name, "")))
         return "".join(out)
@@ -179,35 +221,57 @@ class ReasonWriter:
         )  # fmt: skip
 
     def decision(
-        self, order, values, result, limit, rate: Decimal, base_inputs: dict[str, str]
+        self, order, values, result, limit, rate: Decimal, base: CustomerInputs
     ) -> Decision:
+        """Return the decision on an order's `values`.
+
+        `base` is the customer's `customer_inputs`; only the inputs whose value the
+        order changed are turned into text again.
+        """
         verdict = self.verdict(result)
+        currency = values["order_currency"]
+        foreign = rate != 1
         fx_note = ""
-        if rate != 1:
-            fx_note = f" ({values['order_currency']} at {self.rate_format(rate)})"
+        if foreign:
+            fx_note, rate_text = self.fx_note(currency, rate)
         reason = (
             verdict.head
             + self.fill(verdict.parts, values, limit.how, fx_note)
             + fx_note
             + verdict.tail
         )
-        inputs = dict(base_inputs)
-        for name in self.per_order:
-            inputs[name] = str(values[name])
-        if rate != 1:
-            inputs["fx_rate"] = str(rate)
+        inputs = base.inputs.copy()
+        for name, before in base.before:
+            value = values[name]
+            if value is not before:
+                inputs[name] = str(value)
+        if foreign:
+            inputs["fx_rate"] = rate_text
+            amount = str(order.amount)
+        else:
+            amount = inputs["order_amount"]
         # A frozen dataclass's __init__ sets each field through object.__setattr__,
-        # a fifth of a decision's cost; filling __dict__ directly gives the same object.
+        # a fifth of a decision's cost; setting __dict__ directly gives the same object.
         decision = object.__new__(Decision)
-        decision.__dict__.update(
-            order_id=order.order_id, ref=order.ref, status=verdict.status,
-            warning=result.warning is not None, reason=reason, rule=verdict.rule,
-            rule_where=verdict.where, inputs=inputs, trace=verdict.trace,
-            notify=verdict.notify, override_event=None, customer_id=order.customer_id,
-            salesperson=values["salesperson"], override_by="", override_reason="",
-            amount=str(order.amount), currency=values["order_currency"],
-        )  # fmt: skip
+        object.__setattr__(decision, "__dict__", {
+            "order_id": order.order_id, "ref": order.ref, "status": verdict.status,
+            "warning": result.warning is not None, "reason": reason,
+            "rule": verdict.rule, "rule_where": verdict.where, "inputs": inputs,
+            "trace": verdict.trace, "notify": verdict.notify, "override_event": None,
+            "customer_id": order.customer_id, "salesperson": values["salesperson"],
+            "override_by": "", "override_reason": "", "amount": amount,
+            "currency": currency,
+        })  # fmt: skip
         return decision
+
+    def fx_note(self, currency: str, rate: Decimal) -> tuple[str, str]:
+        """Return the FX note of the reason and the rate as text, once per currency."""
+        key = (currency, rate)
+        note = self.fx_notes.get(key)
+        if note is None:
+            note = (f" ({currency} at {self.rate_format(rate)})", str(rate))
+            self.fx_notes[key] = note
+        return note
 
     def with_override(self, decision, event: str, approver: str, override, problem):
         why = override.reason or "no reason given"
