@@ -443,10 +443,10 @@ class _Decider:
         It changes only when an order approved later in the pass belongs to the same
         customer or salesperson, which is when a blocked order's reason needs restating.
         """
-        code = self._code(order)
+        code = self.salesperson_code(order)
         return (self.added.get(order.customer_id), self.salesperson_exposure.get(code))
 
-    def _code(self, order: Order) -> str:
+    def salesperson_code(self, order: Order) -> str:
         """Return the upper-case code of the salesperson an order counts against."""
         if order.salesperson:
             return order.salesperson.strip().upper()
@@ -455,15 +455,15 @@ class _Decider:
     def restate(self, order: Order, mark: tuple) -> Decision:
         """Return the decision of an order blocked on exposure `mark`, as of now."""
         decision = self.decide(order, commit=False)
-        if self.exposure_mark(order) == mark or (
-            decision.status == BLOCKED and decision.override_event is None
-        ):
+        if decision.status == BLOCKED and decision.override_event is None:
+            return decision
+        if self.exposure_mark(order) == mark:
             return decision
         return self.decide_at(order, mark)
 
     def decide_at(self, order: Order, mark: tuple) -> Decision:
         """Decide an order again on the running exposure `mark` it was blocked on."""
-        keys = (order.customer_id, self._code(order))
+        keys = (order.customer_id, self.salesperson_code(order))
         tables = (self.added, self.salesperson_exposure)
         now = tuple(table.get(key) for table, key in zip(tables, keys))
         try:
