@@ -271,3 +271,17 @@ def test_bench_workbooks_read_alike(tmp_path):
     files = generate(tmp_path, 300)
     wmap = load_workbook_map(ROOT / "rules" / "workbooks.yaml", ROOT)
     reads_both_ways(files.folder, wmap)
+
+
+@pytest.mark.parametrize("last", [3, 30])
+def test_head_ends_at_last_value_row(tmp_path, last):
+    """Rows of empty styled cells below the values do not lengthen the header search."""
+    rows = ('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+            f'<row r="{last}"><c r="A{last}" t="s"><v>3</v></c></row>'
+            + "".join(f'<row r="{n}"><c r="A{n}" s="1"/></row>' for n in range(40, 60)))
+    path = write_book(tmp_path / "h.xlsx", rows)
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("S").to_python(
+        skip_empty_area=False)
+    head = stream_of(path, "S").read_head(20)
+    assert len(head) == min(20, len(grid))
+    assert trimmed(head) == trimmed(grid[:20])

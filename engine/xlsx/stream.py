@@ -604,12 +604,14 @@ class SheetStream:
         The grid ends at the last row holding a value when the sheet ends sooner.
         """
         for row in self.pending:
-            self.head.append(row)
-            if row[0] >= count:
+            # Rows past `count` without values yield no data, so they are not kept.
+            if row[0] <= count or self.last_row == row[0]:
+                self.head.append(row)
+            if self.last_row >= count:
                 break
         else:
             self.ended = True
-        last = count if not self.ended or self.last_row >= count else self.last_row
+        last = min(count, self.last_row)
         rows: list[list[object]] = [[] for _ in range(last)]
         for number, cells in self.head:
             if number > last:
