@@ -79,7 +79,7 @@ class Letter:
 
     def message_id(self, sender: str) -> str:
         """Return the Message-ID for this letter, on the sender's mail domain."""
-        # The address of "Name <address>", so that no ">" ends up in the domain.
+        # Take the domain from the address of "Name <address>", without the ">".
         domain = parseaddr(sender)[1].rpartition("@")[2] or "arrears-guard.invalid"
         return f"<ag-{self.key[:32]}@{domain}>"
 
