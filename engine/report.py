@@ -364,9 +364,20 @@ def _unique_styles(rows: list[_Row]) -> list[Sequence[StyleArray | None]]:
 def _cells(ws: WriteOnlyWorksheet, row: _Row) -> list:
     """Return the row for openpyxl's cell writer: styled cells and plain values."""
     return [
-        value if style is None else Cell(ws, 1, 1, value, style_array=style)
-        for value, style in zip(row.values, row.styles, strict=True)
+        _cell(ws, value, style) for value, style in zip(row.values, row.styles, strict=True)
     ]
+
+
+def _cell(ws: WriteOnlyWorksheet, value, style: StyleArray | None):
+    if type(value) is str and (value.startswith("=") or value in ERROR_CODES):
+        # Text typed by staff (a customer named "=SUM(A1)", "#N/A") stays text:
+        # openpyxl would write it as a formula or an error value.
+        cell = Cell(ws, 1, 1, value, style_array=style)
+        cell.data_type = "s"
+        return cell
+    if style is None:
+        return value
+    return Cell(ws, 1, 1, value, style_array=style)
 
 
 def _plain_row(row: _Row, date_styles: set[int]) -> bool:
@@ -388,8 +399,7 @@ def _plain_cell(value, date_style: bool) -> bool:
     if value is None or kind in _NUMBERS:
         return True
     if kind is str:
-        # TODO: text starting with "=" (a customer name) becomes a formula in the
-        # report, because openpyxl's cell writer treats it so; it is kept as it was.
+        # Formula-looking text and error codes go through `_cell`, which keeps them text.
         return (
             len(value) <= MAX_TEXT
             and not (len(value) > 1 and value.startswith("="))

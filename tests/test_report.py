@@ -208,3 +208,22 @@ def test_report_replaces_old_file(tmp_path, customers):
 
     assert read_sheet(path, "By customer")[0][0] == "Customer ID"
     assert [p.name for p in tmp_path.iterdir()] == ["arrears-report.xlsx"]
+
+
+def test_report_keeps_formula_text_as_text(tmp_path):
+    named = {
+        "C1": customer("C1", '=HYPERLINK("http://example.invalid","x")', "AKE", 2),
+        "C2": customer("C2", "#N/A", "AKE", 3),
+        "C3": customer("C3", "Voyages Noël SARL", "BSO", 4),
+        "C4": customer("C4", "Anderson Travel Inc.", None, 5),
+    }
+    path = tmp_path / "arrears-report.xlsx"
+
+    write_report(path, build(named), named, {}, {}, AS_OF, "USD")
+
+    sheet = openpyxl.load_workbook(path)["By customer"]
+    names = {sheet.cell(row, 1).value: sheet.cell(row, 2) for row in range(2, 6)}
+    assert names["C1"].value == '=HYPERLINK("http://example.invalid","x")'
+    assert names["C1"].data_type == "s"
+    assert names["C2"].value == "#N/A"
+    assert names["C2"].data_type == "s"
