@@ -675,9 +675,10 @@ class RowPicker:
         text = formulas = sixty = None
         present = False
         strings, dated, value_of = self.cells.strings, self.cells.dated, self.cells.value
+        slot_of = self.slots.get
         for cell in cells:
             column, kind, style, cached, formula, _inline = cell
-            slot = self.slots.get(column)
+            slot = slot_of(column)
             if slot is None:
                 if text is None and kind in TEXT_KINDS:
                     value = value_of(cell)
@@ -685,8 +686,11 @@ class RowPicker:
                         text = value
                 continue
             # The two common cells inline: a shared string and a plain number.
-            if kind == "s" and cached and cached.isdigit() and int(cached) < len(strings):
-                value = strings[int(cached)] or None
+            if kind == "s" and cached and cached.isdigit():
+                try:
+                    value = strings[int(cached)] or None
+                except IndexError:
+                    value = value_of(cell)  # raises the missing-string error
             elif not kind and cached and formula is None and style not in dated:
                 try:
                     value = float(cached)
@@ -696,7 +700,10 @@ class RowPicker:
                 value = value_of(cell)
                 if value == "":
                     value = None
-            if text is None and type(value) is str and not value.isspace():
+            if value is None:
+                if formula is None and kind != "e" and len(slot) == 1 and not slot[0][0]:
+                    continue  # the field already reads None and has nothing to check
+            elif text is None and type(value) is str and not value.isspace():
                 text = value
             for is_owned, name in slot:
                 if is_owned:
@@ -706,7 +713,8 @@ class RowPicker:
                         owned[name] = value
                     continue
                 values[name] = value
-                present = present or value is not None
+                if value is not None:
+                    present = True
                 if formula is not None or kind == "e":
                     formulas = formulas or {}
                     formulas[column] = formula_cell(cell)
