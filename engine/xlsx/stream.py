@@ -675,6 +675,7 @@ class RowPicker:
         text = formulas = sixty = None
         present = False
         strings, dated, value_of = self.cells.strings, self.cells.dated, self.cells.value
+        dates = self.cells.dates
         slot_of = self.slots.get
         for cell in cells:
             column, kind, style, cached, formula, _inline = cell
@@ -691,11 +692,15 @@ class RowPicker:
                     value = strings[int(cached)] or None
                 except IndexError:
                     value = value_of(cell)  # raises the missing-string error
-            elif not kind and cached and formula is None and style not in dated:
-                try:
-                    value = float(cached)
-                except ValueError:
-                    value = value_of(cell) or None
+            elif not kind and cached and formula is None:
+                date_kind = dated.get(style)
+                if date_kind:
+                    value = dates.get((cached, date_kind)) or value_of(cell)
+                else:
+                    try:
+                        value = float(cached)
+                    except ValueError:
+                        value = value_of(cell) or None
             else:
                 value = value_of(cell)
                 if value == "":
