@@ -36,23 +36,77 @@ class RuleEvaluationError(Exception):
 
 
 def run_table(rules: RuleSet, values: dict[str, Any]) -> TableResult:
-    """Run the decision rules on `values`; raise RuleEvaluationError on a failure."""
-    matches = []
-    warning = None
-    for rule in rules.decision_rules:
+    """Run the decision rules on `values`; raise RuleEvaluationError on a failure.
+
+    Which rules were tried and which of them matched fix the result, so each result
+    is made once per rule set and shared by every order that matched the same way.
+    """
+    table = _table(rules)
+    tried = matched = 0  # rules tried, and bit i set when rule i matched
+    for evaluate, ends, rule in table.steps:
         try:
-            matched = bool(rule.condition.evaluate(values))
+            if evaluate(values):
+                matched |= 1 << tried
+                tried += 1
+                if ends:
+                    break
+            else:
+                tried += 1
         except (ArithmeticError, TypeError, KeyError) as error:
             raise RuleEvaluationError(rule, error) from error
-        matches.append(matched)
-        if not matched:
-            continue
-        if rule.outcome == "warn":
-            if warning is None:
-                warning = rule
-            continue
-        return TableResult(rule.outcome, rule, warning, tuple(matches))
-    return TableResult(rules.default_outcome, None, warning, tuple(matches))
+    key = (tried, matched)
+    result = table.results.get(key)
+    if result is None:
+        result = table.results[key] = _result(rules, tried, matched)
+    return result
+
+
+class _Table:
+    """A rule set's decision rules ready to run, with the results made so far."""
+
+    __slots__ = ("rules", "default", "steps", "results")
+
+    def __init__(self, rules: RuleSet):
+        self.rules = rules.decision_rules
+        self.default = rules.default_outcome
+        # (evaluator, whether a match ends the search, rule) for each rule in order.
+        self.steps = tuple(
+            (rule.condition.evaluate, rule.outcome != "warn", rule)
+            for rule in rules.decision_rules
+        )
+        self.results: dict[tuple[int, int], TableResult] = {}
+
+
+_tables: dict[int, _Table] = {}
+
+
+def _table(rules: RuleSet) -> _Table:
+    table = _tables.get(id(rules))
+    if (
+        table is None
+        or table.rules is not rules.decision_rules
+        or table.default != rules.default_outcome
+    ):
+        if len(_tables) > 64:
+            _tables.clear()
+        table = _tables[id(rules)] = _Table(rules)
+    return table
+
+
+def _result(rules: RuleSet, tried: int, matched: int) -> TableResult:
+    matches = tuple(bool(matched >> index & 1) for index in range(tried))
+    warning = next(
+        (
+            rule
+            for rule, hit in zip(rules.decision_rules, matches)
+            if hit and rule.outcome == "warn"
+        ),
+        None,
+    )
+    last = rules.decision_rules[tried - 1] if tried else None
+    if last is not None and matches[-1] and last.outcome != "warn":
+        return TableResult(last.outcome, last, warning, matches)
+    return TableResult(rules.default_outcome, None, warning, matches)
 
 
 def neutral_values() -> dict[str, Any]:
