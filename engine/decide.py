@@ -54,7 +54,7 @@ from engine.rules.limits import (
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
 from engine.rules.reasons import CustomerInputs, ReasonWriter
-from engine.rules.table import RuleEvaluationError, run_table
+from engine.rules.table import RuleEvaluationError, TableResult, run_table
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,9 @@ def decide_orders(
             decision = decider.decide_safely(order, duplicates.get(order.order_id))
             # A blocked order's decision is written once the pass's approvals are
             # known, so keep the exposure it was blocked on.
-            mark = decider.exposure_mark(order) if decision is None else None
+            mark = None
+            if decision is None:
+                mark = (decider.exposure_mark(order), decider.blocked_result)
             decided.append((order, decision, mark))
         final = _final_reasons(decider, decided)
         decisions.extend(final)
@@ -275,10 +277,10 @@ def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     it, the decision on the exposure it was blocked on is kept.
 
     The first pass leaves blocked orders (without an override) undecided, as None with
-    their exposure mark, so each blocked order's reason is built once.
+    their exposure mark and table result, so each blocked order's reason is built once.
     """
     return [
-        decider.restate(order, mark) if decision is None else decision
+        decider.restate(order, *mark) if decision is None else decision
         for order, decision, mark in decided
     ]
 
@@ -326,6 +328,8 @@ class _Decider:
         self.salesperson_limits: dict[str, LimitResult] = {}
         self.rates: dict[str | None, Decimal | None] = {}
         self.money = amount_formatter(rules.locale)
+        # The table result of the last order `decide` left undecided as blocked.
+        self.blocked_result: TableResult | None = None
         self.incomplete = incomplete or IncompleteCustomers()
         self.any_incomplete = len(self.incomplete) > 0
         self.codes = {
@@ -452,8 +456,14 @@ class _Decider:
             return order.salesperson.strip().upper()
         return self.codes.get(order.customer_id, "")
 
-    def restate(self, order: Order, mark: tuple) -> Decision:
-        """Return the decision of an order blocked on exposure `mark`, as of now."""
+    def restate(self, order: Order, mark: tuple, result: TableResult) -> Decision:
+        """Return the decision of an order blocked on exposure `mark`, as of now.
+
+        `result` is the table result on `mark`, which still holds while the running
+        exposure of the order's customer and salesperson is at `mark`.
+        """
+        if self.exposure_mark(order) == mark:
+            return self.decide(order, commit=False, result=result)
         decision = self.decide(order, commit=False)
         if decision.status == BLOCKED and decision.override_event is None:
             return decision
@@ -473,12 +483,18 @@ class _Decider:
             _set_all(tables, keys, now)
 
     def decide(
-        self, order: Order, *, commit: bool = True, defer_blocked: bool = False
+        self,
+        order: Order,
+        *,
+        commit: bool = True,
+        defer_blocked: bool = False,
+        result: TableResult | None = None,
     ) -> Decision | None:
         """Decide one order; with `commit`, an approval adds to the running exposure.
 
         With `defer_blocked`, an order the rules block and no override covers gives
-        None instead of its decision.
+        None instead of its decision, and its table result is kept in
+        `blocked_result`. A `result` given is used in place of running the table.
         """
         customer = self.customers.get(order.customer_id)
         held = (
@@ -516,7 +532,8 @@ class _Decider:
             )
         values = self.order_values(order, customer, base_values, limit, rate)
         try:
-            result = run_table(self.rules, values)
+            if result is None:
+                result = run_table(self.rules, values)
         except RuleEvaluationError as exc:
             return self.writer.held(
                 order.order_id,
@@ -526,6 +543,7 @@ class _Decider:
                 order.customer_id,
             )
         if defer_blocked and result.outcome == "block" and order.override is None:
+            self.blocked_result = result
             return None
         decision = self.writer.decision(order, values, result, limit, rate, base)
         if decision.status == BLOCKED and order.override is not None:

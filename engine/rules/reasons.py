@@ -109,6 +109,9 @@ class ReasonWriter:
         used = {name for rule in rules.decision_rules for name in rule.condition.fields}
         self.recorded = tuple(dict.fromkeys((*RECORDED, *sorted(used))))
         self.verdicts: dict[tuple, Verdict] = {}
+        # id of a table result -> (that result, its verdict); the result is kept so
+        # its id is not reused.
+        self.shared: dict[int, tuple[Any, Verdict]] = {}
         self.fx_notes: dict[tuple[str, Decimal], tuple[str, str]] = {}
         # Recorded inputs that can differ between orders of one customer; the others
         # are turned into text once per customer by customer_inputs.
@@ -183,10 +186,17 @@ class ReasonWriter:
 
     def verdict(self, result) -> Verdict:
         """Return the parts of a decision that depend only on which rules matched."""
+        # run_table shares one result per way the rules matched, so most lookups
+        # find the result itself; the key by content covers results made elsewhere.
+        shared = self.shared.get(id(result))
+        if shared is not None and shared[0] is result:
+            return shared[1]
         key = (id(result.rule), id(result.warning), result.outcome, result.matches)
         verdict = self.verdicts.get(key)
         if verdict is None:
             verdict = self.verdicts[key] = self._verdict(result)
+        if len(self.shared) < 256:
+            self.shared[id(result)] = (result, verdict)
         return verdict
 
     def _verdict(self, result) -> Verdict:
