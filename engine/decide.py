@@ -297,6 +297,10 @@ def _to_decide(orders, as_of: dt.date):
 
 
 ORDER_KEY = operator.attrgetter("order_date", "ref.row")
+# The fields of an order's values that follow the exposure approved so far in a pass.
+RUNNING_FIELDS = frozenset(
+    ("pending", "exposure", "exposure_after", "salesperson_exposure_after")
+)
 
 
 class _Decider:
@@ -328,6 +332,8 @@ class _Decider:
         self.salesperson_limits: dict[str, LimitResult] = {}
         self.rates: dict[str | None, Decimal | None] = {}
         self.money = amount_formatter(rules.locale)
+        # id of a table result -> (that result, whether ignores_exposure holds).
+        self.exposure_free: dict[int, tuple[TableResult, bool]] = {}
         # The table result of the last order `decide` left undecided as blocked.
         self.blocked_result: TableResult | None = None
         self.incomplete = incomplete or IncompleteCustomers()
@@ -462,7 +468,7 @@ class _Decider:
         `result` is the table result on `mark`, which still holds while the running
         exposure of the order's customer and salesperson is at `mark`.
         """
-        if self.exposure_mark(order) == mark:
+        if self.exposure_mark(order) == mark or self.ignores_exposure(result):
             return self.decide(order, commit=False, result=result)
         decision = self.decide(order, commit=False)
         if decision.status == BLOCKED and decision.override_event is None:
@@ -470,6 +476,20 @@ class _Decider:
         if self.exposure_mark(order) == mark:
             return decision
         return self.decide_at(order, mark)
+
+    def ignores_exposure(self, result: TableResult) -> bool:
+        """Return whether no rule tried for `result` reads the running exposure.
+
+        Then the rules match the same way whatever the exposure is.
+        """
+        known = self.exposure_free.get(id(result))
+        if known is None or known[0] is not result:
+            tried = self.rules.decision_rules[: len(result.matches)]
+            free = not any(
+                RUNNING_FIELDS.intersection(rule.condition.fields) for rule in tried
+            )
+            known = self.exposure_free[id(result)] = (result, free)
+        return known[1]
 
     def decide_at(self, order: Order, mark: tuple) -> Decision:
         """Decide an order again on the running exposure `mark` it was blocked on."""
