@@ -465,7 +465,7 @@ class _Decider:
     def restate(self, order: Order, mark: tuple, result: TableResult) -> Decision:
         """Return the decision of an order blocked on exposure `mark`, as of now.
 
-        `result` is the table result on `mark`, which still holds while the running
+        `result` is the table result on `mark`, which stays valid while the running
         exposure of the order's customer and salesperson is at `mark`.
         """
         if self.exposure_mark(order) == mark or self.ignores_exposure(result):
