@@ -171,7 +171,8 @@ def render(all_results: list[dict], decisions: dict | None) -> str:
             lines.append(f"- save-to-flag at {results['rows']:,} rows: median "
                          f"{latency['median']:.2f} s (min {latency['min']:.2f}, max "
                          f"{latency['max']:.2f}, {latency['saves']} saves, debounce "
-                         f"{latency['debounce']} s + stable_for {latency['stable_for']} s)")
+                         f"{latency['debounce']} s, stable_for {latency['stable_for']} s "
+                         "counted from the last event)")
     if decisions:
         lines.append(f"- decision rate: {decisions['decisions per minute']} per minute")
     return "\n".join(lines)
