@@ -177,6 +177,15 @@ def test_cells_without_r_in_default_namespace(tmp_path):
     assert_same_grid(write_book(tmp_path / "r.xlsx", rows), "S")
 
 
+def test_whitespace_after_cell_tag_name_kept(tmp_path):
+    # Valid XML that Excel does not write: a line break or tab right after "<c".
+    rows = ('<row r="2"><c\n r="A2"><v>120</v></c><c\tr="B2" t="s"><v>0</v></c>'
+            '<c r="C2"><v>7</v></c></row>')
+    path = write_book(tmp_path / "w.xlsx", rows)
+    assert_same_grid(path, "S")
+    assert stream_of(path, "S").read_head(5)[1][:3] == [120.0, "Order ID", 7.0]
+
+
 def test_merges_read_from_after_the_cells(tmp_path):
     extra = '<mergeCells count="2"><mergeCell ref="A1:B1"/><mergeCell ref="C2:C3"/>' \
             "</mergeCells>"

@@ -365,7 +365,10 @@ def block_rows(block: str, head: tuple[str, str], previous_row: int, shown: str,
 def fast_cells(block: str) -> list[tuple] | None:
     """Return the regex matches of every cell, or None when some cell has no match."""
     cells = FAST_CELL.findall(block)
-    if len(cells) != block.count("<c ") + block.count("<c>") + block.count("<c/"):
+    # XML allows any whitespace after the tag name; the regex takes only a space.
+    starts = (block.count("<c ") + block.count("<c>") + block.count("<c/")
+              + block.count("<c\n") + block.count("<c\t"))
+    if len(cells) != starts:
         return None
     if "<![CDATA[" in block:
         return None
