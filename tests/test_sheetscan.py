@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.xlsx.sheetscan import (
     FormulaCell,
+    last_value_row,
     needs_tree_scan,
     scan_cells_tree,
     scan_formulas,
@@ -60,3 +61,18 @@ def test_prefixed_namespace_located():
     assert needs_tree_scan(xml)
     assert formulas == {(5, 7): FormulaCell("E5*F5", None, False)}
     assert sixty == set()
+
+
+def test_last_value_row_cases():
+    assert last_value_row(sheet('<row r="5"><c r="B5"><v>1</v></c></row>'
+                                '<row r="9"><c r="C9" t="inlineStr"><is><t>x</t></is>'
+                                "</c></row>")) == 9
+    assert last_value_row(sheet('<row r="3"><c r="A3"/></row>')) == 0
+
+
+def test_last_value_row_past_cells_without_r():
+    # 60,000 cells without `r` after the last one with it: each tag is searched
+    # backwards once, not again from the end for every cell.
+    rows = "".join(f'<row><c t="s"><v>{n}</v></c></row>' for n in range(60_000))
+    xml = sheet('<row r="1"><c r="A1"><v>1</v></c></row>' + rows)
+    assert last_value_row(xml) == 1

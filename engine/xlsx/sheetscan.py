@@ -217,17 +217,19 @@ def check_extent(xml: bytes, name: str, shown: str) -> None:
 
 def last_value_row(xml: bytes) -> int:
     """Return the row of the last cell holding a value (rows are stored in order)."""
-    position = len(xml)
+    # Each tag keeps its own last position, so a tag that the sheet never holds is
+    # searched once rather than again from the end for every value.
+    found = {tag: xml.rfind(tag) for tag in (b"<v>", b"<v ", b"<is>")}
     while True:
-        found = max(xml.rfind(b"<v>", 0, position), xml.rfind(b"<v ", 0, position),
-                    xml.rfind(b"<is>", 0, position))
-        if found < 0:
+        tag = max(found, key=found.__getitem__)
+        position = found[tag]
+        if position < 0:
             return 0
-        start = xml.rfind(b"<c ", 0, found)
+        start = xml.rfind(b"<c ", 0, position)
         match = CELL_REF.match(xml, start) if start >= 0 else None
         if match:
             return int(match.group(2))
-        position = found
+        found[tag] = xml.rfind(tag, 0, position)
 
 
 def scan_formulas(xml: bytes) -> dict[tuple[int, int], FormulaCell]:
