@@ -60,8 +60,9 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     result.findings.extend(renderer.check())
 
     promised = collect_promised_dates(inputs.orders, inputs.payments)
+    held = {row.key for row in inputs.held if row.kind == "customers"}
     reminders, findings = plan_reminders(
-        rules, ledger, customers, result.as_of, sent, promised=promised
+        rules, ledger, customers, result.as_of, sent, promised=promised, held=held
     )
     result.findings.extend(findings)
     notices, findings = plan_salesperson_notices(

@@ -173,6 +173,19 @@ def test_missing_email_reported():
     )
 
 
+def test_held_customer_not_reported_missing():
+    order = invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2)
+    ledger = ledger_for([C1], [order], (), as_of=AS_OF)
+    sent = memory_send_ledger()
+
+    unknown = plan_reminders(make_rules(), ledger, {}, AS_OF, sent)
+    held = plan_reminders(make_rules(), ledger, {}, AS_OF, sent, held={"C001"})
+
+    assert unknown[0] == []
+    assert [finding.code for finding in unknown[1]] == ["mail-unknown-customer"]
+    assert held == ([], [])
+
+
 def test_thank_you_after_everything_paid():
     rules = make_rules(send_thank_you=True)
     order = invoice("O1", "C001", "100", AS_OF - dt.timedelta(days=10), 2)

@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -184,13 +184,15 @@ def plan_reminders(
     sent: SendLedger,
     *,
     promised: Mapping[str, dt.date] | None = None,
+    held: Collection[str] = (),
 ) -> tuple[list[Letter], list[Finding]]:
     """Return the reminder letters due on `as_of` and findings about missing data.
 
     `ledger` is the pass's ledger of open items (`accounts[customer_id].open_items`).
     `promised` maps order and invoice ids to promised payment dates from the payments
     sheet (see `collect_promised_dates`). Order rows' own promised dates are read from
-    the items.
+    the items. `held` names customers whose row could not be read. They get no
+    letter, and the finding on their row gives the reason.
     """
     letters: list[Letter] = []
     findings: list[Finding] = []
@@ -199,6 +201,9 @@ def plan_reminders(
         if not due:
             continue
         customer = customers.get(customer_id)
+        if customer is None and customer_id in held:
+            log.info("%s: customers row is held, so no reminder is planned", customer_id)
+            continue
         if customer is None:
             findings.append(
                 Finding(

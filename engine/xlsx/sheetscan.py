@@ -217,7 +217,7 @@ def check_extent(xml: bytes, name: str, shown: str) -> None:
 
 def last_value_row(xml: bytes) -> int:
     """Return the row of the last cell holding a value (rows are stored in order)."""
-    # Each tag keeps its own last position, so a tag that the sheet never holds is
+    # Each tag keeps its own last position, so a tag that the sheet never contains is
     # searched once rather than again from the end for every value.
     found = {tag: xml.rfind(tag) for tag in (b"<v>", b"<v ", b"<is>")}
     while True:
