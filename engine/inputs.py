@@ -213,8 +213,8 @@ class ReadMemo:
 
     The watcher runs a pass after every save, mostly of one workbook. Payments have no
     owned columns, so their records depend only on the file's bytes, the sheet's map,
-    the date window, the base currency and the customers' currencies; while all of
-    those are unchanged the last pass's records are used again instead of re-read.
+    the date window, the base currency and the customers' currencies. While all of
+    those are unchanged, the last pass's records are used again instead of re-read.
     """
 
     def __init__(self) -> None:

@@ -1,14 +1,17 @@
-"""What a pass keeps in memory: released row values and the garbage collector state."""
+"""What a pass keeps in memory: released row values, the garbage collector state, and
+the payments the watcher's passes reuse while their workbook stays the same."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+from decimal import Decimal
 
-from engine.inputs import read_inputs
+from engine.inputs import ReadMemo, read_inputs
 from engine.pipeline import collector_paused, run_pass
 from engine.project import Project
 from engine.workbook_map import load_workbook_map
+from engine.xlsx.patch import write_cells
 
 AS_OF = dt.date(2013, 6, 3)
 
@@ -55,3 +58,56 @@ def test_pass_leaves_nothing_frozen(demo_project):
 
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_unchanged_payments_reused(demo_project):
+    workbook_map = demo_map(demo_project)
+    memo = ReadMemo()
+    first, first_reads, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False,
+                                        memo=memo)
+    second, second_reads, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False,
+                                          memo=memo)
+
+    assert second.payments == first.payments
+    assert all(a is b for a, b in zip(second.payments, first.payments, strict=True))
+    assert second_reads["payments"] is first_reads["payments"]
+    # Orders and customers have owned columns, so they are read again each time.
+    assert second_reads["orders"] is not first_reads["orders"]
+    assert second.orders == first.orders
+
+
+def test_saved_payments_read_again(demo_project):
+    workbook_map = demo_map(demo_project)
+    memo = ReadMemo()
+    before, _, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False, memo=memo)
+    payments = demo_project / "workbooks" / "payments.xlsx"
+    write_cells(payments, "Payments", {(2, 5): Decimal("12.34")})
+
+    after, _, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False, memo=memo)
+
+    assert before.payments[0].amount == Decimal("75.21")
+    assert after.payments[0].amount == Decimal("12.34")
+    assert after.payments[1:] == before.payments[1:]
+
+
+def test_customer_currency_change_rereads_payments(demo_project):
+    workbook_map = demo_map(demo_project)
+    memo = ReadMemo()
+    inputs, _, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False, memo=memo)
+    kept_key = memo.kept["payments"].key
+    # A customer's currency is the default of its payments, so it is part of the key.
+    first = inputs.customers[0]
+    customers = demo_project / "workbooks" / "customers.xlsx"
+    other = "GBP" if first.currency == "CHF" else "CHF"
+    write_cells(customers, "Customers", {(first.ref.row, currency_column(customers)): other})
+
+    read_inputs(workbook_map, as_of=AS_OF, keep_values=False, memo=memo)
+
+    assert memo.kept["payments"].key != kept_key
+
+
+def currency_column(path) -> int:
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Customers")
+    return sheet.to_python()[0].index("Currency") + 1
