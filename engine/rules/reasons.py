@@ -121,9 +121,9 @@ class ReasonWriter:
     def customer_inputs(self, values: dict[str, Any], limit) -> CustomerInputs:
         """Return the recorded inputs as text for a customer's `values`.
 
-        Inputs that can differ between orders follow, in their place, as their text
-        for the customer's values ("" for order fields); `decision` replaces those
-        an order changes.
+        Inputs that can differ between orders keep their place, with the text of the
+        customer's values ("" for order fields). `decision` then replaces the ones an
+        order changes.
         """
         inputs = {name: str(values[name]) for name in self.per_customer}
         inputs["limit_how"] = limit.how

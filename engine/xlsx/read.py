@@ -230,7 +230,7 @@ def parse_grid(data: bytes, name: str, shown: str):
 def place_owned(header: Header, source: SourceMap, width: int) -> tuple[dict, dict]:
     """Find owned columns; a missing one goes right of everything used.
 
-    `width` is the rightmost column that holds a value anywhere in the sheet.
+    `width` is the rightmost column that contains a value anywhere in the sheet.
     """
     owned_columns: dict[str, int] = {}
     new_headers: dict[int, str] = {}

@@ -672,7 +672,7 @@ class RowPicker:
             self.slots.setdefault(column, []).append((True, name))
 
     def pick(self, cells: list[RawCell]) -> PickedRow | None:
-        """Return the row's values, or None when no mapped cell holds a value."""
+        """Return the row's values, or None when no mapped cell contains a value."""
         values = dict.fromkeys(self.names)
         owned = self.no_owned
         text = formulas = sixty = None
