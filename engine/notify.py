@@ -145,7 +145,7 @@ def smtp_settings(project):
 
 
 def deliver_with(workbook_map, settings, messages, sent, **options):
-    from engine.mail.deliver import deliver
+    from engine.mail.delivery import deliver
     from engine.mail.transport import make_transport
 
     transport = make_transport(workbook_map.outbox, settings)

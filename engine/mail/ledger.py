@@ -7,7 +7,7 @@ it becomes "uncertain", is reported, and is not sent again unless a single resen
 with the same Message-ID is configured. "queued" means it was never handed over.
 "failed" means the server rejected the letter with a 5xx reply. Its detail starts
 with the rejection code from `engine.mail.transport` (such as "rcpt-refused: ..."),
-which decides whether a later pass may try it again (see `engine.mail.deliver`).
+which decides whether a later pass may try it again (see `engine.mail.delivery`).
 """
 
 from __future__ import annotations
