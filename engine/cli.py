@@ -45,10 +45,10 @@ as_of_option = click.option(
 
 
 def configure_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
     handler: logging.Handler
     if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
         handler = RichHandler(show_path=False, rich_tracebacks=False)
         fmt = "%(message)s"
     else:

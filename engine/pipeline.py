@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
@@ -25,15 +26,11 @@ from engine.findings import EngineError, Finding, FindingLog
 from engine.pass_fingerprint import UnchangedCheck
 from engine.project import Project
 from engine.state import open_state
-from engine.writeback import (
-    SheetWrite,
-    changed_cells,
-    customer_figures,
-    drop_pending,
-    load_pending,
-    locked_finding,
-    store_pending,
-)
+
+if TYPE_CHECKING:
+    # engine.writeback loads openpyxl, which a pass that finds its input unchanged
+    # does not need, so the functions below import it when they run.
+    from engine.writeback import SheetWrite
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +182,6 @@ def _run_stages(
 ) -> PassResult:
     started = time.perf_counter()
     step = progress or (lambda name: None)
-    from engine.inputs import read_inputs
-    from engine.workbook_map import load_workbook_map
-
     given_rules = rules
     check = None
     if not dry_run:
@@ -195,6 +189,9 @@ def _run_stages(
         skipped = check.skip_if_unchanged(rules, as_of, started)
         if skipped is not None:
             return skipped
+    from engine.inputs import read_inputs
+    from engine.workbook_map import load_workbook_map
+
     if rules is None:
         step("rules")
         rules = load_rules(project)
@@ -432,6 +429,8 @@ def plan_writes(reads, decisions, ledger, customers, limits, as_of,
 
 
 def new_sheet_write(read) -> SheetWrite:
+    from engine.writeback import SheetWrite
+
     write = SheetWrite(read.path, read.source.sheet, read.shown_as, read.stamp)
     for column, header in read.new_headers.items():
         write.cells[(read.header_row, column)] = header
@@ -439,6 +438,8 @@ def new_sheet_write(read) -> SheetWrite:
 
 
 def plan_orders_write(read, decisions) -> SheetWrite:
+    from engine.writeback import changed_cells
+
     write = new_sheet_write(read)
     by_row = {row.ref.row: row for row in read.rows}
     for decision in decisions:
@@ -471,6 +472,8 @@ def approver_list(read, approvers):
 
 
 def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
+    from engine.writeback import changed_cells, customer_figures
+
     write = new_sheet_write(read)
     by_row = {customer.ref.row: customer for customer in customers.values()}
     for row in read.rows:
@@ -488,6 +491,7 @@ def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
 
 def apply_writes(state, result: PassResult) -> None:
     """Write each planned sheet; keep it pending when locked, drop it when changed."""
+    from engine.writeback import drop_pending, locked_finding, store_pending
     from engine.xlsx.patch import FileChanged, FileLocked, write_cells
 
     for write in result.planned_writes:
@@ -533,6 +537,8 @@ def flush_pending(project: Project) -> PassResult:
 
 def flush_into(result: PassResult, state) -> None:
     """Apply the pending writes in `state`, then close it."""
+    from engine.writeback import drop_pending, load_pending
+
     try:
         for write, _owner in load_pending(state):
             result.planned_writes.append(write)

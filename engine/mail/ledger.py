@@ -17,9 +17,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.mail.letter import Letter
 from engine.state import ensure_schema
+
+if TYPE_CHECKING:
+    from engine.mail.letter import Letter
 
 QUEUED = "queued"
 SENDING = "sending"
