@@ -87,7 +87,10 @@ def store(workbook_map: WorkbookMap, raw: bytes | None) -> None:
         os.replace(temporary, target)
     except OSError as exc:
         log.debug("workbook map cache %s not written: %s", target, exc)
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder is missing or is not a folder
 
 
 def encode_map(workbook_map: WorkbookMap) -> dict:
