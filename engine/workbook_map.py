@@ -2,6 +2,7 @@
 
 `rules/workbooks.yaml` is edited by finance, so every fault is reported with its
 `file:line:column` and the fix, and all faults of the file are reported at once.
+The checks are in `engine.workbook_map_check`, which imports ruamel.yaml and Babel.
 """
 
 from __future__ import annotations
@@ -171,7 +172,10 @@ def load_workbook_map(path: Path, root: Path) -> WorkbookMap:
 
 
 def read_map_bytes(path: Path, root: Path) -> bytes | None:
-    """Return the map file's bytes, or None when it cannot be read (the checks say why)."""
+    """Return the map file's bytes, or None when it cannot be read.
+
+    The checks then report the missing or unreadable file.
+    """
     try:
         return path.read_bytes()
     except OSError:

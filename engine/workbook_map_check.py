@@ -1,7 +1,7 @@
 """Reading and checking `rules/workbooks.yaml` into a `WorkbookMap`.
 
-Every fault is collected with its `file:line:column` and the fix, so finance sees
-all faults of the file at once.
+Every fault is collected with its `file:line:column` and the fix, so all faults of
+the file are reported at once.
 """
 
 from __future__ import annotations

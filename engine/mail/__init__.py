@@ -54,7 +54,26 @@ _EXPORTS = {
     "make_transport": "transport",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DeliveryReport",
+    "DigestData",
+    "Letter",
+    "LetterItem",
+    "LetterRenderer",
+    "OutboxTransport",
+    "SendLedger",
+    "SmtpSettings",
+    "SmtpTransport",
+    "build_manager_digest",
+    "build_salesperson_digests",
+    "collect_promised_dates",
+    "deliver",
+    "load_smtp_settings",
+    "make_transport",
+    "plan_reminders",
+    "plan_salesperson_notices",
+    "plan_thank_you_notes",
+]
 
 
 def __getattr__(name: str):
