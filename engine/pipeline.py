@@ -218,7 +218,14 @@ def _run_stages(
         customers=len(inputs.customers),
         held=len(inputs.held),
     )
-    result.previous = {order.order_id: (order.status, order.reason) for order in inputs.orders}
+    # Most orders show one of a few (status, reason) pairs, so equal pairs share a tuple.
+    pairs: dict[tuple, tuple] = {}
+    result.previous = {
+        order.order_id: pairs.setdefault((order.status, order.reason),
+                                         (order.status, order.reason))
+        for order in inputs.orders
+    }
+    del pairs
     changes, incomplete = review_inputs(rules, inputs, workbook_map)
     result.findings.extend(incomplete.findings)
 
@@ -248,13 +255,20 @@ def _run_stages(
     result.counts["decided"] = len(decisions)
 
     step("write back")
-    result.planned_writes = plan_writes(
-        reads, decisions, ledger, figures_known(customers, inputs, incomplete), limits,
-        as_of, approvers=rules.approvers)
+    # The orders sheet is planned and written before the customers sheet is planned,
+    # because its flags are what a person who just saved the workbook waits for.
+    orders_writes = plan_writes(reads, decisions, None, {}, limits, as_of,
+                                approvers=rules.approvers, kinds=("orders",))
     state = None if dry_run else open_state(workbook_map.state)
     try:
         if not dry_run:
-            apply_writes(state, result)
+            apply_writes(state, result, orders_writes)
+        customers_writes = plan_writes(
+            reads, decisions, ledger, figures_known(customers, inputs, incomplete),
+            limits, as_of, kinds=("customers",))
+        result.planned_writes = orders_writes + customers_writes
+        if not dry_run:
+            apply_writes(state, result, customers_writes)
             record_decisions(state, decisions, as_of)
 
             step("report")
@@ -413,17 +427,17 @@ STATUS_FILLS = {"APPROVED": "FFC6EFCE", "BLOCKED": "FFFFC7CE", "HELD": "FFFFEB9C
 
 
 def plan_writes(reads, decisions, ledger, customers, limits, as_of,
-                approvers=()) -> list[SheetWrite]:
-    """Return the owned cells that differ from the sheets, per sheet."""
+                approvers=(), kinds=("orders", "customers")) -> list[SheetWrite]:
+    """Return the owned cells that differ from the sheets, per sheet of `kinds`."""
     writes: list[SheetWrite] = []
     orders_read = reads.get("orders")
-    if orders_read is not None:
+    if orders_read is not None and "orders" in kinds:
         write = plan_orders_write(orders_read, decisions)
         if orders_read.source.override_dropdown and write.cells:
             write.validation = approver_list(orders_read, approvers)
         writes.append(write)
     customers_read = reads.get("customers")
-    if customers_read is not None:
+    if customers_read is not None and "customers" in kinds:
         writes.append(plan_customers_write(customers_read, ledger, customers, limits, as_of))
     return [write for write in writes if write.cells]
 
@@ -441,10 +455,8 @@ def plan_orders_write(read, decisions) -> SheetWrite:
     from engine.writeback import changed_cells
 
     write = new_sheet_write(read)
-    by_row = {row.ref.row: row for row in read.rows}
     for decision in decisions:
-        row = by_row.get(decision.ref.row)
-        current = row.owned if row is not None else {}
+        current = read.owned_at(decision.ref.row)
         new = {"status": decision.status, "reason": decision.reason}
         write.cells.update(
             changed_cells(decision.ref.row, read.owned_columns, current, new,
@@ -489,12 +501,16 @@ def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
     return write
 
 
-def apply_writes(state, result: PassResult) -> None:
-    """Write each planned sheet; keep it pending when locked, drop it when changed."""
+def apply_writes(state, result: PassResult, writes: list[SheetWrite] | None = None) -> None:
+    """Write each sheet of `writes` (default: `result.planned_writes`).
+
+    A locked sheet's cells are kept pending in `state`; a sheet saved during the pass
+    is not written, and the pass is run again.
+    """
     from engine.writeback import drop_pending, locked_finding, store_pending
     from engine.xlsx.patch import FileChanged, FileLocked, write_cells
 
-    for write in result.planned_writes:
+    for write in result.planned_writes if writes is None else writes:
         try:
             stamp = write_cells(
                 write.path, write.sheet, write.cells,
