@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from types import MappingProxyType
 
 from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
 from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
-from engine.xlsx.read import SheetRead, SheetRow, open_sheet
+from engine.xlsx.read import KeptRows, SheetRead, SheetRow, open_sheet
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,6 @@ log = logging.getLogger(__name__)
 FLOAT_CACHE_SIZE = 200_000
 FLOAT_AMOUNTS: dict[float, Decimal] = {}
 NONE: frozenset[str] = frozenset()
-NO_VALUES: Mapping[str, object] = MappingProxyType({})
 
 class RowValues:
     """Typed values of one row; problems are collected instead of raised."""
@@ -308,12 +305,14 @@ def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: 
               base_currency: str, *, keep_values: bool) -> list[Finding]:
     """Type each row of `read` as it is read; return the problems found in its values.
 
-    Without `keep_values`, a kept row holds only its reference and owned values, and
-    a sheet without owned columns keeps no rows.
+    Without `keep_values`, only the row numbers and owned values are kept (see
+    KeptRows), and a sheet without owned columns keeps no rows.
     """
     problems: list[Finding] = []
-    kept: list[SheetRow] = []
+    kept: list[SheetRow] | KeptRows = []
     keep_rows = keep_values or bool(read.source.owned)
+    if not keep_values and read.source.owned:
+        kept = KeptRows(read.shown_as, read.source.sheet, tuple(read.source.owned))
     customers = read.source.kind == "customers"
     for row in read.take_rows():
         values = RowValues(read, row)
@@ -325,8 +324,6 @@ def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: 
             record = build(values, currencies, base_currency)
         collect(inputs, problems, values, record, target)
         if keep_rows:
-            if not keep_values:
-                row.values = NO_VALUES
             kept.append(row)
     read.rows = kept
     return problems

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+from array import array
 from collections.abc import Container, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -57,6 +58,53 @@ class SheetRow:
     held: list[Finding] | tuple[()] = ()
 
 
+# The mapped values of kept rows once the records are typed.
+NO_VALUES: Mapping[str, object] = MappingProxyType({})
+
+
+class KeptRows:
+    """The rows a pass keeps for its write-back: row numbers, and owned values.
+
+    A SheetRow with its RowRef costs about 150 bytes, so at a million rows the
+    numbers are kept in an array instead, and owned values only for the rows that
+    show any. Iterating yields SheetRows without their mapped values.
+    """
+
+    def __init__(self, shown: str, sheet: str, owned_names: tuple[str, ...]):
+        self.shown = shown
+        self.sheet = sheet
+        self.numbers = array("i")
+        self.owned: dict[int, Mapping[str, object]] = {}
+        # Every row without owned values shares this all-None mapping.
+        self.no_owned: Mapping[str, object] = MappingProxyType(
+            dict.fromkeys(owned_names))
+
+    def append(self, row: SheetRow) -> None:
+        number = row.ref.row
+        self.numbers.append(number)
+        owned = row.owned
+        if owned and any(value is not None for value in owned.values()):
+            self.owned[number] = owned
+
+    def owned_at(self, number: int) -> Mapping[str, object]:
+        """Return the owned values now in row `number` (all None when it shows none)."""
+        return self.owned.get(number, self.no_owned)
+
+    def row(self, number: int) -> SheetRow:
+        return SheetRow(RowRef(self.shown, self.sheet, number), NO_VALUES,
+                        self.owned_at(number))
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index: int) -> SheetRow:
+        return self.row(self.numbers[index])
+
+    def __iter__(self) -> Iterator[SheetRow]:
+        for number in self.numbers:
+            yield self.row(number)
+
+
 @dataclass
 class SheetRead:
     source: SourceMap
@@ -68,10 +116,13 @@ class SheetRead:
     columns: dict[str, int]  # mapped field -> 1-based column
     owned_columns: dict[str, int]  # owned field -> 1-based column
     new_headers: dict[int, str]  # column -> header the writer adds in header_row
-    rows: list[SheetRow]
+    rows: list[SheetRow] | KeptRows
     findings: list[Finding]
     # The rows not read yet (open_sheet); take_rows yields them once.
     pending: Iterator[SheetRow] | None = None
+    # Owned values by row number, built by owned_at when `rows` is a list.
+    owned_index: dict[int, Mapping[str, object]] | None = field(default=None,
+                                                                repr=False)
 
     def take_rows(self) -> Iterator[SheetRow]:
         """Yield the data rows as they are read; the findings are complete after."""
@@ -80,6 +131,14 @@ class SheetRead:
             return
         pending, self.pending = self.pending, None
         yield from pending
+
+    def owned_at(self, number: int) -> Mapping[str, object]:
+        """Return the owned values now in row `number`; empty for a row not kept."""
+        if isinstance(self.rows, KeptRows):
+            return self.rows.owned_at(number)
+        if self.owned_index is None:
+            self.owned_index = {row.ref.row: row.owned for row in self.rows}
+        return self.owned_index.get(number, NO_OWNED)
 
 
 def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
