@@ -66,7 +66,14 @@ from engine.xlsx.patch_package import (
     shared_strings,
 )
 from engine.xlsx.patch_parts import full_calc_part, styled_cells, table_parts
-from engine.xlsx.patch_scan import SheetScan, is_unchanged, refusals, scan_sheet
+from engine.xlsx.patch_scan import (
+    MAX_ROW,
+    SheetLayout,
+    SheetScan,
+    is_unchanged,
+    refusals,
+    scan_sheet,
+)
 from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
 from engine.xlsx.validation import ListValidation, with_validation
 
@@ -84,7 +91,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_ROW = 1_048_576
 MAX_COLUMN = 16_384
 TEMP_PREFIX = ".~arrears-guard-"
 COMPRESS_LEVEL = 6
@@ -366,6 +372,93 @@ def _patched_sheet(
     chunks: Iterable[bytes], scan: SheetScan, sheet_part: SheetPart, plan: _Plan
 ) -> Iterator[bytes]:
     """Yield the sheet XML with written rows replaced, in batches for the compressor."""
+    if scan.layout is not None:
+        return _spliced_sheet(chunks, scan.layout, scan, sheet_part, plan)
+    return _split_and_patched_sheet(chunks, scan, sheet_part, plan)
+
+
+class _Cursor:
+    """Bytes of a chunk stream taken in order, up to given offsets."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._chunk = b""
+        self._start = 0  # offset of self._chunk in the stream
+
+    def take(self, stop: int) -> Iterator[bytes]:
+        """Yield the bytes from the current offset up to `stop` (None: to the end)."""
+        while True:
+            end = self._start + len(self._chunk)
+            if stop is not None and stop <= end:
+                cut = stop - self._start
+                if cut:
+                    yield self._chunk[:cut]
+                self._chunk, self._start = self._chunk[cut:], stop
+                return
+            if self._chunk:
+                yield self._chunk
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                if stop is not None:
+                    raise SheetSyntaxError("the sheet part is shorter than when it was read")
+                self._chunk = b""
+                return
+            self._chunk, self._start = chunk, end
+
+
+def _spliced_sheet(
+    chunks: Iterable[bytes], layout: SheetLayout, scan: SheetScan, sheet_part: SheetPart,
+    plan: _Plan,
+) -> Iterator[bytes]:
+    """Yield the patched sheet XML, splicing at the offsets the read pass recorded.
+
+    The bytes equal those of `_split_and_patched_sheet`, which splits the sheet into
+    rows again instead.
+    """
+    context = scan.context(sheet_part.date1904)
+    targets = plan.targets
+    cursor = _Cursor(chunks)
+    batch: list[bytes] = []
+    size = 0
+    index = 0
+
+    def row_writes(number: int) -> dict[int, CellWrite]:
+        nonlocal index
+        writes = {}
+        while index < len(targets) and targets[index][0] == number:
+            writes[targets[index][1]] = as_write(plan.cells[targets[index]])
+            index += 1
+        return writes
+
+    def pieces() -> Iterator[bytes]:
+        yield _widen_dimension(b"".join(cursor.take(layout.head_end)), plan)
+        for start, stop, number in layout.triples():
+            yield from cursor.take(start)
+            writes = row_writes(number)
+            if stop < 0:
+                if any(w.value is not None or w.style is not None for w in writes.values()):
+                    yield _rewrite_row(new_row_xml(number, context), number, writes, context)
+                continue
+            yield _rewrite_row(b"".join(cursor.take(stop)), number, writes, context)
+        if plan.validation is None:
+            yield from cursor.take(None)
+            return
+        yield from cursor.take(layout.tail_start)
+        tail = b"".join(cursor.take(None))
+        yield with_validation(tail, context.prefix, plan.validation)
+
+    for data in pieces():
+        batch.append(data)
+        size += len(data)
+        if size >= _WRITE_BATCH:
+            yield b"".join(batch)
+            batch, size = [], 0
+    yield b"".join(batch)
+
+
+def _split_and_patched_sheet(
+    chunks: Iterable[bytes], scan: SheetScan, sheet_part: SheetPart, plan: _Plan
+) -> Iterator[bytes]:
     context = scan.context(sheet_part.date1904)
     targets = plan.targets
     batch: list[bytes] = []

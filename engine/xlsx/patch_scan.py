@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -32,6 +33,8 @@ from engine.xlsx.patch_package import SheetPart, TableArea, parse_range
 from engine.xlsx.patch_stream import RowSpan, SheetHead, Tail, split_sheet
 
 Area = tuple[int, int, int, int]
+
+MAX_ROW = 1_048_576
 
 _COL = re.compile(rb"<(?:[\w.-]+:)?col\s([^>]*)>")
 _ATTRIBUTE = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
@@ -70,13 +73,75 @@ class SheetScan:
     shared_masters: dict[str, str] = field(default_factory=dict)
     cells: dict[tuple[int, int], CellState] = field(default_factory=dict)
     has_formulas: bool = False  # any cell of the sheet holds a formula
+    # Where the write pass splices, as byte offsets into the uncompressed sheet XML,
+    # or None when the split pieces are not the sheet's own bytes (an empty
+    # <sheetData/> is split as a start and end tag). See `SheetLayout`.
+    layout: SheetLayout | None = None
 
     def context(self, date1904: bool) -> RowContext:
         return RowContext(self.namespace_decls, self.prefix, date1904, self.column_styles)
 
 
+@dataclass(slots=True)
+class SheetLayout:
+    """Byte offsets of the sheet XML that a write replaces or inserts at.
+
+    `splices` contains one (start, stop, row) triple per written row, in the order the
+    write meets them: the row's `<row>` element is bytes start to stop, and a row the
+    sheet lacks is inserted at start with stop -1. With it, the write pass copies the
+    bytes between splices without splitting the sheet into rows a second time.
+    """
+
+    head_end: int = 0  # the head is bytes 0 to head_end, up to <sheetData>
+    tail_start: int = -1  # offset of </sheetData>
+    splices: array = field(default_factory=lambda: array("q"))
+
+    def add(self, start: int, stop: int, row: int) -> None:
+        self.splices.extend((start, stop, row))
+
+    def triples(self) -> Iterator[tuple[int, int, int]]:
+        splices = self.splices
+        for at in range(0, len(splices), 3):
+            yield splices[at], splices[at + 1], splices[at + 2]
+
+
+class _Counted:
+    """The chunks of a stream, counting their bytes as they pass."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = chunks
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.size += len(chunk)
+            yield chunk
+
+
+def _add_splices(
+    layout: SheetLayout, targets: Sequence[tuple[int, int]], index: int, start: int,
+    stop: int, number: int,
+) -> int:
+    """Record the splices of the rows met at `start`, as the write pass takes them.
+
+    Target rows before `number` that were not met are new rows inserted at `start`,
+    and the targets of row `number` rewrite bytes start to stop. Returns the index of
+    the first target left.
+    """
+    while index < len(targets) and targets[index][0] < number:
+        row = targets[index][0]
+        layout.add(start, -1, row)
+        while index < len(targets) and targets[index][0] == row:
+            index += 1
+    if stop >= 0 and index < len(targets) and targets[index][0] == number:
+        layout.add(start, stop, number)
+        while index < len(targets) and targets[index][0] == number:
+            index += 1
+    return index
+
+
 def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> SheetScan:
-    """Read the sheet once, recording target cells, formula ranges and merges.
+    """Read the sheet once, recording target cells, formula ranges, merges and layout.
 
     `targets` must be sorted. Rows are expected in ascending order, as the file
     format requires.
@@ -85,8 +150,16 @@ def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> S
     context = None
     tail = []
     index = 0
-    for piece in split_sheet(chunks):
+    layout = SheetLayout()
+    spliced = 0  # index of the first target the layout has not placed yet
+    offset = 0
+    counted = _Counted(chunks)
+    for piece in split_sheet(counted):
+        start = offset
+        offset += len(piece.data)
         if isinstance(piece, RowSpan):
+            if spliced < len(targets) and targets[spliced][0] <= piece.number:
+                spliced = _add_splices(layout, targets, spliced, start, offset, piece.number)
             while index < len(targets) and targets[index][0] < piece.number:
                 index += 1
             columns = []
@@ -99,8 +172,14 @@ def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> S
             scan.namespace_decls = piece.namespace_decls
             scan.column_styles = _column_styles(piece.data)
             context = scan.context(False)
+            layout.head_end = offset
         elif isinstance(piece, Tail):
+            if not tail:
+                layout.tail_start = start
+                spliced = _add_splices(layout, targets, spliced, start, -1, MAX_ROW + 1)
             tail.append(piece.data)
+    if offset == counted.size and layout.tail_start >= 0:
+        scan.layout = layout
     scan.merged = [
         area
         for ref in _MERGE_CELL.findall(b"".join(tail))
