@@ -59,7 +59,7 @@ def configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("watchdog", "matplotlib", "PIL", "asyncio"):
+    for noisy in ("watchdog", "PIL", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

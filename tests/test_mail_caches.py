@@ -28,7 +28,7 @@ def aging(amount: int) -> list[dict]:
 
 @pytest.fixture
 def drawn(monkeypatch) -> list[str]:
-    """Record each chart drawn, with a stand-in for the matplotlib drawing."""
+    """Record each chart drawn, with a stand-in for the Pillow drawing."""
     calls: list[str] = []
 
     def draw(rows, currency):

@@ -10,8 +10,8 @@ carries the aging chart as an inline PNG (a `cid:` related part).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.findings import Finding
+from engine.mail import chart
 from engine.mail.formatting import round_money
 from engine.mail.letter import DIGEST, NOTICE, Letter
 from engine.mail.render import LetterRenderer
@@ -142,42 +143,28 @@ def limit_watch(data: DigestData, threshold: Decimal) -> list[dict[str, Any]]:
 
 def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
     """Draw a stacked bar chart of aging buckets per salesperson as PNG bytes."""
-    # The Agg canvas renders without a display and without pyplot's global state.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 0.6 * max(len(aging), 1) + 1.6), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    names = [row["salesperson"] for row in aging]
-    left = [0.0] * len(aging)
-    for bucket, label in zip(BUCKETS, BUCKET_LABELS):
-        values = [float(row[bucket]) for row in aging]  # float only for drawing
-        axes.barh(names, values, left=left, label=label)
-        left = [start + value for start, value in zip(left, values)]
-    axes.set_xlabel(f"Outstanding ({currency})")
-    axes.invert_yaxis()
-    axes.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return chart.aging_chart_png(aging, BUCKETS, BUCKET_LABELS, currency)
 
 
 def _chart_key(aging: list[dict[str, Any]], currency: str) -> str:
-    """Return a SHA-256 over the chart's data, its drawing code and matplotlib's version."""
+    """Return a SHA-256 over the chart's data, its drawing module and Pillow's version."""
     try:
-        matplotlib_version = version("matplotlib")
+        pillow_version = version("pillow")
     except PackageNotFoundError:
-        matplotlib_version = ""
-    code = aging_chart_png.__code__
+        pillow_version = ""
     data = [
         [row["salesperson"], *(str(row[bucket]) for bucket in BUCKETS)] for row in aging
     ]
-    text = json.dumps([data, currency, matplotlib_version, repr(code.co_consts)])
+    text = json.dumps([data, currency, BUCKET_LABELS, pillow_version])
     digest = hashlib.sha256(text.encode("utf-8"))
-    digest.update(code.co_code)
+    digest.update(_chart_code())
     return digest.hexdigest()
+
+
+@functools.cache
+def _chart_code() -> bytes:
+    """Return the drawing module's source, so an edit to it draws the chart again."""
+    return Path(chart.__file__).read_bytes()
 
 
 def cached_aging_chart(
@@ -185,8 +172,7 @@ def cached_aging_chart(
 ) -> bytes:
     """Return the aging chart PNG, drawn only when its data changed since the last one.
 
-    Drawing imports matplotlib and took about a second for 40 salespeople, and the
-    aging is often unchanged between passes. The last chart is kept in `cache_dir`.
+    The aging is often unchanged between passes, so the last chart is reused. The last chart is kept in `cache_dir`.
     """
     if cache_dir is None:
         return aging_chart_png(aging, currency)
