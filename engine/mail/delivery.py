@@ -2,10 +2,11 @@
 
 For each letter: skip it when the ledger already has it, let the pipeline re-read
 payments (`recheck`), connect, record "sending" with the message bytes, hand it
-over, record the outcome. A crash between the two records leaves "sending", which
-the next run reports as uncertain instead of sending the letter again. The one
-exception is the optional single resend of an uncertain letter, with the same
-Message-ID.
+over, record the outcome. A "sent" outcome is recorded in the same transaction as
+the next letter's "sending", which saves one synchronous commit per letter. A crash
+between the two records leaves "sending", which the next run reports as uncertain
+instead of sending the letter again. The one exception is the optional single resend
+of an uncertain letter, with the same Message-ID.
 
 A letter the server rejected with a 5xx reply is recorded "failed", reported as a
 finding (so the digest lists it under failures) and never counted as sent. No rule
@@ -71,6 +72,11 @@ class _Run:
         self.ledger = ledger
         self.report = report
         self.stopped = False
+        # A letter handed over successfully is recorded "sent" in the transaction
+        # that records the next letter "sending", or by `record_sent` at the end.
+        # A crash before then leaves it "sending", which the next run reports as
+        # uncertain, the same as a crash just after the hand-over.
+        self.unrecorded: list[status.Outcome] = []
 
     def stop(self, where: str, result: SendResult) -> None:
         """Stop the run with one alert when only a settings change helps."""
@@ -91,7 +97,8 @@ class _Run:
             self._not_handed_over(letter, failure)
             return
         raw = serialize(message)
-        self.ledger.begin(letter, str(message["Message-ID"]), raw)
+        self.ledger.begin(letter, str(message["Message-ID"]), raw, self.unrecorded)
+        self.unrecorded = []
         name = outbox_name(
             letter.kind,
             letter.level,
@@ -119,10 +126,19 @@ class _Run:
                 )
             )
 
+    def record_sent(self) -> None:
+        """Record the letters handed over since the last "sending" record as sent."""
+        while self.unrecorded:
+            sent = self.unrecorded[0]
+            self.ledger.finish(sent.key, sent.status, sent.detail)
+            del self.unrecorded[0]
+
     def _record(self, letter: Letter, result: SendResult) -> None:
         key = letter.key
+        if result.status != outcome.SENT:
+            self.record_sent()
         if result.status == outcome.SENT:
-            self.ledger.finish(key, status.SENT, result.detail)
+            self.unrecorded.append(status.Outcome(key, status.SENT, result.detail))
             self.report.sent.append(letter)
             if result.code == outcome.RCPT_REFUSED:
                 self.report.findings.append(
@@ -152,6 +168,7 @@ class _Run:
         raw = self.ledger.message_bytes(entry.key)
         if raw is None or self.transport.connect() is not None:
             return
+        self.record_sent()
         self.ledger.begin_resend(entry.key)
         name = outbox_name(
             entry.kind,
@@ -300,6 +317,7 @@ def deliver(
                 if entry.attempts < 2:
                     run.resend(entry)
     finally:
+        run.record_sent()
         transport.close()
     return report
 
@@ -334,6 +352,9 @@ def _deliver_one(
 
 
 def _already_handed_over(run: _Run, letter: Letter) -> bool:
+    if any(sent.key == letter.key for sent in run.unrecorded):
+        run.report.already_sent.append(letter)
+        return True
     entry = run.ledger.entry(letter.key)
     if entry is None or entry.status in (status.QUEUED, status.FAILED):
         return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,6 +73,15 @@ class LedgerEntry:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Result of one hand-over, to be recorded as the letter's status."""
+
+    key: str
+    status: str
+    detail: str = ""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -98,9 +107,20 @@ class SendLedger:
 
     # Recording
 
-    def begin(self, letter: Letter, message_id: str, message: bytes) -> None:
-        """Record a letter as "sending" with its bytes, before it is handed over."""
+    def begin(
+        self,
+        letter: Letter,
+        message_id: str,
+        message: bytes,
+        outcomes: Sequence[Outcome] = (),
+    ) -> None:
+        """Record a letter as "sending" with its bytes, before it is handed over.
+
+        `outcomes` of earlier hand-overs are recorded in the same transaction, which
+        saves one synchronous commit per letter.
+        """
         with self._transaction():
+            self._record_outcomes(outcomes)
             self.conn.execute(
                 "INSERT INTO mail_letters (key, kind, recipient_id, level, as_of,"
                 " message_id, status, attempts, message, updated_at)"
@@ -137,10 +157,16 @@ class SendLedger:
     def finish(self, key: str, status: str, detail: str = "") -> None:
         """Record the outcome of a hand-over: sent, uncertain, queued or failed."""
         with self._transaction():
-            self.conn.execute(
-                "UPDATE mail_letters SET status = ?, detail = ?, updated_at = ? WHERE key = ?",
-                (status, detail, _now(), key),
-            )
+            self._record_outcomes([Outcome(key, status, detail)])
+
+    def _record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self.conn.executemany(
+            "UPDATE mail_letters SET status = ?, detail = ?, updated_at = ? WHERE key = ?",
+            [
+                (outcome.status, outcome.detail, _now(), outcome.key)
+                for outcome in outcomes
+            ],
+        )
 
     def mark_interrupted(self) -> list[LedgerEntry]:
         """Turn letters left "sending" by an interrupted run into "uncertain"; return them."""
