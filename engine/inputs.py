@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -196,7 +197,7 @@ def text_of(value: object) -> str | None:
 
 @dataclass(slots=True)
 class KeptSheet:
-    """The typed rows of one sheet without owned columns, as the last pass read them."""
+    """The typed rows of one sheet as the last pass read them (or the engine wrote them)."""
 
     key: tuple
     read: SheetRead
@@ -205,17 +206,124 @@ class KeptSheet:
     problems: list[Finding]
 
 
-class ReadMemo:
-    """Typed rows of sheets the engine never writes, reused while their bytes are the same.
+# Rows whose records TypedRows keeps, at most, so a watcher on a sheet near Excel's
+# row limit does not hold a second copy of its raw values between passes.
+MAX_TYPED_ROWS = 250_000
 
-    The watcher runs a pass after every save, mostly of one workbook. Payments have no
-    owned columns, so their records depend only on the file's bytes, the sheet's map,
-    the date window, the base currency and the customers' currencies. While all of
-    those are unchanged, the last pass's records are used again instead of re-read.
+
+class TypedRows:
+    """Records typed from a sheet's rows by the last pass, by row number.
+
+    A row whose raw and owned values equal those of the same row in the last pass
+    (the same types too, and no float zero, whose sign == ignores) gets the same
+    record without being typed again. The key contains everything else a record
+    depends on: the file, the sheet's map, the date window, the workbook's date
+    system, the base currency and the customers' currencies.
     """
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+        self.rows: dict[int, tuple] = {}
+        self.next_rows: dict[int, tuple] = {}
+
+    def builder(self, build):
+        """Wrap `build` so it reuses a kept record for a row with the same values."""
+        self.next_rows = {}  # a read that failed may have left rows here
+        rows, next_rows = self.rows, self.next_rows
+
+        def build_or_reuse(values: RowValues, *args):
+            row = values.row
+            if row.held:
+                return build(values, *args)
+            raw = tuple(row.values.values())
+            owned = tuple(row.owned.values())
+            if 0.0 in raw or 0.0 in owned:
+                return build(values, *args)
+            types = tuple(map(type, raw))
+            number = row.ref.row
+            kept = rows.get(number)
+            if kept is not None and kept[0] == raw and kept[1] == types \
+                    and kept[2] == owned:
+                next_rows[number] = kept
+                return kept[3]
+            record = build(values, *args)
+            if record is not None and not values.problems \
+                    and len(next_rows) < MAX_TYPED_ROWS:
+                next_rows[number] = (raw, types, owned, record)
+            return record
+
+        return build_or_reuse
+
+    def finish(self) -> None:
+        """Keep the records of this read for the next one, dropping rows not read."""
+        self.rows, self.next_rows = self.next_rows, {}
+
+
+class ReadMemo:
+    """Typed rows of unchanged sheets, reused by the next pass instead of read again.
+
+    The watcher runs a pass after every save, mostly of one workbook. A sheet's records
+    depend only on the file's bytes, the sheet's map, the date window, the base
+    currency and the customers' currencies. While all of those are unchanged, the last
+    pass's records are used again. The engine's own write of owned cells changes the
+    bytes but no record, so `wrote` moves the kept sheet to the new bytes and owned
+    values. Of the sheets with owned columns only the customers sheet is kept: the
+    orders sheet is the one staff save, and keeping the largest sheet between passes
+    would rarely save a read.
+    """
+
+    OWNED_KINDS = ("customers",)
 
     def __init__(self) -> None:
         self.kept: dict[str, KeptSheet] = {}
+        self.typed: dict[str, TypedRows] = {}
+
+    def typed_rows(self, kind: str, key: tuple) -> TypedRows:
+        """Return the last pass's records of `kind` by row, emptied when `key` changed."""
+        typed = self.typed.get(kind)
+        if typed is None or typed.key != key:
+            typed = self.typed[kind] = TypedRows(key)
+        return typed
+
+    def keeps(self, source, keep_values: bool) -> bool:
+        """Return True when the memo can keep the sheet of `source`."""
+        if not source.owned:
+            return True
+        # Owned values are updated after a write only in KeptRows (no raw values).
+        return source.kind in self.OWNED_KINDS and not keep_values
+
+    def wrote(self, path: Path, sheet: str, cells: Mapping, stamp: FileStamp) -> None:
+        """Move the kept sheet at `path` to the bytes and owned values the engine wrote.
+
+        A written value is kept as written. The next read would see it as the cell
+        stores it (a float for a Decimal), and `engine.writeback.same_value` counts
+        both as the same value. A write that adds headers drops the kept sheet.
+        """
+        for kind, kept in list(self.kept.items()):
+            read = kept.read
+            if read.path != path or read.source.sheet != sheet:
+                continue
+            if read.new_headers or not isinstance(read.rows, KeptRows):
+                del self.kept[kind]
+                continue
+            names = {column: name for name, column in read.owned_columns.items()}
+            changed: dict[int, dict[str, object]] = {}
+            for (row, column), value in cells.items():
+                name = names.get(column)
+                if name is None or row == read.header_row:
+                    del self.kept[kind]
+                    break
+                owned = changed.setdefault(row, dict(read.rows.owned_at(row)))
+                owned[name] = getattr(value, "value", value)
+            else:
+                for row, owned in changed.items():
+                    # KeptRows keeps only the rows that show an owned value.
+                    if any(value is not None for value in owned.values()):
+                        read.rows.owned[row] = owned
+                    else:
+                        read.rows.owned.pop(row, None)
+                read.stamp = stamp
+                kept.key = (kept.key[0], stamp.sha256, *kept.key[2:])
 
     def key_for(self, path: Path, source, currencies: dict[str, str], base_currency: str,
                 keep_values: bool) -> tuple[tuple, FileStamp] | None:
@@ -252,7 +360,8 @@ def read_inputs(
     instead of after today. Without `keep_values`, each returned row keeps only its
     reference and owned values, and sheets without owned columns keep no rows, so a
     pass does not carry the raw cells of every row past this point. With a `memo`,
-    sheets without owned columns whose inputs are unchanged are not read again.
+    sheets the memo keeps (see `ReadMemo`) whose inputs are unchanged are not read
+    again.
     """
     if as_of is not None:
         wmap = wmap.for_date(as_of)
@@ -269,24 +378,34 @@ def read_inputs(
             continue
         source, path = wmap.sources[kind], wmap.source_path(kind)
         keyed = None
-        if memo is not None and not source.owned:
+        if memo is not None and memo.keeps(source, keep_values):
             keyed = memo.key_for(path, source, currencies, wmap.base_currency, keep_values)
             read = None
             if keyed is not None:
                 read = memo.reuse(kind, *keyed, inputs, target)
             if read is not None:
+                if kind == "customers":
+                    add_currencies(currencies, memo.kept[kind].records)
                 reads[kind] = read
                 findings.extend(read.findings)
                 findings.extend(memo.kept[kind].problems)
                 continue
         first_record, first_held = len(target), len(inputs.held)
+        typed = None
         try:
             read = open_sheet(path, source, shown_as=source.file)
+            if memo is not None and kind == "orders":
+                typed = memo.typed_rows(kind, (
+                    str(path), repr(source), read.date1904, wmap.base_currency,
+                    tuple(sorted(currencies.items()))))
+                build = typed.builder(build)
             problems = type_rows(read, inputs, build, target, currencies,
                                  wmap.base_currency, keep_values=keep_values)
         except EngineError as exc:
             failures[kind] = exc.findings
             continue
+        if typed is not None:
+            typed.finish()
         reads[kind] = read
         findings.extend(read.findings)
         findings.extend(problems)
@@ -299,6 +418,13 @@ def read_inputs(
              len(inputs.customers), len(inputs.orders), len(inputs.payments),
              len(inputs.held))
     return inputs, {kind: reads[kind] for kind in KINDS if kind in reads}, dedupe(findings)
+
+
+def add_currencies(currencies: dict[str, str], customers: list[Customer]) -> None:
+    """Add each customer's currency, as `type_rows` does while it types the customers."""
+    for customer in customers:
+        if customer.currency:
+            currencies[customer.customer_id] = customer.currency
 
 
 def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: dict,

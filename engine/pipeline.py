@@ -269,6 +269,8 @@ def _run_stages(
         result.planned_writes = orders_writes + customers_writes
         if not dry_run:
             apply_writes(state, result, customers_writes)
+            if memo is not None:
+                remember_writes(memo, result, result.planned_writes)
             record_decisions(state, decisions, as_of)
 
             step("report")
@@ -538,6 +540,14 @@ def apply_writes(state, result: PassResult, writes: list[SheetWrite] | None = No
         result.written[write.path] = stamp
         result.cells_written += len(write.cells)
         log.info("wrote %d cells to %s › %s", len(write.cells), write.shown_as, write.sheet)
+
+
+def remember_writes(memo, result: PassResult, writes: list[SheetWrite]) -> None:
+    """Tell the read memo which owned cells this pass wrote, so it need not re-read them."""
+    for write in writes:
+        stamp = result.written.get(write.path)
+        if stamp is not None:
+            memo.wrote(write.path, write.sheet, write.cells, stamp)
 
 
 def flush_pending(project: Project) -> PassResult:
