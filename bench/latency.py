@@ -8,7 +8,9 @@ until the watcher's pass has replaced orders.xlsx with the order's new flag in i
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -64,7 +66,50 @@ def save_to_flag(files_folder: Path, work: Path, saves: int,
     defaults = ServiceSettings(root=project, folder=project, names=(), state=project)
     return {"saves": len(seconds), "median": statistics.median(seconds),
             "min": min(seconds), "max": max(seconds), "all": seconds,
-            "debounce": defaults.debounce, "stable_for": defaults.stable_for}
+            "debounce": defaults.debounce, "stable_for": defaults.stable_for,
+            "stages": stage_medians(log_path.read_text(errors="replace"))}
+
+
+# Log lines that end a stage of a watcher pass, by stage name, in pass order.
+STAGE_ENDS = {
+    "read": re.compile(r"engine\.inputs: read \d+ customers"),
+    "ledger": re.compile(rf"engine\.ledger: ledger on {AS_OF}:"),
+    "decide and orders write": re.compile(r"engine\.pipeline: wrote \d+ cells to orders"),
+}
+PASS_START = re.compile(r"engine\.service: pass (\d+) started")
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) ")
+
+
+def stage_medians(log_text: str) -> dict[str, float]:
+    """Return the median seconds of each stage up to the orders write, over the saves.
+
+    Read from the times of the watcher's log lines. The first pass (on settled files)
+    is left out, and so is any pass that wrote no orders.
+    """
+    timings: dict[str, list[float]] = {name: [] for name in STAGE_ENDS}
+    passes: list[list[tuple[str, dt.datetime]]] = []
+    for line in log_text.splitlines():
+        stamp = LOG_TIME.match(line)
+        if stamp is None:
+            continue
+        at = dt.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f")
+        started = PASS_START.search(line)
+        if started is not None:
+            passes.append([("start", at)] if started.group(1) != "1" else [])
+            continue
+        if passes and passes[-1]:
+            for name, pattern in STAGE_ENDS.items():
+                if pattern.search(line) and name not in dict(passes[-1]):
+                    passes[-1].append((name, at))
+    for marks in passes:
+        ends = dict(marks)
+        if len(ends) != len(STAGE_ENDS) + 1:
+            continue
+        previous = ends["start"]
+        for name in STAGE_ENDS:
+            timings[name].append((ends[name] - previous).total_seconds())
+            previous = ends[name]
+    return {name: statistics.median(values) for name, values in timings.items() if values}
 
 
 def one_save(orders: Path, row: int, cells: dict) -> float:

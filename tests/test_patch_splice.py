@@ -9,13 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from patch_builder import build_workbook, sheet
+from patch_helpers import first_worksheet
+from test_patch_corpus import CORPUS, corpus_writes
 
 from engine.xlsx import patch
 from engine.xlsx.patch_scan import scan_sheet
 from engine.xlsx.validation import ListValidation
-from patch_builder import build_workbook, sheet
-from patch_helpers import first_worksheet
-from test_patch_corpus import CORPUS, corpus_writes
 
 ROWS = (
     '<row r="1" spans="1:2"><c r="A1" t="inlineStr"><is><t>Order</t></is></c></row>\n'

@@ -74,7 +74,14 @@ from engine.xlsx.patch_scan import (
     refusals,
     scan_sheet,
 )
-from engine.xlsx.patch_stream import Gap, RowSpan, SheetHead, SheetSyntaxError, Tail, split_sheet
+from engine.xlsx.patch_stream import (
+    Gap,
+    RowSpan,
+    SheetHead,
+    SheetSyntaxError,
+    Tail,
+    split_sheet,
+)
 from engine.xlsx.validation import ListValidation, with_validation
 
 __all__ = [
