@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.errors
-
 from engine.findings import EngineError, Finding
 
 log = logging.getLogger(__name__)
@@ -100,6 +97,11 @@ def _read_config(config_path: Path | None) -> dict[str, Any]:
 def _password_for(user: str, env: Mapping[str, str], where: str) -> str:
     if env.get("ARREARS_SMTP_PASSWORD"):
         return env["ARREARS_SMTP_PASSWORD"]
+    # Imported here because it loads its backends on import, and only an SMTP
+    # login needs it.
+    import keyring
+    import keyring.errors
+
     for service in (KEYRING_SERVICE, YAGMAIL_KEYRING_SERVICE):
         try:
             password = keyring.get_password(service, user)

@@ -19,6 +19,7 @@ after the 354 reply) so that a broken connection can be classified.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -32,12 +33,13 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import Protocol
-
-import yagmail
+from typing import TYPE_CHECKING, Protocol
 
 from engine.mail.settings import SmtpSettings
 from engine.mail.smtp_errors import explain_connect_error
+
+if TYPE_CHECKING:
+    import yagmail
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +153,31 @@ class _TrackingSMTPSSL(smtplib.SMTP_SSL, _TrackingSMTP):
     pass
 
 
-class _YagmailClient(yagmail.SMTP):
-    """yagmail.SMTP whose connections record the SMTP phase."""
+@functools.cache
+def _client_class() -> type[yagmail.SMTP]:
+    """Return yagmail.SMTP with connections that record the SMTP phase.
 
-    @property
-    def connection(self) -> type[_TrackingSMTP]:
-        return _TrackingSMTPSSL if self.ssl else _TrackingSMTP
+    yagmail and the keyring it loads are imported here, on the first SMTP
+    connection, so a pass that writes only to the outbox does not import them.
+    """
+    import yagmail
+
+    class _YagmailClient(yagmail.SMTP):
+        @property
+        def connection(self) -> type[_TrackingSMTP]:
+            return _TrackingSMTPSSL if self.ssl else _TrackingSMTP
+
+    return _YagmailClient
 
 
-def _yagmail_client(settings: SmtpSettings) -> _YagmailClient:
+def _yagmail_client(settings: SmtpSettings) -> yagmail.SMTP:
     """Return a yagmail client for the settings. It connects on `login()`."""
     context = ssl.create_default_context()
     # yagmail passes these keyword arguments to smtplib.SMTP or SMTP_SSL.
     connection_options: dict[str, object] = {"timeout": settings.timeout}
     if settings.ssl:
         connection_options["context"] = context
-    client = _YagmailClient(
+    client = _client_class()(
         user=settings.user or "",
         # Never None: yagmail would then ask for the password on the terminal.
         password=settings.password or "",
@@ -190,7 +201,7 @@ def _yagmail_client(settings: SmtpSettings) -> _YagmailClient:
     return client
 
 
-def _close_client(client: _YagmailClient) -> None:
+def _close_client(client: yagmail.SMTP) -> None:
     if client.smtp is not None:
         client.smtp.close()
     # Stops yagmail's __del__ from sending QUIT on a connection that is already closed.
@@ -227,7 +238,7 @@ class SmtpTransport:
     ):
         self.settings = settings
         self.sleep = sleep
-        self._client: _YagmailClient | None = None
+        self._client: yagmail.SMTP | None = None
 
     @property
     def server(self) -> str:
@@ -236,7 +247,7 @@ class SmtpTransport:
     def _backoff(self, attempt: int) -> float:
         return min(self.settings.backoff * 2**attempt, self.settings.max_backoff)
 
-    def _open(self) -> _YagmailClient:
+    def _open(self) -> yagmail.SMTP:
         client = _yagmail_client(self.settings)
         try:
             client.login()
