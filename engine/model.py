@@ -21,20 +21,60 @@ def column_letter(column: int) -> str:
     return letters
 
 
-@dataclass(frozen=True, slots=True)
-class RowRef:
-    """A row of a sheet: file name as the user knows it, sheet name, 1-based row."""
+class RowRef(int):
+    """A row of a sheet: file name as the user knows it, sheet name, 1-based row.
 
+    A pass keeps one per order, payment and customer, over two million at Excel's
+    row limit. So a RowRef is the row number itself, an int of a subclass made once
+    per file and sheet that stores both names: 48 bytes, not the 88 of a slotted
+    object and its int. Equality and hashing cover the file, sheet and row, as for
+    a dataclass of the three.
+    """
+
+    __slots__ = ()
     file: str
     sheet: str
-    row: int
+
+    def __new__(cls, file: str, sheet: str, row: int) -> RowRef:  # noqa: PYI034
+        sheet_class = SHEET_CLASSES.get((file, sheet))
+        if sheet_class is None:
+            made = type("RowRef", (RowRef,), {"__slots__": (), "file": file,
+                                              "sheet": sheet})
+            # setdefault: threads that race here still share one class per sheet.
+            sheet_class = SHEET_CLASSES.setdefault((file, sheet), made)
+        return int.__new__(sheet_class, row)
+
+    @property
+    def row(self) -> int:
+        return int(self)
 
     def cell(self, column: int) -> str:
         """Return `file › sheet › A1` for a 1-based column of this row."""
-        return f"{self.file} › {self.sheet} › {column_letter(column)}{self.row}"
+        return f"{self.file} › {self.sheet} › {column_letter(column)}{int(self)}"
 
     def __str__(self) -> str:
-        return f"{self.file} › {self.sheet} › row {self.row}"
+        return f"{self.file} › {self.sheet} › row {int(self)}"
+
+    def __repr__(self) -> str:
+        return f"RowRef(file={self.file!r}, sheet={self.sheet!r}, row={int(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        # One subclass per (file, sheet), so the type stands for both names. A plain
+        # int is never equal, as it was not to the former dataclass.
+        return type(self) is type(other) and int(self) == int(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.sheet, int(self)))
+
+    def __reduce__(self):
+        return RowRef, (self.file, self.sheet, int(self))
+
+
+# The RowRef subclass of each (file, sheet); a process sees a handful of sheets.
+SHEET_CLASSES: dict[tuple[str, str], type[RowRef]] = {}
 
 
 @dataclass(frozen=True, slots=True)

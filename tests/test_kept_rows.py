@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import pickle
 from decimal import Decimal
+
+import pytest
 
 from engine.inputs import read_inputs
 from engine.ledger import build_ledger
@@ -64,3 +68,36 @@ def test_ledger_shares_equal_booked_amounts():
 
     assert [str(item.amount) for item in items] == ["12.50", "12.50", "7.25"]
     assert items[0].amount is items[1].amount
+
+
+def test_row_ref_equality_covers_file_sheet_row():
+    ref = RowRef("orders.xlsx", "Orders", 5)
+
+    assert ref == RowRef("orders.xlsx", "Orders", 5)
+    assert hash(ref) == hash(RowRef("orders.xlsx", "Orders", 5))
+    assert ref != RowRef("payments.xlsx", "Orders", 5)
+    assert ref != RowRef("orders.xlsx", "Other", 5)
+    assert ref != RowRef("orders.xlsx", "Orders", 6)
+    assert ref != 5
+    assert 5 != ref
+
+
+def test_row_ref_text_and_copies():
+    ref = RowRef("orders.xlsx", "Orders", 12)
+
+    assert (ref.file, ref.sheet, ref.row) == ("orders.xlsx", "Orders", 12)
+    assert type(ref.row) is int
+    assert str(ref) == "orders.xlsx › Orders › row 12"
+    assert ref.cell(28) == "orders.xlsx › Orders › AB12"
+    assert repr(ref) == "RowRef(file='orders.xlsx', sheet='Orders', row=12)"
+    assert pickle.loads(pickle.dumps(ref)) == ref
+    assert copy.deepcopy(ref) == ref
+
+
+def test_row_ref_is_immutable():
+    ref = RowRef("orders.xlsx", "Orders", 12)
+
+    with pytest.raises(AttributeError):
+        ref.row = 13
+    with pytest.raises(AttributeError):
+        ref.extra = 1
