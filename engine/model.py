@@ -60,7 +60,7 @@ class RowRef(int):
 
     def __eq__(self, other: object) -> bool:
         # One subclass per (file, sheet), so the type stands for both names. A plain
-        # int is never equal, as it was not to the former dataclass.
+        # int is never equal to a RowRef.
         return type(self) is type(other) and int(self) == int(other)
 
     def __ne__(self, other: object) -> bool:
@@ -73,7 +73,7 @@ class RowRef(int):
         return RowRef, (self.file, self.sheet, int(self))
 
 
-# The RowRef subclass of each (file, sheet); a process sees a handful of sheets.
+# The RowRef subclass of each (file, sheet). A process reads few sheets, so it stays small.
 SHEET_CLASSES: dict[tuple[str, str], type[RowRef]] = {}
 
 
