@@ -73,7 +73,8 @@ class RowRef(int):
         return RowRef, (self.file, self.sheet, int(self))
 
 
-# The RowRef subclass of each (file, sheet). A process reads few sheets, so it stays small.
+# The RowRef subclass of each (file, sheet). A process reads few sheets, so this
+# stays small.
 SHEET_CLASSES: dict[tuple[str, str], type[RowRef]] = {}
 
 
