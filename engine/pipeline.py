@@ -244,25 +244,27 @@ def _run_stages(
     result.findings.extend(decide_findings)
     result.decisions = decisions
     add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
-    # A customer whose row is held counts in its salesperson's total (decide reads
-    # inputs.customers), but gets no figures, report line or letters.
-    held = {row.key for row in inputs.held if row.kind == "customers"}
-    customers = {c.customer_id: c for c in inputs.customers if c.customer_id not in held}
-    limits = {
-        cid: customer_limit(rules, customer, ledger.account(cid), as_of).amount
-        for cid, customer in customers.items()
-    }
     result.counts["decided"] = len(decisions)
 
     step("write back")
-    # The orders sheet is planned and written before the customers sheet is planned,
-    # because its flags are what a person who just saved the workbook waits for.
-    orders_writes = plan_writes(reads, decisions, None, {}, limits, as_of,
+    # The orders sheet is planned and written before the customers' limits and sheet
+    # are worked out, because its flags are what a person who just saved the workbook
+    # waits for.
+    orders_writes = plan_writes(reads, decisions, None, {}, {}, as_of,
                                 approvers=rules.approvers, kinds=("orders",))
     state = None if dry_run else open_state(workbook_map.state)
     try:
         if not dry_run:
             apply_writes(state, result, orders_writes)
+        # A customer whose row is held counts in its salesperson's total (decide reads
+        # inputs.customers), but gets no figures, report line or letters.
+        held = {row.key for row in inputs.held if row.kind == "customers"}
+        customers = {c.customer_id: c for c in inputs.customers
+                     if c.customer_id not in held}
+        limits = {
+            cid: customer_limit(rules, customer, ledger.account(cid), as_of).amount
+            for cid, customer in customers.items()
+        }
         customers_writes = plan_writes(
             reads, decisions, ledger, figures_known(customers, inputs, incomplete),
             limits, as_of, kinds=("customers",))

@@ -154,6 +154,7 @@ def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> S
     spliced = 0  # index of the first target the layout has not placed yet
     offset = 0
     counted = _Counted(chunks)
+    formula_open = b"<f"
     for piece in split_sheet(counted):
         start = offset
         offset += len(piece.data)
@@ -166,12 +167,15 @@ def scan_sheet(chunks: Iterable[bytes], targets: Sequence[tuple[int, int]]) -> S
             while index < len(targets) and targets[index][0] == piece.number:
                 columns.append(targets[index][1])
                 index += 1
-            _scan_row(scan, piece, columns, context)
+            # A row without targets matters only for its formulas (see _scan_row).
+            if columns or formula_open in piece.data:
+                _scan_row(scan, piece, columns, context)
         elif isinstance(piece, SheetHead):
             scan.prefix = piece.prefix
             scan.namespace_decls = piece.namespace_decls
             scan.column_styles = _column_styles(piece.data)
             context = scan.context(False)
+            formula_open = b"<" + piece.prefix + b"f"
             layout.head_end = offset
         elif isinstance(piece, Tail):
             if not tail:
