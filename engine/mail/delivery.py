@@ -2,8 +2,8 @@
 
 For each letter: skip it when the ledger already has it, let the pipeline re-read
 payments (`recheck`), connect, record "sending" with the message bytes, hand it
-over, record the outcome. A "sent" outcome is recorded in the same transaction as
-the next letter's "sending", which saves one synchronous commit per letter. A crash
+over, record the outcome. A "sent" outcome is recorded in the same transaction as a
+later letter's "sending", which saves one synchronous commit per letter. A crash
 between the two records leaves "sending", which the next run reports as uncertain
 instead of sending the letter again. The one exception is the optional single resend
 of an uncertain letter, with the same Message-ID.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -73,10 +74,17 @@ class _Run:
         self.report = report
         self.stopped = False
         # A letter handed over successfully is recorded "sent" in the transaction
-        # that records the next letter "sending", or by `record_sent` at the end.
+        # that records a later letter "sending", or by `record_sent` at the end.
         # A crash before then leaves it "sending", which the next run reports as
         # uncertain, the same as a crash just after the hand-over.
         self.unrecorded: list[status.Outcome] = []
+        # A transport whose sends touch nothing but their own file writes one letter
+        # in a worker thread while the next letter's "sending" record is committed,
+        # so the two synchronous writes overlap. At most one send is in flight.
+        self.executor: ThreadPoolExecutor | None = None
+        if getattr(transport, "overlaps_sends", False):
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
+        self.in_flight: tuple[Letter, Future[SendResult]] | None = None
 
     def stop(self, where: str, result: SendResult) -> None:
         """Stop the run with one alert when only a settings change helps."""
@@ -94,11 +102,19 @@ class _Run:
     def hand_over(self, letter: Letter, message: EmailMessage) -> None:
         failure = self.transport.connect()
         if failure is not None:
+            self.settle_in_flight()
             self._not_handed_over(letter, failure)
             return
         raw = serialize(message)
         self.ledger.begin(letter, str(message["Message-ID"]), raw, self.unrecorded)
         self.unrecorded = []
+        self.settle_in_flight()
+        if self.stopped:
+            # The send in flight failed in a way that stops the run, so this letter,
+            # recorded "sending" meanwhile, is not handed over.
+            self.ledger.finish(letter.key, status.QUEUED, "not handed over")
+            self.report.deferred.append(letter)
+            return
         name = outbox_name(
             letter.kind,
             letter.level,
@@ -106,8 +122,30 @@ class _Run:
             letter.as_of.isoformat(),
             letter.key,
         )
-        result = self.transport.send(raw, name)
-        self._record(letter, result)
+        if self.executor is None:
+            self._record(letter, self.transport.send(raw, name))
+        else:
+            self.in_flight = (
+                letter,
+                self.executor.submit(self.transport.send, raw, name),
+            )
+
+    def settle_in_flight(self) -> None:
+        """Wait for the send in flight, if any, and take its outcome."""
+        if self.in_flight is None:
+            return
+        letter, future = self.in_flight
+        self.in_flight = None
+        self._record(letter, future.result())
+
+    def close(self) -> None:
+        """Wait for the send in flight and record every outcome not yet recorded."""
+        try:
+            self.settle_in_flight()
+        finally:
+            self.record_sent()
+            if self.executor is not None:
+                self.executor.shutdown()
 
     def _not_handed_over(self, letter: Letter, result: SendResult) -> None:
         self.report.deferred.append(letter)
@@ -166,6 +204,7 @@ class _Run:
     def resend(self, entry: LedgerEntry) -> None:
         """Send an uncertain letter once more with the same bytes and Message-ID."""
         raw = self.ledger.message_bytes(entry.key)
+        self.settle_in_flight()
         if raw is None or self.transport.connect() is not None:
             return
         self.record_sent()
@@ -317,8 +356,10 @@ def deliver(
                 if entry.attempts < 2:
                     run.resend(entry)
     finally:
-        run.record_sent()
-        transport.close()
+        try:
+            run.close()
+        finally:
+            transport.close()
     return report
 
 
@@ -352,7 +393,8 @@ def _deliver_one(
 
 
 def _already_handed_over(run: _Run, letter: Letter) -> bool:
-    if any(sent.key == letter.key for sent in run.unrecorded):
+    in_flight = run.in_flight is not None and run.in_flight[0].key == letter.key
+    if in_flight or any(sent.key == letter.key for sent in run.unrecorded):
         run.report.already_sent.append(letter)
         return True
     entry = run.ledger.entry(letter.key)

@@ -81,6 +81,10 @@ def envelope_of(raw: bytes) -> tuple[str, list[str]]:
 class OutboxTransport:
     """Write each message as a .eml file in the outbox folder, atomically."""
 
+    # `send` touches only its own temporary file and target, so delivery may run it
+    # in a worker thread while it records the next letter.
+    overlaps_sends = True
+
     def __init__(self, outbox: Path):
         self.outbox = Path(outbox)
 
