@@ -53,8 +53,8 @@ from engine.rules.limits import (
 )
 from engine.rules.model import RuleSet
 from engine.rules.money import amount_formatter
-from engine.rules.reasons import CustomerInputs, ReasonWriter
-from engine.rules.table import RuleEvaluationError, TableResult, run_table
+from engine.rules.reasons import ReasonWriter
+from engine.rules.table import RuleEvaluationError, TableResult, decision_table
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +140,8 @@ def decide_orders(
             decision = decider.decide_safely(order, duplicates.get(order.order_id))
             # A blocked order's decision is written once the pass's approvals are
             # known, so keep the exposure it was blocked on.
-            mark = None
-            if decision is None:
-                mark = (decider.exposure_mark(order), decider.blocked_result)
-            decided.append((order, decision, mark))
+            blocked = decider.blocked if decision is None else None
+            decided.append((order, decision, blocked))
         final = _final_reasons(decider, decided)
         decisions.extend(final)
     finally:
@@ -226,7 +224,9 @@ def reopen_changed_approvals(
         changes[order.order_id] = ", ".join(differences) + " after approval"
         if (order.status or "").strip().upper() == APPROVED:
             inputs.orders[index] = dataclasses.replace(order, status=None, reason=None)
-            logger.info("order %s re-decided: %s", order.order_id, changes[order.order_id])
+            logger.info(
+                "order %s re-decided: %s", order.order_id, changes[order.order_id]
+            )
     return changes
 
 
@@ -277,11 +277,12 @@ def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     it, the decision on the exposure it was blocked on is kept.
 
     The first pass leaves blocked orders (without an override) undecided, as None with
-    their exposure mark and table result, so each blocked order's reason is built once.
+    their exposure mark, table result and salesperson code, so each blocked order's
+    reason is built once.
     """
     return [
-        decider.restate(order, *mark) if decision is None else decision
-        for order, decision, mark in decided
+        decider.restate(order, *blocked) if decision is None else decision
+        for order, decision, blocked in decided
     ]
 
 
@@ -319,23 +320,24 @@ class _Decider:
         self.as_of = as_of
         self.findings: list[Finding] = []
         self.writer = ReasonWriter(rules)
+        self.table = decision_table(rules)
         self.customers = {c.customer_id: c for c in inputs.customers}
         self.held_customers = {
             row.key: row for row in inputs.held if row.kind == "customers" and row.key
         }
         self.approvers = {" ".join(a.split()).casefold(): a for a in rules.approvers}
-        self.customer_cache: dict[
-            str, tuple[dict[str, Any], LimitResult, CustomerInputs]
-        ] = {}
+        self.customer_cache: dict[str, _CustomerState] = {}
         self.added: dict[str, Decimal] = defaultdict(Decimal)  # approved this pass
         self.salesperson_exposure = self._salesperson_totals()
         self.salesperson_limits: dict[str, LimitResult] = {}
-        self.rates: dict[str | None, Decimal | None] = {}
+        # Order currency -> (FX rate or None, the currency code the values record).
+        self.currencies: dict[str | None, tuple[Decimal | None, str]] = {}
         self.money = amount_formatter(rules.locale)
         # id of a table result -> (that result, whether ignores_exposure holds).
         self.exposure_free: dict[int, tuple[TableResult, bool]] = {}
-        # The table result of the last order `decide` left undecided as blocked.
-        self.blocked_result: TableResult | None = None
+        # (exposure mark, table result, salesperson code) of the last order `decide`
+        # left undecided as blocked.
+        self.blocked: tuple[tuple, TableResult, str] | None = None
         self.incomplete = incomplete or IncompleteCustomers()
         self.any_incomplete = len(self.incomplete) > 0
         self.codes = {
@@ -363,7 +365,7 @@ class _Decider:
     def held_row(self, row) -> Decision:
         return self.writer.held(row.key, row.ref, row.reason, "")
 
-    def customer(self, customer: Customer):
+    def customer(self, customer: Customer) -> _CustomerState:
         cached = self.customer_cache.get(customer.customer_id)
         if cached is None:
             account = self.ledger.account(customer.customer_id)
@@ -379,8 +381,9 @@ class _Decider:
             salesperson = (customer.salesperson or "").strip()
             values["salesperson"] = salesperson
             values["salesperson_limit"] = self.salesperson_limit(salesperson)
-            inputs = self.writer.customer_inputs(values, limit)
-            cached = self.customer_cache[customer.customer_id] = (values, limit, inputs)
+            texts = self.writer.customer_inputs(values, limit)
+            cached = _CustomerState(values, limit, texts)
+            self.customer_cache[customer.customer_id] = cached
         return cached
 
     def decide_safely(
@@ -394,12 +397,15 @@ class _Decider:
         """
         problem = self.order_problem(order, duplicate_rows)
         if problem is not None:
-            return self.writer.held(order.order_id, order.ref, problem, order.customer_id)
+            return self.writer.held(
+                order.order_id, order.ref, problem, order.customer_id
+            )
         try:
             return self.decide(order, defer_blocked=True)
         except ArithmeticError as exc:
-            logger.warning("order %s held: %s: %s", order.order_id,
-                           type(exc).__name__, exc)
+            logger.warning(
+                "order %s held: %s: %s", order.order_id, type(exc).__name__, exc
+            )
             self.findings.append(
                 Finding(
                     str(order.ref),
@@ -415,7 +421,9 @@ class _Decider:
                 "Check the amount", order.customer_id,
             )  # fmt: skip
 
-    def order_problem(self, order: Order, duplicate_rows: list[int] | None) -> str | None:
+    def order_problem(
+        self, order: Order, duplicate_rows: list[int] | None
+    ) -> str | None:
         """Return why the order cannot be decided from its own row, or None."""
         if duplicate_rows:
             other = next(row for row in duplicate_rows if row != order.ref.row)
@@ -462,13 +470,16 @@ class _Decider:
             return order.salesperson.strip().upper()
         return self.codes.get(order.customer_id, "")
 
-    def restate(self, order: Order, mark: tuple, result: TableResult) -> Decision:
+    def restate(
+        self, order: Order, mark: tuple, result: TableResult, code: str
+    ) -> Decision:
         """Return the decision of an order blocked on exposure `mark`, as of now.
 
         `result` is the table result on `mark`, which stays valid while the running
-        exposure of the order's customer and salesperson is at `mark`.
+        exposure of the order's customer and salesperson (`code`) is at `mark`.
         """
-        if self.exposure_mark(order) == mark or self.ignores_exposure(result):
+        now = (self.added.get(order.customer_id), self.salesperson_exposure.get(code))
+        if now == mark or self.ignores_exposure(result):
             return self.decide(order, commit=False, result=result)
         decision = self.decide(order, commit=False)
         if decision.status == BLOCKED and decision.override_event is None:
@@ -513,8 +524,9 @@ class _Decider:
         """Decide one order; with `commit`, an approval adds to the running exposure.
 
         With `defer_blocked`, an order the rules block and no override covers gives
-        None instead of its decision, and its table result is kept in
-        `blocked_result`. A `result` given is used in place of running the table.
+        None instead of its decision, and its exposure mark, table result and
+        salesperson code are kept in `blocked`. A `result` given is used in place
+        of running the table.
         """
         customer = self.customers.get(order.customer_id)
         held = (
@@ -534,15 +546,19 @@ class _Decider:
                 f"customer '{order.customer_id}' is not in the customers sheet",
                 order.customer_id,
             )
-        cached = self.customer_cache.get(order.customer_id) or self.customer(customer)
-        base_values, limit, base = cached
+        state = self.customer_cache.get(order.customer_id) or self.customer(customer)
+        limit = state.limit
         if limit.held_reason:
             return self.writer.held(
                 order.order_id, order.ref, limit.held_reason, order.customer_id
             )
-        rate = self.rates.get(order.currency)
-        if rate is None:
-            rate = self.rates[order.currency] = fx_rate(self.rules, order.currency)
+        currency = self.currencies.get(order.currency)
+        if currency is None:
+            currency = self.currencies[order.currency] = (
+                fx_rate(self.rules, order.currency),
+                (order.currency or self.rules.base_currency).upper(),
+            )
+        rate = currency[0]
         if rate is None:
             return self.writer.held(
                 order.order_id,
@@ -550,10 +566,10 @@ class _Decider:
                 f"currency '{order.currency}' has no rate in the fx table of credit.yaml",
                 order.customer_id,
             )
-        values = self.order_values(order, customer, base_values, limit, rate)
+        values, code = self.order_values(order, state, rate, currency[1])
         try:
             if result is None:
-                result = run_table(self.rules, values)
+                result = self.table.run(values)
         except RuleEvaluationError as exc:
             return self.writer.held(
                 order.order_id,
@@ -563,40 +579,53 @@ class _Decider:
                 order.customer_id,
             )
         if defer_blocked and result.outcome == "block" and order.override is None:
-            self.blocked_result = result
+            mark = (
+                self.added.get(order.customer_id),
+                self.salesperson_exposure.get(code),
+            )
+            self.blocked = (mark, result, code)
             return None
-        decision = self.writer.decision(order, values, result, limit, rate, base)
+        decision = self.writer.decision(order, values, result, limit, rate, state.texts)
         if decision.status == BLOCKED and order.override is not None:
             decision = self.apply_override(order, decision, values, rate)
         if decision.status == APPROVED and commit:
             self.added[order.customer_id] += values["order_amount"]
-            if values["salesperson"]:
-                self.salesperson_exposure[values["salesperson"].upper()] += (
-                    salesperson_growth(values)
-                )
+            if code:
+                self.salesperson_exposure[code] += salesperson_growth(values)
         return decision
 
-    def order_values(self, order, customer, base_values, limit, rate) -> dict[str, Any]:
-        values = dict(base_values)
+    def order_values(
+        self, order: Order, state: _CustomerState, rate: Decimal, currency: str
+    ) -> tuple[dict[str, Any], str]:
+        """Return the values the rules read for `order`, and its salesperson code."""
+        values = dict(state.values)
         amount = order.amount if rate == 1 else (order.amount * rate).quantize(CENT)
         added = self.added.get(order.customer_id)
-        if added is not None:
-            values["pending"] += added
-            values["exposure"] += added
+        if added is None:
+            exposure = state.exposure
+        else:
+            values["pending"] = state.pending + added
+            exposure = values["exposure"] = state.exposure + added
+        after = exposure + amount
         values["order_id"] = order.order_id
         values["order_amount"] = amount
-        values["order_currency"] = (order.currency or self.rules.base_currency).upper()
-        values["exposure_after"] = values["exposure"] + amount
-        salesperson = values["salesperson"]
+        values["order_currency"] = currency
+        values["exposure_after"] = after
+        salesperson, code = state.salesperson, state.code
         if order.salesperson and order.salesperson.strip() != salesperson:
             salesperson = values["salesperson"] = order.salesperson.strip()
             values["salesperson_limit"] = self.salesperson_limit(salesperson)
+            code = salesperson.upper()
         if salesperson:
-            exposure = self.salesperson_exposure[salesperson.upper()]
-            values["salesperson_exposure_after"] = exposure + salesperson_growth(values)
+            # Written out salesperson_growth, because this runs for every order.
+            floor_after = ZERO if after < ZERO else after  # noqa: FURB136
+            floor_before = ZERO if exposure < ZERO else exposure  # noqa: FURB136
+            values["salesperson_exposure_after"] = self.salesperson_exposure[code] + (
+                floor_after - floor_before
+            )
         else:
             values["salesperson_exposure_after"] = ZERO
-        return values
+        return values, code
 
     def salesperson_limit(self, salesperson: str) -> Decimal:
         if not salesperson:
@@ -640,6 +669,24 @@ class _Decider:
                 decision, "re-blocked", approver, override, problem
             )
         return self.writer.with_override(decision, "released", approver, override, None)
+
+
+class _CustomerState:
+    """One customer's figures for a pass, which each order's values start from."""
+
+    __slots__ = (
+        "code", "exposure", "limit", "pending", "salesperson", "texts", "values",
+    )  # fmt: skip
+
+    def __init__(self, values: dict[str, Any], limit: LimitResult, texts):
+        self.values = values
+        self.limit = limit
+        self.texts = texts  # the recorded inputs as text (ReasonWriter.customer_inputs)
+        # The customer's own figures, which order_values starts each order from.
+        self.pending = values["pending"]
+        self.exposure = values["exposure"]
+        self.salesperson = values["salesperson"]
+        self.code = self.salesperson.upper()
 
 
 def _set_all(tables, keys, values) -> None:

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from engine.model import RowRef
+from engine.rules.recorded import inputs_json
 from engine.state import ensure_schema
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def record_decisions(
                 (
                     decision.order_id, as_of.isoformat(), stamp, decision.status,
                     int(decision.warning), decision.reason, decision.rule,
-                    decision.rule_where, json.dumps(decision.inputs, ensure_ascii=False),
+                    decision.rule_where, inputs_json(decision.inputs),
                     json.dumps(list(decision.trace), ensure_ascii=False),
                     json.dumps(list(decision.notify)),
                     json.dumps([decision.ref.file, decision.ref.sheet, decision.ref.row]),

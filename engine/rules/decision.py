@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.model import RowRef
@@ -18,7 +19,9 @@ class Decision:
     reason: str  # the sentence for the Reason cell
     rule: str  # the deciding rule's name, "default" or "" for HELD
     rule_where: str
-    inputs: dict[str, str]
+    # The values the rules read and the figures shown, as text (a dict, or the
+    # shared-text mapping of engine.rules.recorded).
+    inputs: Mapping[str, str]
     trace: tuple[str, ...]
     notify: tuple[str, ...]
     override_event: str | None  # "released", "re-blocked" or "rejected-approver"

@@ -24,6 +24,7 @@ import rule_engine
 from rule_engine import ast, errors
 from rule_engine.types import DataType
 
+from engine.rules import closures
 from engine.rules import fields as catalogue
 
 Values = dict[str, Any]
@@ -336,10 +337,19 @@ class _Compiler:
             raise ConditionError(
                 f"'{SYMBOLS[node.type]}' cannot order {left_kind} values"
             )
+        field = isinstance(node.left, ast.SymbolExpression)
         if isinstance(node.right, ast.LiteralExpressionBase):
             constant = node.right.value
+            if field:
+                return closures.FIELD_CONSTANT[node.type](
+                    node.left.name, constant
+                ), "bool"
             return (lambda values: op(left(values), constant)), "bool"
-        return (lambda values: op(left(values), right(values))), "bool"
+        if field and isinstance(node.right, ast.SymbolExpression):
+            return closures.FIELD_FIELD[node.type](
+                node.left.name, node.right.name
+            ), "bool"
+        return closures.ANY_ANY[node.type](left, right), "bool"
 
     _ComparisonExpression = _comparison
     _ArithmeticComparisonExpression = _comparison
@@ -359,13 +369,28 @@ class _Compiler:
             raise ConditionError(
                 f"arithmetic needs numbers, found {_describe(side, kind)}"
             )
+        return self._arithmetic_closure(node, op, left, right), "number"
+
+    @staticmethod
+    def _arithmetic_closure(node, op, left: Evaluator, right: Evaluator) -> Evaluator:
+        left_field = isinstance(node.left, ast.SymbolExpression)
+        right_field = isinstance(node.right, ast.SymbolExpression)
         if isinstance(node.left, ast.LiteralExpressionBase):
             constant = node.left.value
-            return (lambda values: op(constant, right(values))), "number"
+            if right_field and node.type in closures.ARITHMETIC_CONSTANT_FIELD:
+                factory = closures.ARITHMETIC_CONSTANT_FIELD[node.type]
+                return factory(constant, node.right.name)
+            return lambda values: op(constant, right(values))
         if isinstance(node.right, ast.LiteralExpressionBase):
             constant = node.right.value
-            return (lambda values: op(left(values), constant)), "number"
-        return (lambda values: op(left(values), right(values))), "number"
+            if left_field and node.type in closures.ARITHMETIC_FIELD_CONSTANT:
+                factory = closures.ARITHMETIC_FIELD_CONSTANT[node.type]
+                return factory(node.left.name, constant)
+            return lambda values: op(left(values), constant)
+        if left_field and right_field and node.type in closures.ARITHMETIC_FIELD_FIELD:
+            factory = closures.ARITHMETIC_FIELD_FIELD[node.type]
+            return factory(node.left.name, node.right.name)
+        return lambda values: op(left(values), right(values))
 
     _AddExpression = _arithmetic
     _SubtractExpression = _arithmetic

@@ -20,6 +20,7 @@ from babel.numbers import format_percent
 from engine.rules import fields as catalogue
 from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.money import amount_formatter
+from engine.rules.recorded import CustomerTexts, InputsLayout, RecordedInputs
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_APPROVE = (
@@ -53,15 +54,6 @@ class Verdict:
 LIMIT_HOW, FX_NOTE, MONEY, TEXT = "limit_how", "fx_note", "money", "text"
 
 MISSING = object()  # a field the customer's values do not have
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerInputs:
-    """The recorded inputs as text for one customer's values, shared by its orders."""
-
-    inputs: dict[str, str]
-    # Each input an order can change, with the customer's value (MISSING if none).
-    before: tuple[tuple[str, Any], ...]
 
 
 PER_ORDER = frozenset(
@@ -117,21 +109,27 @@ class ReasonWriter:
         # are turned into text once per customer by customer_inputs.
         self.per_order = tuple(n for n in self.recorded if n in PER_ORDER)
         self.per_customer = tuple(n for n in self.recorded if n not in PER_ORDER)
+        self.layout = InputsLayout(
+            (*self.per_customer, "limit_how", "limit_where"), self.per_order
+        )
+        self.amount_slot = self.per_order.index("order_amount")
 
-    def customer_inputs(self, values: dict[str, Any], limit) -> CustomerInputs:
+    def customer_inputs(self, values: dict[str, Any], limit) -> CustomerTexts:
         """Return the recorded inputs as text for a customer's `values`.
 
-        Inputs that can differ between orders keep their place, with the text of the
-        customer's values ("" for order fields). `decision` then replaces the ones an
-        order changes.
+        Inputs that can differ between orders keep the text of the customer's values
+        ("" for order fields) in `slots`. `decision` turns the ones an order changes
+        into text again.
         """
-        inputs = {name: str(values[name]) for name in self.per_customer}
-        inputs["limit_how"] = limit.how
-        inputs["limit_where"] = limit.where
-        for name in self.per_order:
-            inputs[name] = str(values[name]) if name in values else ""
-        before = tuple((name, values.get(name, MISSING)) for name in self.per_order)
-        return CustomerInputs(inputs, before)
+        texts = [str(values[name]) for name in self.per_customer]
+        texts += (limit.how, limit.where)
+        slots = tuple(
+            (name, MISSING, "")
+            if name not in values
+            else (name, values[name], str(values[name]))
+            for name in self.per_order
+        )
+        return CustomerTexts(self.layout, tuple(texts), slots)
 
     def parts(self, template: str) -> list[tuple[str, str | None, int]]:
         """Split a reason into (text, placeholder, kind of placeholder) parts, once.
@@ -231,7 +229,7 @@ class ReasonWriter:
         )  # fmt: skip
 
     def decision(
-        self, order, values, result, limit, rate: Decimal, base: CustomerInputs
+        self, order, values, result, limit, rate: Decimal, base: CustomerTexts
     ) -> Decision:
         """Return the decision on an order's `values`.
 
@@ -250,16 +248,16 @@ class ReasonWriter:
             + fx_note
             + verdict.tail
         )
-        inputs = base.inputs.copy()
-        for name, before in base.before:
-            value = values[name]
-            if value is not before:
-                inputs[name] = str(value)
+        own = [
+            text if (value := values[name]) is before else str(value)
+            for name, before, text in base.slots
+        ]
         if foreign:
-            inputs["fx_rate"] = rate_text
+            own.append(rate_text)
             amount = str(order.amount)
         else:
-            amount = inputs["order_amount"]
+            amount = own[self.amount_slot]
+        inputs = RecordedInputs(base, tuple(own))
         # A frozen dataclass's __init__ sets each field through object.__setattr__,
         # a fifth of a decision's cost; setting __dict__ directly gives the same object.
         decision = object.__new__(Decision)

@@ -41,32 +41,16 @@ def run_table(rules: RuleSet, values: dict[str, Any]) -> TableResult:
     Which rules were tried and which of them matched fix the result, so each result
     is made once per rule set and shared by every order that matched the same way.
     """
-    table = _table(rules)
-    tried = matched = 0  # rules tried, and bit i set when rule i matched
-    for evaluate, ends, rule in table.steps:
-        try:
-            if evaluate(values):
-                matched |= 1 << tried
-                tried += 1
-                if ends:
-                    break
-            else:
-                tried += 1
-        except (ArithmeticError, TypeError, KeyError) as error:
-            raise RuleEvaluationError(rule, error) from error
-    key = (tried, matched)
-    result = table.results.get(key)
-    if result is None:
-        result = table.results[key] = _result(rules, tried, matched)
-    return result
+    return decision_table(rules).run(values)
 
 
-class _Table:
+class DecisionTable:
     """A rule set's decision rules ready to run, with the results made so far."""
 
-    __slots__ = ("rules", "default", "steps", "results")
+    __slots__ = ("default", "results", "rule_set", "rules", "steps")
 
     def __init__(self, rules: RuleSet):
+        self.rule_set = rules
         self.rules = rules.decision_rules
         self.default = rules.default_outcome
         # (evaluator, whether a match ends the search, rule) for each rule in order.
@@ -76,11 +60,32 @@ class _Table:
         )
         self.results: dict[tuple[int, int], TableResult] = {}
 
+    def run(self, values: dict[str, Any]) -> TableResult:
+        """Run the rules on `values`; raise RuleEvaluationError on a failure."""
+        tried = matched = 0  # rules tried, and bit i set when rule i matched
+        try:
+            for evaluate, ends, rule in self.steps:
+                if evaluate(values):
+                    matched |= 1 << tried
+                    tried += 1
+                    if ends:
+                        break
+                else:
+                    tried += 1
+        except (ArithmeticError, TypeError, KeyError) as error:
+            raise RuleEvaluationError(self.steps[tried][2], error) from error
+        key = (tried, matched)
+        result = self.results.get(key)
+        if result is None:
+            result = self.results[key] = _result(self.rule_set, tried, matched)
+        return result
 
-_tables: dict[int, _Table] = {}
+
+_tables: dict[int, DecisionTable] = {}
 
 
-def _table(rules: RuleSet) -> _Table:
+def decision_table(rules: RuleSet) -> DecisionTable:
+    """Return the rule set's decision table, built once per rule set."""
     table = _tables.get(id(rules))
     if (
         table is None
@@ -89,7 +94,7 @@ def _table(rules: RuleSet) -> _Table:
     ):
         if len(_tables) > 64:
             _tables.clear()
-        table = _tables[id(rules)] = _Table(rules)
+        table = _tables[id(rules)] = DecisionTable(rules)
     return table
 
 
