@@ -53,6 +53,8 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     sent = SendLedger(connection)
     # A writing pass keeps compiled templates beside the state, so the next pass
     # skips compiling them. A dry run writes nothing there.
+    # TODO: the first pass of a new project still compiles every template, about
+    # 0.3 s for the 69 shipped ones, because the cache is keyed by file path.
     cache_dir = None
     if state is not None:
         cache_dir = workbook_map.state.parent / CACHE / "templates"
