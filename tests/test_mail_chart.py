@@ -7,6 +7,7 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 
 from engine.mail import chart
@@ -106,7 +107,7 @@ def test_chart_legend_shows_every_bucket():
     colours = {
         image.getpixel((x, y))
         for x in range(350, 700)
-        for y in range(image.height // 2, image.height)
+        for y in range(image.height)
     }
     for bucket in BUCKETS:
         assert TAB10[bucket] in colours, bucket
@@ -152,3 +153,19 @@ def test_chart_imports_no_matplotlib():
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_accented_names_draw_real_letters():
+    """A name with É draws that letter, not the box of a font that lacks it."""
+    from PIL import Image, ImageDraw
+
+    if chart.font_in_use() == "built-in":
+        pytest.skip("no TrueType font with accented letters on this machine")
+
+    def drawn(text: str) -> bytes:
+        image = Image.new("L", (200, 40), 255)
+        ImageDraw.Draw(image).text((5, 5), text, font=chart.chart_font(14), fill=0)
+        return image.tobytes()
+
+    assert drawn("CHLOÉ") != drawn("CHLO\U000f0000")
+    assert drawn("CHLOÉ") != drawn("CHLOE")

@@ -147,7 +147,7 @@ def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
 
 
 def _chart_key(aging: list[dict[str, Any]], currency: str) -> str:
-    """Return a SHA-256 over the chart's data, its drawing module and Pillow's version."""
+    """Return a SHA-256 over the chart's data, drawing module, font and Pillow version."""
     try:
         pillow_version = version("pillow")
     except PackageNotFoundError:
@@ -155,7 +155,7 @@ def _chart_key(aging: list[dict[str, Any]], currency: str) -> str:
     data = [
         [row["salesperson"], *(str(row[bucket]) for bucket in BUCKETS)] for row in aging
     ]
-    text = json.dumps([data, currency, BUCKET_LABELS, pillow_version])
+    text = json.dumps([data, currency, BUCKET_LABELS, pillow_version, chart.font_in_use()])
     digest = hashlib.sha256(text.encode("utf-8"))
     digest.update(_chart_code())
     return digest.hexdigest()
