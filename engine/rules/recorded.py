@@ -33,19 +33,23 @@ class InputsLayout:
 class CustomerTexts:
     """One customer's recorded inputs as text, shared by all of its decisions."""
 
-    __slots__ = ("_json", "layout", "slots", "texts")
+    __slots__ = ("_json", "befores", "layout", "slot_texts", "texts")
 
     def __init__(
         self,
         layout: InputsLayout,
         texts: tuple[str, ...],
-        slots: tuple[tuple[str, Any, str], ...],
+        befores: tuple[Any, ...] = (),
+        slot_texts: tuple[str, ...] = (),
     ):
         self.layout = layout
         self.texts = texts
-        # (name, the customer's value, its text) for each input an order can change;
-        # the value is MISSING for order fields the customer has no value for.
-        self.slots = slots
+        # The customer's value and its text for each input an order can change, in
+        # the order of the layout's order names. The value is MISSING for order
+        # fields the customer has no value for. Two flat tuples, not a tuple per
+        # input, because a pass reads them for every order in customer order.
+        self.befores = befores
+        self.slot_texts = slot_texts
         self._json: str | None = None
 
     def json_items(self) -> str:
