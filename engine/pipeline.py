@@ -54,6 +54,7 @@ class PassResult:
     read_stamps: dict[Path, FileStamp] = field(default_factory=dict)
     # Files a person saved between this pass's read and its write.
     changed_during_pass: set[Path] = field(default_factory=set)
+    # In a writing pass, the cells of each sheet written are dropped once written.
     planned_writes: list[SheetWrite] = field(default_factory=list)
     # Order id -> (status, reason) as the sheet showed them before this pass.
     previous: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -233,6 +234,9 @@ def _run_stages(
     with collector_paused():
         ledger = build_ledger_for(rules, inputs, as_of)
     result.findings.extend(ledger.findings)
+    # Past the ledger, payments are read only for their promised dates (mail stage).
+    inputs.payments = [payment for payment in inputs.payments
+                       if payment.promised_date is not None and payment.reference]
 
     step("decide")
     from engine.decide import customer_limit, decide_orders
@@ -273,6 +277,7 @@ def _run_stages(
             apply_writes(state, result, customers_writes)
             if memo is not None:
                 remember_writes(memo, result, result.planned_writes)
+            drop_written_cells(result)
             record_decisions(state, decisions, as_of)
 
             step("report")
@@ -550,6 +555,17 @@ def remember_writes(memo, result: PassResult, writes: list[SheetWrite]) -> None:
         stamp = result.written.get(write.path)
         if stamp is not None:
             memo.wrote(write.path, write.sheet, write.cells, stamp)
+
+
+def drop_written_cells(result: PassResult) -> None:
+    """Empty the cells of each planned sheet once written; `cells_written` counts them.
+
+    A customers sheet near Excel's row limit plans over a million cells, which would
+    otherwise be kept through the report and mail stages.
+    """
+    for write in result.planned_writes:
+        if write.path in result.written:
+            write.cells = {}
 
 
 def flush_pending(project: Project) -> PassResult:

@@ -120,18 +120,34 @@ def customer_figures(account, limit: Decimal | None, as_of: dt.date) -> dict[str
     utilisation = None
     if limit is not None and limit > 0:
         # A credit balance uses none of the limit: never a negative percentage.
-        utilisation = (max(account.exposure, 0) / limit * 100).quantize(TENTH)
+        utilisation = quantized(max(account.exposure, 0) / limit * 100, TENTH)
     figures = {
-        "outstanding": account.outstanding.quantize(CENT),
-        "overdue": account.overdue.quantize(CENT),
-        "exposure": account.exposure.quantize(CENT),
-        "limit": limit.quantize(CENT) if limit is not None else None,
+        "outstanding": quantized(account.outstanding, CENT),
+        "overdue": quantized(account.overdue, CENT),
+        "exposure": quantized(account.exposure, CENT),
+        "limit": quantized(limit, CENT) if limit is not None else None,
         "utilisation": utilisation,
         "checked_on": as_of,
     }
     for bucket, amount in account.buckets.items():
-        figures[bucket] = amount.quantize(CENT)
+        figures[bucket] = quantized(amount, CENT)
     return figures
+
+
+# Zero quantized to a step, by the step's exponent and the sign: most customers have several zero
+# figures, and a customers sheet near Excel's row limit plans over a million cells.
+_ZEROS: dict[tuple[int, bool], Decimal] = {}
+
+
+def quantized(amount: Decimal, step: Decimal) -> Decimal:
+    """Return `amount.quantize(step)`, one shared Decimal for each zero result."""
+    if amount:
+        return amount.quantize(step)
+    key = (step.as_tuple().exponent, amount.is_signed())
+    zero = _ZEROS.get(key)
+    if zero is None:
+        zero = _ZEROS[key] = amount.quantize(step)
+    return zero
 
 
 # Pending writes: results kept while a workbook is open in Excel.

@@ -1,0 +1,41 @@
+"""What a pass lets go of once a later stage no longer needs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from engine.pipeline import run_pass
+from engine.project import Project
+from engine.writeback import CENT, TENTH, quantized
+
+AS_OF = dt.date(2013, 6, 3)
+
+
+def test_written_sheets_keep_no_cells(demo_project):
+    result = run_pass(Project.at(demo_project), as_of=AS_OF, send_mail=False)
+
+    assert result.cells_written > 0
+    assert {write.path for write in result.planned_writes} == set(result.written)
+    assert all(write.cells == {} for write in result.planned_writes)
+
+
+def test_dry_run_keeps_planned_cells(demo_project):
+    result = run_pass(Project.at(demo_project), as_of=AS_OF, dry_run=True,
+                      send_mail=False)
+
+    assert sum(len(write.cells) for write in result.planned_writes) > 0
+
+
+def test_quantized_equals_quantize():
+    for text in ("0", "-0", "0.000", "-0.0001", "0E+3", "1.005", "-2.55", "12"):
+        for step in (CENT, TENTH):
+            expected = Decimal(text).quantize(step)
+            found = quantized(Decimal(text), step)
+            assert (str(found), found) == (str(expected), expected)
+
+
+def test_quantized_zeros_are_shared():
+    assert quantized(Decimal("0.000"), CENT) is quantized(Decimal(0), CENT)
+    assert str(quantized(Decimal("-0"), CENT)) == "-0.00"
+    assert str(quantized(Decimal("0"), TENTH)) == "0.0"
