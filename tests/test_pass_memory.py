@@ -71,7 +71,9 @@ def test_unchanged_payments_reused(demo_project):
     assert second.payments == first.payments
     assert all(a is b for a, b in zip(second.payments, first.payments, strict=True))
     assert second_reads["payments"] is first_reads["payments"]
-    # Orders and customers have owned columns, so they are read again each time.
+    # The memo keeps the customers sheet too. The orders sheet is read again each
+    # time, and only the records of its unchanged rows are reused.
+    assert second_reads["customers"] is first_reads["customers"]
     assert second_reads["orders"] is not first_reads["orders"]
     assert second.orders == first.orders
 
