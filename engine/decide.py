@@ -277,8 +277,8 @@ def _final_reasons(decider: _Decider, decided) -> list[Decision]:
     it, the decision on the exposure it was blocked on is kept.
 
     The first pass leaves blocked orders (without an override) undecided, as None with
-    their exposure mark, table result and salesperson code, so each blocked order's
-    reason is built once.
+    their exposure mark, table result, salesperson code, customer state and currency,
+    so each blocked order's reason is built once.
     """
     return [
         decider.restate(order, *blocked) if decision is None else decision
@@ -335,9 +335,9 @@ class _Decider:
         self.money = amount_formatter(rules.locale)
         # id of a table result -> (that result, whether ignores_exposure holds).
         self.exposure_free: dict[int, tuple[TableResult, bool]] = {}
-        # (exposure mark, table result, salesperson code) of the last order `decide`
-        # left undecided as blocked.
-        self.blocked: tuple[tuple, TableResult, str] | None = None
+        # (exposure mark, table result, salesperson code, customer state, currency
+        # entry) of the last order `decide` left undecided as blocked.
+        self.blocked: tuple | None = None
         self.incomplete = incomplete or IncompleteCustomers()
         self.any_incomplete = len(self.incomplete) > 0
         self.codes = {
@@ -471,16 +471,28 @@ class _Decider:
         return self.codes.get(order.customer_id, "")
 
     def restate(
-        self, order: Order, mark: tuple, result: TableResult, code: str
+        self,
+        order: Order,
+        mark: tuple,
+        result: TableResult,
+        code: str,
+        state: _CustomerState,
+        currency: tuple[Decimal, str],
     ) -> Decision:
         """Return the decision of an order blocked on exposure `mark`, as of now.
 
         `result` is the table result on `mark`, which stays valid while the running
         exposure of the order's customer and salesperson (`code`) is at `mark`.
+        `state` and `currency` are what `decide` found for the order: the checks
+        that could hold it do not change during a pass.
         """
         now = (self.added.get(order.customer_id), self.salesperson_exposure.get(code))
         if now == mark or self.ignores_exposure(result):
-            return self.decide(order, commit=False, result=result)
+            rate = currency[0]
+            values, _ = self.order_values(order, state, rate, currency[1])
+            return self.writer.decision(
+                order, values, result, state.limit, rate, state.texts
+            )
         decision = self.decide(order, commit=False)
         if decision.status == BLOCKED and decision.override_event is None:
             return decision
@@ -524,8 +536,8 @@ class _Decider:
         """Decide one order; with `commit`, an approval adds to the running exposure.
 
         With `defer_blocked`, an order the rules block and no override covers gives
-        None instead of its decision, and its exposure mark, table result and
-        salesperson code are kept in `blocked`. A `result` given is used in place
+        None instead of its decision, and its exposure mark, table result,
+        salesperson code, customer state and currency are kept in `blocked`. A `result` given is used in place
         of running the table.
         """
         customer = self.customers.get(order.customer_id)
@@ -583,7 +595,7 @@ class _Decider:
                 self.added.get(order.customer_id),
                 self.salesperson_exposure.get(code),
             )
-            self.blocked = (mark, result, code)
+            self.blocked = (mark, result, code, state, currency)
             return None
         decision = self.writer.decision(order, values, result, limit, rate, state.texts)
         if decision.status == BLOCKED and order.override is not None:
