@@ -35,7 +35,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from operator import attrgetter
 
 from engine.aging import BUCKETS, bucket_for, days_overdue
 from engine.findings import EngineError, Finding, Severity
@@ -158,18 +157,23 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
         books[customer.customer_id]  # every known customer gets an account
 
     with _automatic_gc_paused():
-        receipts = _collect_orders(inputs.orders, as_of, to_base, books, findings)
+        receipts: list[_Receipt | Payment] = _collect_orders(
+            inputs.orders, as_of, to_base, books, findings
+        )
         receipts += _collect_payments(inputs.payments, as_of, to_base, findings)
         index = _ItemIndex(books, findings)
 
         # The list contains the credit notes, then the payments, each in row order,
         # and the sort is stable, so receipts of one date keep that order.
-        receipts.sort(key=attrgetter("date"))
-        # Popped from the end of the reversed list, each receipt is freed once
-        # allocated, and a million-row ledger reuses that memory for its accounts.
+        receipts.sort(key=_receipt_date)
+        # Popped from the end of the reversed list, each credit note is freed once
+        # allocated, and each payment's receipt lives only while it is allocated.
         receipts.reverse()
         while receipts:
-            _allocate(receipts.pop(), books, index, findings)
+            receipt = receipts.pop()
+            if type(receipt) is not _Receipt:
+                receipt = _payment_receipt(receipt, to_base, findings)
+            _allocate(receipt, books, index, findings)
         del index
 
         accounts = {}
@@ -271,7 +275,12 @@ def _item(order: Order, amount: Decimal, findings: list[Finding]) -> _Item:
 
 def _collect_payments(
     payments: list[Payment], as_of: dt.date, to_base: ToBase, findings: list[Finding]
-) -> list[_Receipt]:
+) -> list[Payment]:
+    """Return the payments to allocate, with a finding for each one left out.
+
+    A million-row ledger would need 80 MB for a receipt per payment, so the
+    receipt is made when the payment is allocated (see `_payment_receipt`).
+    """
     receipts = []
     for payment in payments:
         if payment.payment_date > as_of:
@@ -293,16 +302,25 @@ def _collect_payments(
                 )
             )
             continue
-        receipts.append(
-            _Receipt(
-                payment.customer_id,
-                payment.payment_date,
-                amount,
-                payment.reference,
-                payment.ref,
-            )
-        )
+        receipts.append(payment)
     return receipts
+
+
+def _payment_receipt(payment: Payment, to_base: ToBase, findings: list[Finding]):
+    """Return the receipt of a payment that `_collect_payments` kept."""
+    # The conversion succeeded in _collect_payments, so it adds no finding here.
+    amount = _convert(payment.amount, payment.currency, payment.ref, to_base, findings)
+    return _Receipt(
+        payment.customer_id,
+        payment.payment_date,
+        amount,
+        payment.reference,
+        payment.ref,
+    )
+
+
+def _receipt_date(receipt: _Receipt | Payment) -> dt.date:
+    return receipt.date if type(receipt) is _Receipt else receipt.payment_date
 
 
 def _convert(
@@ -464,9 +482,13 @@ def _referenced_item(
 def _pay(item: _Item, amount: Decimal, date: dt.date) -> Decimal:
     """Pay as much of the item as `amount` covers; return what is left of `amount`."""
     paid = min(amount, item.open_amount)
-    item.open_amount -= paid
-    if item.open_amount == ZERO:
+    if paid == item.open_amount:
+        # A settled item's open amount is never shown, so it need not keep the
+        # exponent of the subtraction; a shared zero saves a Decimal per invoice.
+        item.open_amount = ZERO
         item.settled_on = date
+    else:
+        item.open_amount -= paid
     return amount - paid
 
 

@@ -249,6 +249,8 @@ def _run_stages(
     result.decisions = decisions
     add_new_approvals(ledger, decisions, inputs.orders, make_to_base(rules), as_of)
     result.counts["decided"] = len(decisions)
+    # Past this point, orders are read only for their promised dates (mail stage).
+    inputs.orders = [order for order in inputs.orders if order.promised_date is not None]
 
     step("write back")
     # The orders sheet is planned and written before the customers' limits and sheet

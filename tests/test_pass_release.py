@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from python_calamine import CalamineWorkbook
+
 from engine.pipeline import run_pass
 from engine.project import Project
 from engine.writeback import CENT, TENTH, quantized
+from engine.xlsx.patch import write_cells
 
 AS_OF = dt.date(2013, 6, 3)
 
@@ -39,3 +42,27 @@ def test_quantized_zeros_are_shared():
     assert quantized(Decimal("0.000"), CENT) is quantized(Decimal(0), CENT)
     assert str(quantized(Decimal("-0"), CENT)) == "-0.00"
     assert str(quantized(Decimal("0"), TENTH)) == "0.0"
+
+
+def reminded_items(result) -> set[str]:
+    return {item.item_id for letter in result.letters if letter.kind == "reminder"
+            for item in letter.items}
+
+
+def test_promised_date_pauses_reminder(demo_project):
+    project = Project.at(demo_project)
+    before = run_pass(project, as_of=AS_OF, dry_run=True, send_mail=True)
+    orders = demo_project / "workbooks" / "orders.xlsx"
+    rows = CalamineWorkbook.from_path(str(orders)).get_sheet_by_index(0).to_python()
+    header = rows[0]
+    invoice_column = header.index("Invoice No")
+    invoice_id = sorted(reminded_items(before))[0]
+    row = next(number for number, cells in enumerate(rows, start=1)
+               if str(cells[invoice_column]) == invoice_id)
+    write_cells(orders, "Orders", {(row, header.index("Promised Date") + 1):
+                                   AS_OF + dt.timedelta(days=10)})
+
+    after = run_pass(project, as_of=AS_OF, dry_run=True, send_mail=True)
+
+    assert invoice_id in reminded_items(before)
+    assert invoice_id not in reminded_items(after)
