@@ -399,6 +399,8 @@ def read_inputs(
                     str(path), repr(source), read.date1904, wmap.base_currency,
                     tuple(sorted(currencies.items()))))
                 build = typed.builder(build)
+            if kind == "payments":
+                build = payments_builder(inputs.orders)
             problems = type_rows(read, inputs, build, target, currencies,
                                  wmap.base_currency, keep_values=keep_values)
         except EngineError as exc:
@@ -530,7 +532,25 @@ def build_override(values: RowValues) -> Override | None:
                     reason=reason or "")
 
 
-def build_payment(values: RowValues, currencies: dict, base_currency: str) -> Payment | None:
+def payments_builder(orders: list[Order]):
+    """Return `build_payment` with the orders' invoice ids as shared references.
+
+    A payment's reference is mostly the invoice id it pays, read again from the
+    payments workbook. Sharing the order's string saves a copy per payment, an
+    estimated 60 MB for a million payments.
+    """
+    invoice_ids = {order.invoice_id: order.invoice_id for order in orders
+                   if order.invoice_id}
+
+    def build(values: RowValues, currencies: dict, base_currency: str) -> Payment | None:
+        return build_payment(values, currencies, base_currency, invoice_ids)
+
+    return build
+
+
+def build_payment(values: RowValues, currencies: dict, base_currency: str,
+                  invoice_ids: Mapping[str, str] | None = None) -> Payment | None:
+    """Return the row's payment; a reference equal to a key of `invoice_ids` is its value."""
     customer_id = values.text("customer_id")
     payment_date = values.date("payment_date")
     amount = values.money("amount")
@@ -542,9 +562,15 @@ def build_payment(values: RowValues, currencies: dict, base_currency: str) -> Pa
     return Payment(
         payment_id=payment_id, customer_id=customer_id, payment_date=payment_date,
         amount=amount, currency=currency, ref=values.row.ref,
-        reference=values.text("reference"), method=values.text("method"),
-        promised_date=promised,
+        reference=shared(values.text("reference"), invoice_ids),
+        method=values.text("method"), promised_date=promised,
     )
+
+
+def shared(text: str | None, strings: Mapping[str, str] | None) -> str | None:
+    if text is None or not strings:
+        return text
+    return strings.get(text, text)
 
 
 def upper(text: str | None) -> str | None:

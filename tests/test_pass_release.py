@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from python_calamine import CalamineWorkbook
 
+from engine.inputs import read_inputs
 from engine.pipeline import run_pass
 from engine.project import Project
+from engine.workbook_map import load_workbook_map
 from engine.writeback import CENT, TENTH, quantized
 from engine.xlsx.patch import write_cells
 
@@ -66,3 +68,16 @@ def test_promised_date_pauses_reminder(demo_project):
 
     assert invoice_id in reminded_items(before)
     assert invoice_id not in reminded_items(after)
+
+
+def test_payment_reference_shares_invoice_id(demo_project):
+    project = Project.at(demo_project)
+    workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    inputs, _, _ = read_inputs(workbook_map, as_of=AS_OF, keep_values=False)
+    invoice_ids = {order.invoice_id: order.invoice_id for order in inputs.orders}
+    matched = [payment for payment in inputs.payments
+               if payment.reference in invoice_ids]
+
+    assert matched
+    assert all(payment.reference is invoice_ids[payment.reference]
+               for payment in matched)
