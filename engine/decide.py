@@ -554,7 +554,6 @@ class _Decider:
         salesperson code, customer state and currency are kept in `blocked`. A `result` given is used in place
         of running the table.
         """
-        customer = self.customers.get(order.customer_id)
         held = (
             self.held_customers.get(order.customer_id) if self.held_customers else None
         )
@@ -565,14 +564,17 @@ class _Decider:
                 f"the customer's row could not be read: {held.reason}",
                 order.customer_id,
             )
-        if customer is None:
-            return self.writer.held(
-                order.order_id,
-                order.ref,
-                f"customer '{order.customer_id}' is not in the customers sheet",
-                order.customer_id,
-            )
-        state = self.customer_cache.get(order.customer_id) or self.customer(customer)
+        state = self.customer_cache.get(order.customer_id)
+        if state is None:
+            customer = self.customers.get(order.customer_id)
+            if customer is None:
+                return self.writer.held(
+                    order.order_id,
+                    order.ref,
+                    f"customer '{order.customer_id}' is not in the customers sheet",
+                    order.customer_id,
+                )
+            state = self.customer(customer)
         limit = state.limit
         if limit.held_reason:
             return self.writer.held(

@@ -125,11 +125,15 @@ class ReasonWriter:
         """
         texts = [str(values[name]) for name in self.per_customer]
         texts += (limit.how, limit.where)
-        befores = tuple(values.get(name, MISSING) for name in self.per_order)
-        slot_texts = tuple(
-            str(values[name]) if name in values else "" for name in self.per_order
+        befores = []
+        slot_texts = []
+        for name in self.per_order:
+            value = values.get(name, MISSING)
+            befores.append(value)
+            slot_texts.append("" if value is MISSING else str(value))
+        return CustomerTexts(
+            self.layout, tuple(texts), tuple(befores), tuple(slot_texts)
         )
-        return CustomerTexts(self.layout, tuple(texts), befores, slot_texts)
 
     def parts(self, template: str) -> list[tuple[str, str | None, str, int | None]]:
         """Split a reason into (text, placeholder, kind, input slot) parts, once.
