@@ -169,3 +169,15 @@ def test_accented_names_draw_real_letters():
 
     assert drawn("CHLOÉ") != drawn("CHLO\U000f0000")
     assert drawn("CHLOÉ") != drawn("CHLOE")
+
+
+def test_long_name_keeps_plot_wide():
+    """A 60-character salesperson name is cut, so the bars keep most of the width."""
+    long_name = "Agence de voyages du Grand Ouest et des Pays de la Loire SARL"
+    image = image_of(aging_chart_png([row(long_name, not_due="1000")], "EUR"))
+    blue = TAB10["not_due"]
+    bar = [x for x in range(image.width) if image.getpixel((x, image.height // 3)) == blue]
+
+    assert chart._short(long_name).endswith("\u2026")
+    assert len(chart._short(long_name)) == chart.NAME_LENGTH
+    assert len(bar) > image.width // 3

@@ -32,6 +32,7 @@ PAD = 4
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 TEXT_SIZE = 14  # 10 pt at 100 dpi
 LEGEND_SIZE = 12
+NAME_LENGTH = 24  # longer salesperson names are cut and end in an ellipsis
 # TrueType fonts with accented and other non-ASCII letters, which Pillow looks up in
 # the system's font folders (Linux, Windows, macOS). Pillow's built-in font is the
 # last resort: it draws a box for any letter outside ASCII.
@@ -73,7 +74,7 @@ def aging_chart_png(
     text_font = chart_font(TEXT_SIZE)
     legend_font = chart_font(LEGEND_SIZE)
     segments = _segments(aging, buckets)
-    names = [str(row["salesperson"]) for row in aging]
+    names = [_short(str(row["salesperson"])) for row in aging]
     height = ROW_PITCH * max(len(aging), 1) + EXTRA_HEIGHT
     image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
@@ -121,6 +122,13 @@ def chart_font(size: int) -> Any:
 def font_in_use() -> str:
     """Return the path of the chart's font, or "built-in", for the chart cache key."""
     return str(getattr(chart_font(TEXT_SIZE), "path", "built-in"))
+
+
+def _short(name: str) -> str:
+    """Return `name` cut to NAME_LENGTH characters, so a long name cannot squeeze the bars."""
+    if len(name) <= NAME_LENGTH:
+        return name
+    return name[: NAME_LENGTH - 1].rstrip() + "\u2026"
 
 
 def _segments(
