@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -178,7 +178,11 @@ class _Service:
         self.state = open_state(settings.state)
         ensure_schema(self.state, STATUS_SCHEMA)
         self.rules = _RuleKeeper(project, self._notice) if project is not None else None
-        self.watcher = WorkbookWatcher(
+        self.watcher = self._new_watcher()
+
+    def _new_watcher(self) -> WorkbookWatcher:
+        settings = self.settings
+        return WorkbookWatcher(
             settings.folder,
             settings.names,
             self._on_change,
@@ -264,7 +268,57 @@ class _Service:
             return changed
         if not self.rules.reload():
             return changed - rule_names
+        self._follow_map()
         return changed
+
+    def _follow_map(self) -> None:
+        """Watch the folder and files that the workbook map names after an edit of it.
+
+        The state database stays the one opened at start, so a new `state` path in the
+        map is logged as needing a restart.
+        """
+        try:
+            mapped = service_settings(self.project)
+        except EngineError as exc:
+            log.error("failed to read the edited workbook map; still watching %s: %s",
+                      self.settings.folder, exc)
+            return
+        if mapped.state != self.settings.state:
+            log.warning(
+                "the workbook map names a new state database %s; restart the service "
+                "to use it (it still records its status in %s)",
+                mapped.state,
+                self.settings.state,
+            )
+        if (mapped.folder, mapped.names) == (self.settings.folder, self.settings.names):
+            return
+        if not mapped.folder.is_dir():
+            message = (
+                f"the workbook map names the folder {mapped.folder}, which was not found; "
+                f"still watching {self.settings.folder}"
+            )
+            log.error("%s", message)
+            self._notice(
+                Finding(
+                    str(mapped.folder),
+                    message,
+                    "Create the folder or fix 'folder' in rules/workbooks.yaml.",
+                    code="service.folder_missing",
+                )
+            )
+            return
+        previous_folder = self.settings.folder
+        self.watcher.stop()
+        self.settings = replace(
+            self.settings, folder=mapped.folder, names=mapped.names
+        )
+        remove_stale_temporaries(mapped.folder, self.settings.stale_temp_age)
+        self.watcher = self._new_watcher()
+        self.watcher.start()
+        log.info(
+            "now watching %s in %s (was %s)", ", ".join(mapped.names), mapped.folder, previous_folder
+        )
+        self._record("folder", str(mapped.folder))
 
     def _pass_retry_due(self) -> bool:
         return self.retry_pass_at is not None and time.monotonic() >= self.retry_pass_at

@@ -510,3 +510,31 @@ def test_save_during_pass_keeps_edit(project_root, tmp_path):
     # The random moments hit both the lock file and a save between read and write.
     assert outcomes["changed during pass"] > 0
     assert outcomes["locked"] > 0
+
+
+@pytest.mark.slow
+def test_map_edit_moves_watched_folder(project_root, tmp_path, caplog):
+    """After `folder:` changes in the map, saves in the new folder start passes."""
+    caplog.set_level(logging.INFO, logger="engine.service")
+    shutil.copytree(project_root / "workbooks", project_root / "books2")
+    workbook_map = project_root / "rules" / "workbooks.yaml"
+    service = RunningService(project_root)
+    try:
+        service.wait_settled(1)
+        text = workbook_map.read_text(encoding="utf-8")
+        workbook_map.write_text(
+            text.replace("folder: workbooks", "folder: books2", 1), encoding="utf-8"
+        )
+        service.wait_settled(2)
+        assert any("now watching" in r.getMessage() for r in caplog.records)
+
+        orders = OrdersSheet(project_root / "books2" / "orders.xlsx")
+        edit = orders.edit(
+            FLIP_ORDER, tmp_path / "scratch", amount="5000", clear_status=True
+        )
+        save_as_person(orders.path, edit, "excel_rf_tmp")
+        service.wait_settled(3)
+        assert service.pipeline.pass_count() == 3
+        assert orders.value(FLIP_ORDER, "Status") == "BLOCKED"
+    finally:
+        assert service.close() == 0
