@@ -316,7 +316,10 @@ class _Service:
         self.watcher = self._new_watcher()
         self.watcher.start()
         log.info(
-            "now watching %s in %s (was %s)", ", ".join(mapped.names), mapped.folder, previous_folder
+            "now watching %s in %s (was %s)",
+            ", ".join(mapped.names),
+            mapped.folder,
+            previous_folder,
         )
         self._record("folder", str(mapped.folder))
 
