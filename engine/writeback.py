@@ -140,9 +140,13 @@ _ZEROS: dict[tuple[int, bool], Decimal] = {}
 
 
 def quantized(amount: Decimal, step: Decimal) -> Decimal:
-    """Return `amount.quantize(step)`, one shared Decimal for each zero result."""
+    """Return `amount.quantize(step)`, without a new Decimal where one can be shared.
+
+    An amount already at the step (a ledger sum of cents) is returned itself, and
+    each zero result is one shared Decimal.
+    """
     if amount:
-        return amount.quantize(step)
+        return amount if amount.same_quantum(step) else amount.quantize(step)
     key = (step.as_tuple().exponent, amount.is_signed())
     zero = _ZEROS.get(key)
     if zero is None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from python_calamine import CalamineWorkbook
 
 from engine.inputs import read_inputs
-from engine.pipeline import run_pass
+from engine.pipeline import return_large_blocks, run_pass
 from engine.project import Project
 from engine.workbook_map import load_workbook_map
 from engine.writeback import CENT, TENTH, quantized
@@ -33,7 +33,8 @@ def test_dry_run_keeps_planned_cells(demo_project):
 
 
 def test_quantized_equals_quantize():
-    for text in ("0", "-0", "0.000", "-0.0001", "0E+3", "1.005", "-2.55", "12"):
+    for text in ("0", "-0", "0.000", "-0.0001", "0E+3", "1.005", "-2.55", "12",
+                 "4.10", "-7.25", "0.5"):
         for step in (CENT, TENTH):
             expected = Decimal(text).quantize(step)
             found = quantized(Decimal(text), step)
@@ -81,3 +82,17 @@ def test_payment_reference_shares_invoice_id(demo_project):
     assert matched
     assert all(payment.reference is invoice_ids[payment.reference]
                for payment in matched)
+
+
+def test_quantized_keeps_amount_at_step():
+    amount = Decimal("12.30")
+
+    assert quantized(amount, CENT) is amount
+    assert str(quantized(Decimal("12.3"), CENT)) == "12.30"
+
+
+def test_return_large_blocks_runs_twice():
+    return_large_blocks()
+    return_large_blocks()
+
+    assert return_large_blocks.cache_info().currsize == 1
