@@ -71,6 +71,15 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "payments": ("payment_date", "customer_id", "amount"),
     "customers": ("customer_id", "name"),
 }
+# Mapped fields the engine can do without: a sheet that lacks one of these columns
+# gets a warning each pass. Every other mapped column can change an exposure, a
+# credit limit or a decision, so a sheet that lacks it stops the pass like a
+# missing required column.
+INFORMATIONAL: dict[str, tuple[str, ...]] = {
+    "orders": (),
+    "payments": ("method",),
+    "customers": ("contact", "salutation", "email", "language"),
+}
 # The field that names a row; a row without it is a totals or blank row.
 KEY_FIELD = {"orders": "order_id", "payments": "payment_id", "customers": "customer_id"}
 

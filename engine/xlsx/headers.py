@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from engine.findings import EngineError, Finding, Severity
 from engine.model import column_letter
-from engine.workbook_map import REQUIRED, SourceMap
+from engine.workbook_map import INFORMATIONAL, REQUIRED, SourceMap
 
 PLAIN_SHEET_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 
@@ -59,11 +59,14 @@ def find_header(grid, merges, source: SourceMap, shown: str, sheet: str) -> Head
 
     if found_required < len(required) and (source.header_row is None and found_total < 2):
         raise header_not_found(grid, rows, source, shown, sheet)
-    missing = [name for name in required if name not in columns]
-    if missing:
-        raise missing_columns(missing, row, grid, source, shown, sheet)
+    missing = [name for name in source.columns if name not in columns]
+    blocking = [name for name in missing if name not in INFORMATIONAL[source.kind]]
+    if blocking:
+        raise EngineError(missing_columns(blocking, row, grid, source, shown, sheet))
 
     header = Header(row, {row}, columns, match_columns(labels, source.owned))
+    header.findings.extend(missing_columns(missing, row, grid, source, shown, sheet,
+                                           severity=Severity.WARNING))
     if any(len(texts) > 1 for texts in labels.values()):
         header.rows.add(row - 1)
     header.findings.extend(duplicate_headers(labels, source, shown, sheet, row))
@@ -161,17 +164,38 @@ def header_not_found(grid, rows, source: SourceMap, shown: str, sheet: str) -> E
         code="header"))
 
 
-def missing_columns(missing, row, grid, source, shown, sheet) -> EngineError:
+def missing_columns(missing, row, grid, source, shown, sheet,
+                    severity: Severity = Severity.ERROR) -> list[Finding]:
+    """Return one finding per mapped field whose header is not in header row `row`.
+
+    A warning is for an informational column: its field is read as empty.
+    """
     cells = grid[row - 1] if row <= len(grid) else []
     found = ", ".join(" ".join(str(cell).split()) for cell in cells if cell != "") or "none"
     findings = []
     for name in missing:
         expected = source.columns.get(name, name)
         where = source.where.get(name, "rules/workbooks.yaml")
+        effect = f" {name} is read as empty." if severity is Severity.WARNING else ""
         findings.append(Finding(
             f"{shown} › {sheet_label(sheet)}",
             f"column '{expected}' ({name}) not found in header row {row}; headers "
-            f"found: {found}.",
+            f"found: {found}.{effect}",
             f"Rename the column in the sheet or change '{name}:' at {where}.",
-            code="header"))
-    return EngineError(findings)
+            severity=severity, code="header"))
+    return findings
+
+
+def added_owned_columns(new_headers: dict[int, str], row: int, shown: str,
+                        sheet: str) -> list[Finding]:
+    """Return a finding naming the owned columns the engine adds to a sheet with data."""
+    if not new_headers:
+        return []
+    added = ", ".join(f"'{text}' in column {column_letter(column)}"
+                      for column, text in sorted(new_headers.items()))
+    return [Finding(f"{shown} › {sheet_label(sheet)} › row {row}",
+                    f"the engine adds the columns it writes: {added}.",
+                    "Nothing to do, unless these columns belong elsewhere: then add "
+                    "them to the sheet yourself or change 'owned:' in "
+                    "rules/workbooks.yaml.",
+                    severity=Severity.INFO, code="owned-column-added")]

@@ -25,7 +25,7 @@ from engine.findings import EngineError, Finding, Severity
 from engine.model import RowRef, column_letter
 from engine.values import date_order_conflict
 from engine.workbook_map import SourceMap, suggest
-from engine.xlsx.headers import Header, find_header, sheet_label
+from engine.xlsx.headers import Header, added_owned_columns, find_header, sheet_label
 from engine.xlsx.sheetscan import (
     FormulaCell,
     Package,
@@ -190,6 +190,8 @@ def read_with_calamine(data: bytes, package: Package, name: str, path: Path,
         source = replace(source, sheet=name)
     rows = read_rows(grid, merges, part, package, source, shown, header, owned_columns,
                      findings)
+    if rows:
+        findings.extend(added_owned_columns(new_headers, header.row, shown, name))
     findings.extend(hidden_sheet(package, name, shown))
     findings.extend(date_column_conflicts(date_texts(rows, source, header.columns),
                                           source, header.columns, shown))
@@ -237,6 +239,8 @@ def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: Shee
     read.owned_columns, read.new_headers = place_owned(header, source, stream.width)
     findings.extend(hidden_sheet(package, source.sheet, shown))
     if count:
+        findings.extend(added_owned_columns(read.new_headers, header.row, shown,
+                                            source.sheet))
         findings.extend(date_column_conflicts(texts, source, header.columns, shown))
     log.info("%s › %s: %d rows read from header row %d, %d findings",
              shown, source.sheet, count, header.row, len(findings))
