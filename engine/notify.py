@@ -156,33 +156,18 @@ def deliver_with(workbook_map, settings, messages, sent, **options):
 
 def send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
                  report, sent, renderer, state, incomplete) -> None:
-    """Send the manager and salesperson digests when this pass has news for them."""
+    """Send the manager and salesperson digests when this pass has news for them.
+
+    A scheduled slot counts as done per recipient: each digest of the slot that has
+    no send-ledger entry yet goes out on the next pass, also after a crash part-way
+    through the slot's digests.
+    """
     from engine.mail.digest import (
         DigestData,
         build_manager_digest,
         build_salesperson_digests,
+        digest_recipients,
     )
-    from engine.mail.letter import DIGEST
-
-    findings_sha = hashlib.sha256(
-        "\n".join(sorted(str(f) for f in result.findings)).encode("utf-8")
-    ).hexdigest()
-    if rules.digest_schedule == "every-pass":
-        status_changes = any(
-            result.previous.get(d.order_id, (None, None)) != (d.status, d.reason)
-            for d in result.decisions
-        )
-        news = status_changes or report.sent or report.uncertain or report.findings
-        if not news and not findings_changed(state, "managers", findings_sha):
-            log.info("no news since the last digest; none sent")
-            return
-    else:
-        now = dt.datetime.now(ZoneInfo(rules.timezone))
-        last = sent.last_letter_date("managers", DIGEST)
-        slot = last_scheduled_day(rules.digest_schedule, result.as_of, now)
-        if slot is None or (last is not None and last >= slot):
-            log.info("digest schedule '%s': next digest not due yet", rules.digest_schedule)
-            return
 
     data = DigestData(
         as_of=result.as_of,
@@ -197,15 +182,51 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
         findings=list(result.findings),
         held_customers=dict(incomplete),
     )
-    digests = build_salesperson_digests(data, rules, renderer)
-    chart_cache = workbook_map.state.parent / CACHE
-    manager = build_manager_digest(data, rules, renderer, chart_cache)
-    if manager is not None:
-        digests.insert(0, manager)
+    findings_sha = hashlib.sha256(
+        "\n".join(sorted(str(f) for f in result.findings)).encode("utf-8")
+    ).hexdigest()
+    if rules.digest_schedule == "every-pass":
+        status_changes = any(
+            result.previous.get(d.order_id, (None, None)) != (d.status, d.reason)
+            for d in result.decisions
+        )
+        news = status_changes or report.sent or report.uncertain or report.findings
+        if not news and not findings_changed(state, "managers", findings_sha):
+            log.info("no news since the last digest; none sent")
+            return
+        recipients = digest_recipients(data, rules)
+    else:
+        now = dt.datetime.now(ZoneInfo(rules.timezone))
+        data.slot = last_scheduled_day(rules.digest_schedule, result.as_of, now)
+        recipients = due_recipients(sent, digest_recipients(data, rules), data.slot)
+        if not recipients:
+            log.info("digest schedule '%s': next digest not due yet", rules.digest_schedule)
+            return
+
+    digests = build_salesperson_digests(data, rules, renderer, only=recipients)
+    if "managers" in recipients:
+        chart_cache = workbook_map.state.parent / CACHE
+        manager = build_manager_digest(data, rules, renderer, chart_cache)
+        if manager is not None:
+            digests.insert(0, manager)
     digest_report = deliver_with(workbook_map, settings, digests, sent)
     result.findings.extend(digest_report.findings)
     remember_findings(state, "managers", findings_sha)
     log.info("digests: %d sent", len(digest_report.sent))
+
+
+def due_recipients(sent, recipients: list[str], slot: dt.date | None) -> list[str]:
+    """Return the recipients with no digest handed over on or after the slot's day."""
+    from engine.mail.letter import DIGEST
+
+    if slot is None:
+        return []
+    due = []
+    for recipient in recipients:
+        last = sent.last_letter_date(recipient, DIGEST)
+        if last is None or last < slot:
+            due.append(recipient)
+    return due
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

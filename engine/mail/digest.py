@@ -68,6 +68,10 @@ class DigestData:
     # Customers the pass could not evaluate (unreadable rows, a currency without a
     # rate), with the reason. Their figures are left out of the aging totals.
     held_customers: dict[str, str] = field(default_factory=dict)
+    # The scheduled digest day this digest is for, or None for a digest sent every
+    # pass. A scheduled digest's send-ledger key is its recipient and this day, so a
+    # pass that plans the same slot's digest again finds it already sent.
+    slot: dt.date | None = None
 
 
 def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
@@ -235,13 +239,15 @@ def _digest_letter(
     template: str,
     text: str,
 ) -> Letter:
-    # With a daily schedule the digest is keyed by the day only. Per pass it is also keyed
-    # by its text, so a pass that changes nothing does not send the same digest again.
-    content_key = (
-        ""
-        if rules.digest_schedule.startswith("daily")
-        else hashlib.sha256(text.encode("utf-8")).hexdigest()
-    )
+    # A scheduled digest is keyed by its slot (by the day only when no slot is given).
+    # Per pass it is keyed by its text, so a pass that changes nothing does not send
+    # the same digest again.
+    if data.slot is not None:
+        content_key = f"slot {data.slot.isoformat()}"
+    elif rules.digest_schedule != "every-pass":
+        content_key = ""
+    else:
+        content_key = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Letter(
         kind=DIGEST,
         template=template,
@@ -343,17 +349,42 @@ def build_manager_digest(
     return letter, message
 
 
-def build_salesperson_digests(
-    data: DigestData, rules: RuleSet, renderer: LetterRenderer
-) -> list[tuple[Letter, EmailMessage]]:
-    """Return one collections digest per salesperson with an address, own customers only."""
+def _customers_by_salesperson(data: DigestData) -> dict[str, list[str]]:
     by_salesperson: dict[str, list[str]] = defaultdict(list)
     for customer_id in sorted(data.ledger.accounts):
         by_salesperson[_salesperson_of(customer_id, data.customers)].append(customer_id)
+    return by_salesperson
+
+
+def digest_recipients(data: DigestData, rules: RuleSet) -> list[str]:
+    """Return the recipient ids of the digests a pass plans: "managers", then codes.
+
+    These are the recipients `build_manager_digest` and `build_salesperson_digests`
+    build digests for, found without rendering any.
+    """
+    recipients = []
+    if rules.contacts.managers or rules.contacts.finance:
+        recipients.append("managers")
+    for code in sorted(_customers_by_salesperson(data)):
+        if rules.contacts.salespeople.get(code):
+            recipients.append(code)
+    return recipients
+
+
+def build_salesperson_digests(
+    data: DigestData,
+    rules: RuleSet,
+    renderer: LetterRenderer,
+    only: Collection[str] | None = None,
+) -> list[tuple[Letter, EmailMessage]]:
+    """Return one collections digest per salesperson with an address, own customers only.
+
+    `only`, when given, limits the digests to those salesperson codes.
+    """
     digests = []
-    for code, customer_ids in sorted(by_salesperson.items()):
+    for code, customer_ids in sorted(_customers_by_salesperson(data).items()):
         address = rules.contacts.salespeople.get(code)
-        if not address:
+        if not address or (only is not None and code not in only):
             continue
         context = salesperson_context(data, rules, code, customer_ids)
         subject, text, html = renderer.render_parts(
