@@ -4,8 +4,10 @@ Reading `rules/workbooks.yaml` with ruamel.yaml and checking its locales with Ba
 takes longer than the rest of a pass that finds its input unchanged. A map that
 passed every check is therefore stored as JSON in `.arrears-guard-cache/` in the
 project folder, and used while the file's sha256, its path, the project folder, the
-engine version and the map's field names equal the stored ones. Any other cache
-content is ignored and the map is read and checked again.
+source of the modules that check the map (`engine/workbook_map*.py`) and the map's
+field names equal the stored ones. The entry also stores the sha256 of the encoded
+map, so an entry edited by hand, or decoded into something else, is ignored and the
+map is read and checked again.
 
 The cache lives in the project folder, not under `rules/`, because the service
 treats every file under `rules/` as a rule edit.
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 
-from engine import __version__
 from engine.workbook_map import SourceMap, WorkbookMap, years_after
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,30 @@ def cache_path(root: Path) -> Path:
     return root / CACHE_FOLDER / CACHE_NAME
 
 
+@functools.cache
+def checker_digest() -> str:
+    """Return the sha256 of the modules that read and check the workbook map.
+
+    A change to any of them, such as a new check, makes every stored entry stale.
+    """
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("workbook_map*.py")):
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def map_digest(encoded: dict) -> str:
+    """Return the sha256 of an encoded map, the same for equal maps."""
+    text = json.dumps(encoded, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def cache_key(path: Path, root: Path, raw: bytes) -> dict:
     """Return what a stored map must match to stand for the map file's `raw` bytes."""
     return {
         "format": FORMAT,
-        "engine": __version__,
+        "checker": checker_digest(),
         "fields": [
             [f.name for f in dataclasses.fields(WorkbookMap)],
             [f.name for f in dataclasses.fields(SourceMap)],
@@ -61,11 +82,21 @@ def load(path: Path, root: Path, raw: bytes | None) -> WorkbookMap | None:
         return None
     if not isinstance(stored, dict) or stored.get("key") != cache_key(path, root, raw):
         return None
-    try:
-        return decode_map(stored["map"])
-    except (KeyError, TypeError, ValueError) as exc:
-        log.debug("workbook map cache %s not used: %s", cache_path(root), exc)
+    encoded = stored.get("map")
+    if not isinstance(encoded, dict) or stored.get("map_sha256") != map_digest(encoded):
+        log.info("workbook map cache %s was not written by this engine; checking the "
+                 "map again", cache_path(root))
         return None
+    try:
+        workbook_map = decode_map(encoded)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.info("workbook map cache %s not used: %s", cache_path(root), exc)
+        return None
+    if encode_map(workbook_map) != encoded:
+        log.info("workbook map cache %s does not decode to the stored map; checking the "
+                 "map again", cache_path(root))
+        return None
+    return workbook_map
 
 
 def store(workbook_map: WorkbookMap, raw: bytes | None) -> None:
@@ -73,9 +104,11 @@ def store(workbook_map: WorkbookMap, raw: bytes | None) -> None:
     if raw is None:
         return
     target = cache_path(workbook_map.root)
+    encoded = encode_map(workbook_map)
     entry = {
         "key": cache_key(workbook_map.path, workbook_map.root, raw),
-        "map": encode_map(workbook_map),
+        "map": encoded,
+        "map_sha256": map_digest(encoded),
     }
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:

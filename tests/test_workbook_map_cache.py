@@ -10,7 +10,7 @@ import pytest
 from engine.findings import EngineError
 from engine.project import Project
 from engine.workbook_map import load_workbook_map, years_after
-from engine.workbook_map_cache import cache_path
+from engine.workbook_map_cache import cache_path, checker_digest, map_digest
 from engine.workbook_map_check import build_workbook_map
 
 
@@ -47,9 +47,72 @@ def test_cache_entry_used_while_bytes_match(project):
     path = cache_path(project.root)
     entry = json.loads(path.read_text(encoding="utf-8"))
     entry["map"]["sources"]["orders"]["sheet"] = "From the cache"
+    entry["map_sha256"] = map_digest(entry["map"])
     path.write_text(json.dumps(entry), encoding="utf-8")
 
     assert load(project).sources["orders"].sheet == "From the cache"
+
+
+def edit_entry(project: Project, change) -> None:
+    """Apply `change` to the stored map, leaving the stored sha256 as it was."""
+    path = cache_path(project.root)
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    change(entry)
+    path.write_text(json.dumps(entry), encoding="utf-8")
+
+
+def test_entry_without_orders_is_checked_again(project):
+    load(project)
+    edit_entry(project, lambda entry: entry["map"]["sources"].pop("orders"))
+
+    loaded = load(project)
+
+    assert loaded.sources["orders"].sheet == "Orders"
+    stored = json.loads(cache_path(project.root).read_text(encoding="utf-8"))
+    assert "orders" in stored["map"]["sources"]
+
+
+def test_entry_with_text_header_row_is_checked_again(project):
+    load(project)
+    edit_entry(project, lambda entry: entry["map"]["sources"]["orders"].update(
+        header_row="abc"))
+
+    assert load(project).sources["orders"].header_row is None
+
+
+def test_entry_with_recomputed_bad_types_is_checked_again(project):
+    load(project)
+
+    def change(entry):
+        entry["map"]["sources"]["orders"]["date_window"] = 5
+        entry["map_sha256"] = map_digest(entry["map"])
+
+    edit_entry(project, change)
+
+    assert load(project).sources["orders"].date_window[0] == dt.date(2000, 1, 1)
+
+
+def test_entry_without_digest_is_checked_again(project):
+    load(project)
+    edit_entry(project, lambda entry: entry.pop("map_sha256"))
+    edit_entry(project, lambda entry: entry["map"]["sources"]["orders"].update(
+        sheet="From the cache"))
+
+    assert load(project).sources["orders"].sheet == "Orders"
+
+
+def test_entry_from_other_checker_is_checked_again(project):
+    load(project)
+
+    def change(entry):
+        assert entry["key"]["checker"] == checker_digest()
+        entry["key"]["checker"] = "0" * 64
+        entry["map"]["sources"]["orders"]["sheet"] = "From the cache"
+        entry["map_sha256"] = map_digest(entry["map"])
+
+    edit_entry(project, change)
+
+    assert load(project).sources["orders"].sheet == "Orders"
 
 
 def test_edited_map_is_checked_again(project):
