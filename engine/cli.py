@@ -204,8 +204,9 @@ def watch(ctx, as_of):
 
 rules_option = click.option(
     "--rules", "rules_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A draft folder with credit.yaml and dunning.yaml to use in place of rules/, "
-    "so a change can be checked and previewed before it takes effect.",
+    help="A draft folder with credit.yaml and dunning.yaml, and optionally "
+    "workbooks.yaml, to use in place of rules/, so a change can be checked and "
+    "previewed before it takes effect.",
 )
 
 
@@ -222,10 +223,15 @@ def check(ctx, rules_dir: Path | None):
     Examples:  arrears-guard check
                arrears-guard check --rules rules-draft
     """
+    from engine.preview import with_draft_map
     from engine.rules.check import check_project
 
     project = require_project(ctx)
     findings = check_project(project.root, rules_dir)
+    draft = with_draft_map(project, rules_dir)
+    if draft is not project:
+        findings.extend(check_draft_map(draft))
+    click.echo(f"Workbook map: {shown_map(draft)}")
     for finding in findings:
         click.echo(str(finding))
     errors = [f for f in findings if f.severity.value == "error"]
@@ -233,6 +239,29 @@ def check(ctx, rules_dir: Path | None):
         click.echo(f"{len(errors)} error(s); the rules in force stay as they were.")
         sys.exit(EXIT_FINDINGS)
     click.echo("Rules, workbook map and templates are valid.")
+
+
+def shown_map(project: Project) -> str:
+    path = project.workbook_map_path
+    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
+
+
+def check_draft_map(project: Project) -> list:
+    """Check a draft folder's workbook map, and read the workbooks through it.
+
+    The project's own map is checked too, by `check_project`.
+    """
+    from engine.inputs import read_inputs
+    from engine.workbook_map import check_workbook_map, load_workbook_map
+
+    findings = check_workbook_map(project.workbook_map_path, project.root)
+    if any(f.severity.value == "error" for f in findings):
+        return findings
+    try:
+        read_inputs(load_workbook_map(project.workbook_map_path, project.root))
+    except EngineError as exc:
+        findings.extend(exc.findings)
+    return findings
 
 
 @cli.command()
@@ -251,10 +280,12 @@ def preview(ctx, as_of, rules_dir: Path | None, as_json: bool):
     Examples:  arrears-guard --as-of 2013-06-03 preview --json
                arrears-guard --as-of 2013-06-03 preview --rules rules-draft
     """
-    from engine.preview import build_preview, format_preview
+    from engine.preview import build_preview, format_preview, with_draft_map
     from engine.rules.check import load_rules
 
     project, as_of = project_and_date(ctx, as_of)
+    project = with_draft_map(project, rules_dir)
+    click.echo(f"Workbook map: {shown_map(project)}", err=True)
     try:
         rules = load_rules(project.root, rules_dir) if rules_dir else None
         data = build_preview(project, as_of=as_of, rules=rules)

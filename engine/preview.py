@@ -4,8 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from engine.findings import EngineError, Finding
 from engine.project import Project
+
+
+@dataclass(frozen=True, slots=True)
+class DraftProject(Project):
+    """A project read through a draft folder's workbook map instead of rules/'s."""
+
+    draft_map: Path | None = None
+
+    @property
+    def workbook_map_path(self) -> Path:
+        return self.draft_map or self.rules_dir / "workbooks.yaml"
+
+
+def with_draft_map(project: Project, rules_dir: Path | None) -> Project:
+    """Return `project` using `rules_dir`'s workbooks.yaml when the draft folder has one.
+
+    Paths in the draft map still start at the project folder.
+    """
+    if rules_dir is None:
+        return project
+    draft_map = Path(rules_dir).resolve() / "workbooks.yaml"
+    if not draft_map.is_file():
+        return project
+    return DraftProject(project.root, draft_map)
 
 
 def build_preview(project: Project, *, as_of: dt.date | None, rules=None) -> dict:
