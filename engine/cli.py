@@ -243,7 +243,9 @@ def check(ctx, rules_dir: Path | None):
 
 def shown_map(project: Project) -> str:
     path = project.workbook_map_path
-    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
+    if path.is_relative_to(project.root):
+        return str(path.relative_to(project.root))
+    return str(path)
 
 
 def check_draft_map(project: Project) -> list:
