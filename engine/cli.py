@@ -1,5 +1,7 @@
 """The arrears-guard command line: watch, once, check, preview, explain, status.
 
+`resolve-letter` records whether a letter of uncertain delivery arrived.
+
 Logging is configured here and nowhere else; the engine only logs and returns
 findings, and this module turns them into text and exit codes.
 """
@@ -343,10 +345,65 @@ def status(ctx, as_json: bool):
         info = service_status(project)
     except EngineError as exc:
         fail_with(exc)
+    info["uncertain_letters"] = unresolved_letters(project)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
     click.echo(format_status(info))
+
+
+def unresolved_letters(project: Project) -> list[dict]:
+    """Return the letters whose delivery is uncertain or still in hand, for `status`."""
+    from engine.mail.ledger import read_unresolved
+    from engine.workbook_map import load_workbook_map
+
+    try:
+        workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    except EngineError as exc:
+        fail_with(exc)
+    return read_unresolved(workbook_map.state)
+
+
+@cli.command("resolve-letter")
+@click.argument("message_id")
+@click.option(
+    "--arrived/--not-arrived",
+    required=True,
+    help="Whether the recipient got the letter: --arrived records it sent, "
+    "--not-arrived lets the next pass that still plans it send it again.",
+)
+@click.pass_context
+def resolve_letter(ctx, message_id: str, arrived: bool):
+    """Record whether a letter of uncertain delivery arrived.
+
+    MESSAGE_ID is the letter's Message-ID, as `status` lists it.
+
+    \b
+    Example:  arrears-guard resolve-letter '<ag-1a2b...@agency.test>' --arrived
+    """
+    from engine.mail.ledger import SendLedger
+    from engine.state import open_state
+    from engine.workbook_map import load_workbook_map
+
+    project = require_project(ctx)
+    try:
+        workbook_map = load_workbook_map(project.workbook_map_path, project.root)
+    except EngineError as exc:
+        fail_with(exc)
+    connection = open_state(workbook_map.state)
+    try:
+        entry = SendLedger(connection).resolve(message_id, arrived)
+    finally:
+        connection.close()
+    if entry is None:
+        click.echo(
+            f"error: no letter of uncertain delivery has Message-ID {message_id}. "
+            "Run `arrears-guard status` to list them.",
+            err=True,
+        )
+        ctx.exit(EXIT_FINDINGS)
+    outcome = "sent" if arrived else "queued to be sent again"
+    click.echo(f"{entry.kind} letter to {entry.recipient_id} of {entry.as_of}: {outcome}")
 
 
 def format_status(info: dict) -> str:
@@ -369,9 +426,16 @@ def format_status(info: dict) -> str:
     for item in pending:
         who = f", open by {item['owner']}" if item.get("owner") else ""
         lines.append(f"  {item['file']} › {item['sheet']} since {item['since']}{who}")
+    uncertain = info.get("uncertain_letters") or []
+    lines.append(f"uncertain letters: {len(uncertain)}")
+    for letter in uncertain:
+        lines.append(
+            f"  {letter['message_id']} {letter['kind']} to {letter['recipient']}"
+            f" of {letter['as_of']}, {letter['status']} since {letter['since']}"
+        )
     for key, value in info.items():
         known = {"state", "pid", "started_at", "stopped_at", "folder", "observer_mode",
-                 "last_pass", "pending_writes"}
+                 "last_pass", "pending_writes", "uncertain_letters"}
         if key not in known and value not in (None, "", [], {}):
             lines.append(f"{key.replace('_', ' ')}: {value}")
     return "\n".join(lines)

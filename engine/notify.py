@@ -40,6 +40,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     """
     if no_reminders is None:
         no_reminders = incomplete
+    from engine.mail.delivery import uncertain_findings
     from engine.mail.ledger import SendLedger
     from engine.mail.plan import (
         collect_promised_dates,
@@ -108,6 +109,8 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     )
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
                  report, sent, renderer, state, incomplete or {})
+    # Listed on every pass, so an uncertain letter stays in view until it is resolved.
+    result.findings.extend(uncertain_findings(sent))
 
 
 def withhold_incomplete(letters, customers, incomplete, findings) -> list:

@@ -341,12 +341,7 @@ def deliver(
     """
     report = DeliveryReport()
     run = _Run(transport, ledger, report)
-    for entry in ledger.mark_interrupted():
-        log.warning(
-            "letter %s was interrupted while sending; delivery uncertain",
-            entry.message_id,
-        )
-        report.uncertain.append(ledger.entry(entry.key))
+    _settle_interrupted(ledger, transport, report)
     try:
         for letter, message in messages:
             if run.stopped:
@@ -363,6 +358,56 @@ def deliver(
         finally:
             transport.close()
     return report
+
+
+def _settle_interrupted(
+    ledger: SendLedger, transport: Transport, report: DeliveryReport
+) -> None:
+    """Report the letters an interrupted run left "sending" as uncertain.
+
+    With the outbox, a letter whose file is in the outbox was written in full, so it
+    is recorded "sent" instead. A missing file still counts as uncertain, because
+    whatever collects the outbox may have taken the file away already.
+    """
+    written_file = getattr(transport, "written_file", None)
+    for entry in ledger.mark_interrupted():
+        name = outbox_name(
+            entry.kind,
+            entry.level,
+            entry.recipient_id,
+            entry.as_of.isoformat(),
+            entry.key,
+        )
+        path = written_file(name) if written_file is not None else None
+        if path is not None:
+            ledger.finish(entry.key, status.SENT, str(path))
+            log.info("letter %s was interrupted but is in %s", entry.message_id, path)
+            continue
+        log.warning(
+            "letter %s was interrupted while sending; delivery uncertain",
+            entry.message_id,
+        )
+        report.uncertain.append(ledger.entry(entry.key))
+
+
+def uncertain_findings(ledger: SendLedger) -> list[Finding]:
+    """Return one finding per letter whose delivery is uncertain, until it is resolved."""
+    findings = []
+    for entry in ledger.uncertain():
+        findings.append(
+            Finding(
+                where=f"{entry.kind} letter to {entry.recipient_id} of "
+                f"{entry.as_of.isoformat()}",
+                message=f"delivery of letter {entry.message_id} is uncertain: "
+                f"{entry.detail}. It is not sent again by itself.",
+                fix="Ask the recipient or the mail server whether it arrived, then run "
+                f"`arrears-guard resolve-letter {entry.message_id} --arrived` or "
+                "`--not-arrived` (the next pass then sends it again).",
+                severity=Severity.WARNING,
+                code="mail-uncertain",
+            )
+        )
+    return findings
 
 
 def _deliver_one(

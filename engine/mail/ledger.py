@@ -4,7 +4,8 @@ A letter is recorded as "sending" (with its exact bytes) before it is handed to 
 mail server and as "sent" after the server accepted it. A letter still "sending" at
 the next start was interrupted between the two, so whether it arrived is unknown:
 it becomes "uncertain", is reported, and is not sent again unless a single resend
-with the same Message-ID is configured. "queued" means it was never handed over.
+with the same Message-ID is configured, or until a person records whether it arrived
+(`SendLedger.resolve`). "queued" means it was never handed over.
 "failed" means the server rejected the letter with a 5xx reply. Its detail starts
 with the rejection code from `engine.mail.transport` (such as "rcpt-refused: ..."),
 which decides whether a later pass may try it again (see `engine.mail.delivery`).
@@ -17,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.state import ensure_schema
@@ -191,6 +193,26 @@ class SendLedger:
         ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
+    def resolve(self, message_id: str, arrived: bool) -> LedgerEntry | None:
+        """Record what a person found out about an uncertain letter.
+
+        `arrived` records it "sent". Otherwise it becomes "queued", so the next pass
+        that still plans it sends it again. Returns the entry before the change, or
+        None when no uncertain letter has that Message-ID.
+        """
+        message_id = message_id.strip()
+        if not message_id.startswith("<"):
+            message_id = f"<{message_id}>"
+        entries = self._entries(
+            "WHERE message_id = ? AND status = ?", (message_id, UNCERTAIN)
+        )
+        if not entries:
+            return None
+        detail = "arrived" if arrived else "did not arrive"
+        detail += ", as a person confirmed"
+        self.finish(entries[0].key, SENT if arrived else QUEUED, detail)
+        return entries[0]
+
     def uncertain(self) -> list[LedgerEntry]:
         """Return letters whose delivery is uncertain, oldest first."""
         return self._entries("WHERE status = ? ORDER BY updated_at, key", (UNCERTAIN,))
@@ -267,3 +289,30 @@ class SendLedger:
             )
             for row in rows
         ]
+
+
+def read_unresolved(state_path: Path) -> list[dict[str, object]]:
+    """Return the letters "sending" or "uncertain" in a state database, for `status`.
+
+    Opens the database read-only, so a running service keeps writing to it.
+    """
+    if not state_path.exists():
+        return []
+    connection = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=30)
+    try:
+        exists = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail_letters'"
+        ).fetchone()
+        if exists is None:
+            return []
+        rows = connection.execute(
+            "SELECT kind, recipient_id, level, as_of, message_id, status, detail,"
+            " updated_at FROM mail_letters WHERE status IN (?, ?)"
+            " ORDER BY updated_at, key",
+            (SENDING, UNCERTAIN),
+        ).fetchall()
+    finally:
+        connection.close()
+    names = ("kind", "recipient", "level", "as_of", "message_id", "status", "detail",
+             "since")
+    return [dict(zip(names, row, strict=True)) for row in rows]

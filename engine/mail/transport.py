@@ -109,6 +109,15 @@ class OutboxTransport:
         log.info("wrote %s", target)
         return SendResult(SENT, str(target))
 
+    def written_file(self, name: str) -> Path | None:
+        """Return the message file `name` when the outbox contains it, else None.
+
+        `send` renames a file into place only after writing and syncing all of its
+        bytes, so an existing file is a complete message.
+        """
+        target = self.outbox / f"{name}.eml"
+        return target if target.is_file() else None
+
     def close(self) -> None:
         return None
 
