@@ -340,7 +340,9 @@ def _convert(
     # the cache because 0 and -0 are equal keys with different text.
     booked = _BOOKED.get(converted)
     if booked is None:
-        booked = converted.quantize(CENT, rounding=ROUND_HALF_UP)
+        booked = converted
+        if not converted.same_quantum(CENT):  # an amount in cents is kept as it is
+            booked = converted.quantize(CENT, rounding=ROUND_HALF_UP)
         if converted and len(_BOOKED) < _BOOKED_SIZE:
             _BOOKED[converted] = booked
     return booked

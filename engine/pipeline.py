@@ -59,7 +59,8 @@ class PassResult:
     changed_during_pass: set[Path] = field(default_factory=set)
     # In a writing pass, the cells of each sheet written are dropped once written.
     planned_writes: list[SheetWrite] = field(default_factory=list)
-    # Order id -> (status, reason) as the sheet showed them before this pass.
+    # Order id -> (status, reason) as the sheet showed them before this pass; a
+    # writing pass keeps only the decided orders.
     previous: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     letters: list = field(default_factory=list)
     delivery: object | None = None
@@ -282,6 +283,13 @@ def _run_stages(
     result.counts["decided"] = len(decisions)
     # Past this point, orders are read only for their promised dates (mail stage).
     inputs.orders = [order for order in inputs.orders if order.promised_date is not None]
+    if not dry_run:
+        # A writing pass reads `previous` only for decided orders (mail stage); the
+        # preview of a dry run reads all of it.
+        result.previous = {
+            decision.order_id: result.previous[decision.order_id]
+            for decision in decisions if decision.order_id in result.previous
+        }
 
     step("write back")
     # The orders sheet is planned and written before the customers' limits and sheet

@@ -96,3 +96,12 @@ def test_return_large_blocks_runs_twice():
     return_large_blocks()
 
     assert return_large_blocks.cache_info().currsize == 1
+
+
+def test_writing_pass_keeps_decided_previous(demo_project):
+    project = Project.at(demo_project)
+    preview = run_pass(project, as_of=AS_OF, dry_run=True, send_mail=False)
+    result = run_pass(project, as_of=AS_OF, send_mail=False)
+
+    assert set(result.previous) == {decision.order_id for decision in result.decisions}
+    assert len(preview.previous) > len(result.previous)
