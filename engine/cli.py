@@ -376,10 +376,11 @@ def unresolved_letters(project: Project) -> list[dict]:
 def resolve_letter(ctx, message_id: str, arrived: bool):
     """Record whether a letter of uncertain delivery arrived.
 
-    MESSAGE_ID is the letter's Message-ID, as `status` lists it.
+    MESSAGE_ID is the letter's Message-ID as `status` lists it, with or without
+    its angle brackets.
 
     \b
-    Example:  arrears-guard resolve-letter '<ag-1a2b...@agency.test>' --arrived
+    Example:  arrears-guard resolve-letter ag-1a2b...@agency.test --arrived
     """
     from engine.mail.ledger import SendLedger
     from engine.state import open_state

@@ -56,7 +56,9 @@ def test_uncertain_listed_every_pass(crashed_project):
         assert len(findings) == len(reported)
         for message_id in reported:
             assert any(message_id in finding.message for finding in findings)
-        assert all("resolve-letter" in finding.fix for finding in findings)
+        for message_id in reported:
+            command = f"resolve-letter {message_id.strip('<>')} --arrived"
+            assert any(command in finding.fix for finding in findings)
 
 
 def test_status_lists_uncertain_letters(crashed_project):
@@ -81,7 +83,8 @@ def test_resolve_letter_arrived_and_not(crashed_project):
     outbox = crashed_project / "outbox"
     before = len(list(outbox.glob("*.eml")))
 
-    yes = cli_run(crashed_project, "resolve-letter", arrived.message_id, "--arrived")
+    bare_id = arrived.message_id.strip("<>")
+    yes = cli_run(crashed_project, "resolve-letter", bare_id, "--arrived")
     no = cli_run(crashed_project, "resolve-letter", missing.message_id, "--not-arrived")
     again = cli_run(crashed_project, "resolve-letter", arrived.message_id, "--arrived")
 

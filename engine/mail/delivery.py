@@ -394,6 +394,8 @@ def uncertain_findings(ledger: SendLedger) -> list[Finding]:
     """Return one finding per letter whose delivery is uncertain, until it is resolved."""
     findings = []
     for entry in ledger.uncertain():
+        # Without its angle brackets, the Message-ID needs no quotes in a shell.
+        bare_id = entry.message_id.strip("<>")
         findings.append(
             Finding(
                 where=f"{entry.kind} letter to {entry.recipient_id} of "
@@ -401,8 +403,8 @@ def uncertain_findings(ledger: SendLedger) -> list[Finding]:
                 message=f"delivery of letter {entry.message_id} is uncertain: "
                 f"{entry.detail}. It is not sent again by itself.",
                 fix="Ask the recipient or the mail server whether it arrived, then run "
-                f"`arrears-guard resolve-letter {entry.message_id} --arrived` or "
-                "`--not-arrived` (the next pass then sends it again).",
+                f"`arrears-guard resolve-letter {bare_id} --arrived`, or with "
+                "`--not-arrived` to let the next pass send it again.",
                 severity=Severity.WARNING,
                 code="mail-uncertain",
             )
