@@ -90,7 +90,21 @@ def write_report(
     log.info("report written to %s for %s", path, as_of)
 
 
+# Zero in cents, by sign (Decimal keeps the sign of a negative zero).
+_ZERO_CENTS = {False: Decimal("0.00"), True: Decimal("-0.00")}
+
+
 def _cents(amount: Decimal) -> Decimal:
+    """Return the amount rounded half-up to the cent, sharing Decimals where it can.
+
+    A zero is one of two shared Decimals, and an amount already in cents (most
+    ledger sums) is returned itself, so the report of 104,857 customers does not
+    hold 1.2 million new Decimals.
+    """
+    if not amount:
+        return _ZERO_CENTS[amount.is_signed()]
+    if amount.same_quantum(CENT):
+        return amount
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -10,6 +10,7 @@ from python_calamine import CalamineWorkbook
 from engine.inputs import read_inputs
 from engine.pipeline import return_large_blocks, run_pass
 from engine.project import Project
+from engine.report import _cents
 from engine.workbook_map import load_workbook_map
 from engine.writeback import CENT, TENTH, quantized
 from engine.xlsx.patch import write_cells
@@ -105,3 +106,12 @@ def test_writing_pass_keeps_decided_previous(demo_project):
 
     assert set(result.previous) == {decision.order_id for decision in result.decisions}
     assert len(preview.previous) > len(result.previous)
+
+
+def test_report_cents_share_decimals():
+    amount = Decimal("12.30")
+
+    assert _cents(amount) is amount
+    assert _cents(Decimal(0)) is _cents(Decimal("0.000"))
+    assert str(_cents(Decimal("-0"))) == "-0.00"
+    assert str(_cents(Decimal("2.345"))) == "2.35"
