@@ -121,3 +121,26 @@ def test_splice_equals_split_corpus(source, tmp_path):
                                        tmp_path)
     assert spliced == split
     assert zipfile.ZipFile(tmp_path / "spliced.xlsx").testzip() is None
+
+
+def test_cursor_takes_match_slices():
+    """Takes at random offsets across chunk edges give the stream's own slices."""
+    import random
+
+    from engine.xlsx.patch import _Cursor
+
+    rng = random.Random(5)
+    data = bytes(rng.randrange(256) for _ in range(5000))
+    sizes = [rng.randrange(1, 700) for _ in range(40)]
+    chunks, position = [], 0
+    for size in sizes:
+        chunks.append(data[position : position + size])
+        position += size
+    chunks.append(data[position:])
+    stops = sorted(rng.sample(range(len(data)), 300))
+    cursor = _Cursor(chunks)
+    previous = 0
+    for stop in stops:
+        assert b"".join(cursor.take(stop)) == data[previous:stop]
+        previous = stop
+    assert b"".join(cursor.take(None)) == data[previous:]

@@ -385,12 +385,17 @@ def _patched_sheet(
 
 
 class _Cursor:
-    """Bytes of a chunk stream taken in order, up to given offsets."""
+    """Bytes of a chunk stream taken in order, up to given offsets.
+
+    The cursor keeps its position inside the current chunk instead of slicing off
+    what was taken, so each take copies only the bytes it yields.
+    """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
         self._chunk = b""
         self._start = 0  # offset of self._chunk in the stream
+        self._taken = 0  # bytes of self._chunk already yielded
 
     def take(self, stop: int) -> Iterator[bytes]:
         """Yield the bytes from the current offset up to `stop` (None: to the end)."""
@@ -398,19 +403,19 @@ class _Cursor:
             end = self._start + len(self._chunk)
             if stop is not None and stop <= end:
                 cut = stop - self._start
-                if cut:
-                    yield self._chunk[:cut]
-                self._chunk, self._start = self._chunk[cut:], stop
+                if cut > self._taken:
+                    yield self._chunk[self._taken:cut]
+                self._taken = cut
                 return
-            if self._chunk:
-                yield self._chunk
+            if self._taken < len(self._chunk):
+                yield self._chunk[self._taken:] if self._taken else self._chunk
             chunk = next(self._chunks, None)
             if chunk is None:
                 if stop is not None:
                     raise SheetSyntaxError("the sheet part is shorter than when it was read")
-                self._chunk = b""
+                self._chunk, self._start, self._taken = b"", end, 0
                 return
-            self._chunk, self._start = chunk, end
+            self._chunk, self._start, self._taken = chunk, end, 0
 
 
 def _spliced_sheet(
