@@ -395,7 +395,7 @@ class _Cursor:
         self._chunks = iter(chunks)
         self._chunk = b""
         self._start = 0  # offset of self._chunk in the stream
-        self._taken = 0  # bytes of self._chunk already yielded
+        self._chunk_offset = 0  # bytes of self._chunk already yielded
 
     def take(self, stop: int) -> Iterator[bytes]:
         """Yield the bytes from the current offset up to `stop` (None: to the end)."""
@@ -403,19 +403,19 @@ class _Cursor:
             end = self._start + len(self._chunk)
             if stop is not None and stop <= end:
                 cut = stop - self._start
-                if cut > self._taken:
-                    yield self._chunk[self._taken:cut]
-                self._taken = cut
+                if cut > self._chunk_offset:
+                    yield self._chunk[self._chunk_offset:cut]
+                self._chunk_offset = cut
                 return
-            if self._taken < len(self._chunk):
-                yield self._chunk[self._taken:] if self._taken else self._chunk
+            if self._chunk_offset < len(self._chunk):
+                yield self._chunk[self._chunk_offset:] if self._chunk_offset else self._chunk
             chunk = next(self._chunks, None)
             if chunk is None:
                 if stop is not None:
                     raise SheetSyntaxError("the sheet part is shorter than when it was read")
-                self._chunk, self._start, self._taken = b"", end, 0
+                self._chunk, self._start, self._chunk_offset = b"", end, 0
                 return
-            self._chunk, self._start, self._taken = chunk, end, 0
+            self._chunk, self._start, self._chunk_offset = chunk, end, 0
 
 
 def _spliced_sheet(
