@@ -117,13 +117,7 @@ class _Run:
             self.ledger.finish(letter.key, status.QUEUED, "not handed over")
             self.report.deferred.append(letter)
             return
-        name = outbox_name(
-            letter.kind,
-            letter.level,
-            letter.recipient_id,
-            letter.as_of.isoformat(),
-            letter.key,
-        )
+        name = file_stem(letter)
         if self.executor is None:
             self._record(letter, self.transport.send(raw, name))
         else:
@@ -211,13 +205,7 @@ class _Run:
             return
         self.record_sent()
         self.ledger.begin_resend(entry.key)
-        name = outbox_name(
-            entry.kind,
-            entry.level,
-            entry.recipient_id,
-            entry.as_of.isoformat(),
-            entry.key,
-        )
+        name = file_stem(entry)
         result = self.transport.send(raw, name)
         final = status.SENT if result.status == outcome.SENT else status.UNCERTAIN
         self.ledger.finish(
@@ -371,13 +359,7 @@ def _settle_interrupted(
     """
     written_file = getattr(transport, "written_file", None)
     for entry in ledger.mark_interrupted():
-        name = outbox_name(
-            entry.kind,
-            entry.level,
-            entry.recipient_id,
-            entry.as_of.isoformat(),
-            entry.key,
-        )
+        name = file_stem(entry)
         path = written_file(name) if written_file is not None else None
         if path is not None:
             ledger.finish(entry.key, status.SENT, str(path))
@@ -451,3 +433,9 @@ def _already_handed_over(run: _Run, letter: Letter) -> bool:
         return False
     run.report.already_sent.append(letter)
     return True
+
+
+def file_stem(letter: Letter | LedgerEntry) -> str:
+    """Return the outbox file stem of a planned letter or of its send-ledger entry."""
+    as_of = letter.as_of.isoformat()
+    return outbox_name(letter.kind, letter.level, letter.recipient_id, as_of, letter.key)
