@@ -418,6 +418,35 @@ class _Cursor:
             self._chunk, self._start, self._chunk_offset = chunk, end, 0
 
 
+class _RowTargets:
+    """The plan's written cells in row order, taken one row at a time."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self._cells = plan.cells
+        self._targets = plan.targets
+        self._index = 0
+
+    def next_row(self) -> int | None:
+        """Return the row of the next cells to write, or None when all were taken."""
+        if self._index < len(self._targets):
+            return self._targets[self._index][0]
+        return None
+
+    def take(self, number: int) -> dict[int, CellWrite]:
+        """Return the writes of row `number` by column, and move past them."""
+        targets = self._targets
+        writes = {}
+        while self._index < len(targets) and targets[self._index][0] == number:
+            writes[targets[self._index][1]] = as_write(self._cells[targets[self._index]])
+            self._index += 1
+        return writes
+
+
+def _writes_something(writes: dict[int, CellWrite]) -> bool:
+    """Return True when a write sets a value or a style, so a new row is worth adding."""
+    return any(w.value is not None or w.style is not None for w in writes.values())
+
+
 def _spliced_sheet(
     chunks: Iterable[bytes], layout: SheetLayout, scan: SheetScan, sheet_part: SheetPart,
     plan: _Plan,
@@ -428,27 +457,18 @@ def _spliced_sheet(
     rows again instead.
     """
     context = scan.context(sheet_part.date1904)
-    targets = plan.targets
+    rows = _RowTargets(plan)
     cursor = _Cursor(chunks)
     batch: list[bytes] = []
     size = 0
-    index = 0
-
-    def row_writes(number: int) -> dict[int, CellWrite]:
-        nonlocal index
-        writes = {}
-        while index < len(targets) and targets[index][0] == number:
-            writes[targets[index][1]] = as_write(plan.cells[targets[index]])
-            index += 1
-        return writes
 
     def pieces() -> Iterator[bytes]:
         yield _widen_dimension(b"".join(cursor.take(layout.head_end)), plan)
         for start, stop, number in layout.triples():
             yield from cursor.take(start)
-            writes = row_writes(number)
+            writes = rows.take(number)
             if stop < 0:
-                if any(w.value is not None or w.style is not None for w in writes.values()):
+                if _writes_something(writes):
                     yield _rewrite_row(new_row_xml(number, context), number, writes, context)
                 continue
             yield _rewrite_row(b"".join(cursor.take(stop)), number, writes, context)
@@ -472,32 +492,22 @@ def _split_and_patched_sheet(
     chunks: Iterable[bytes], scan: SheetScan, sheet_part: SheetPart, plan: _Plan
 ) -> Iterator[bytes]:
     context = scan.context(sheet_part.date1904)
-    targets = plan.targets
+    rows = _RowTargets(plan)
     batch: list[bytes] = []
     tail: list[bytes] = []  # the sheet after </sheetData>, kept whole to add a list
     size = 0
-    index = 0
-
-    def row_writes(number: int) -> dict[int, CellWrite]:
-        nonlocal index
-        writes = {}
-        while index < len(targets) and targets[index][0] == number:
-            writes[targets[index][1]] = as_write(plan.cells[targets[index]])
-            index += 1
-        return writes
 
     def new_rows_before(limit: int) -> Iterator[bytes]:
-        while index < len(targets) and targets[index][0] < limit:
-            number = targets[index][0]
-            writes = row_writes(number)
-            if any(w.value is not None or w.style is not None for w in writes.values()):
+        while (number := rows.next_row()) is not None and number < limit:
+            writes = rows.take(number)
+            if _writes_something(writes):
                 yield _rewrite_row(new_row_xml(number, context), number, writes, context)
 
     for piece in split_sheet(chunks):
         if isinstance(piece, RowSpan):
             pieces: list[bytes] = list(new_rows_before(piece.number))
-            if index < len(targets) and targets[index][0] == piece.number:
-                writes = row_writes(piece.number)
+            if rows.next_row() == piece.number:
+                writes = rows.take(piece.number)
                 pieces.append(_rewrite_row(piece.data, piece.number, writes, context))
             else:
                 pieces.append(piece.data)
