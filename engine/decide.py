@@ -412,9 +412,7 @@ class _Decider:
         """
         problem = self.order_problem(order, duplicate_rows)
         if problem is not None:
-            return self.writer.held(
-                order.order_id, order.ref, problem, order.customer_id
-            )
+            return self._held(order, problem)
         try:
             return self.decide(order, defer_blocked=True)
         except ArithmeticError as exc:
@@ -430,11 +428,15 @@ class _Decider:
                     code="decide-arithmetic",
                 )
             )
-            return self.writer.held(
-                order.order_id, order.ref,
+            return self._held(
+                order,
                 f"the order could not be computed with amount {order.amount}. "
-                "Check the amount", order.customer_id,
-            )  # fmt: skip
+                "Check the amount",
+            )
+
+    def _held(self, order: Order, reason: str) -> Decision:
+        """Return the held decision on `order` with `reason`."""
+        return self.writer.held(order.order_id, order.ref, reason, order.customer_id)
 
     def order_problem(
         self, order: Order, duplicate_rows: list[int] | None
@@ -559,28 +561,20 @@ class _Decider:
             self.held_customers.get(order.customer_id) if self.held_customers else None
         )
         if held is not None:
-            return self.writer.held(
-                order.order_id,
-                order.ref,
-                f"the customer's row could not be read: {held.reason}",
-                order.customer_id,
+            return self._held(
+                order, f"the customer's row could not be read: {held.reason}"
             )
         state = self.customer_cache.get(order.customer_id)
         if state is None:
             customer = self.customers.get(order.customer_id)
             if customer is None:
-                return self.writer.held(
-                    order.order_id,
-                    order.ref,
-                    f"customer '{order.customer_id}' is not in the customers sheet",
-                    order.customer_id,
-                )
+                return self._held(
+                order, f"customer '{order.customer_id}' is not in the customers sheet"
+            )
             state = self.customer(customer)
         limit = state.limit
         if limit.held_reason:
-            return self.writer.held(
-                order.order_id, order.ref, limit.held_reason, order.customer_id
-            )
+            return self._held(order, limit.held_reason)
         currency = self.currencies.get(order.currency)
         if currency is None:
             currency = self.currencies[order.currency] = (
@@ -589,23 +583,19 @@ class _Decider:
             )
         rate = currency[0]
         if rate is None:
-            return self.writer.held(
-                order.order_id,
-                order.ref,
+            return self._held(
+                order,
                 f"currency '{order.currency}' has no rate in the fx table of credit.yaml",
-                order.customer_id,
             )
         values, code = self.order_values(order, state, rate, currency[1])
         try:
             if result is None:
                 result = self.table.run(values)
         except RuleEvaluationError as exc:
-            return self.writer.held(
-                order.order_id,
-                order.ref,
+            return self._held(
+                order,
                 f"rule '{exc.rule.name}' ({exc.rule.where}) could not be evaluated: "
                 f"{type(exc.error).__name__}",
-                order.customer_id,
             )
         if defer_blocked and result.outcome == "block" and order.override is None:
             mark = (
