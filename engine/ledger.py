@@ -486,7 +486,7 @@ def _pay(item: _Item, amount: Decimal, date: dt.date) -> Decimal:
     paid = min(amount, item.open_amount)
     if paid == item.open_amount:
         # A settled item's open amount is never shown, so it need not keep the
-        # exponent of the subtraction; a shared zero saves a Decimal per invoice.
+        # exponent of the subtraction. One shared zero saves a Decimal per invoice.
         item.open_amount = ZERO
         item.settled_on = date
     else:

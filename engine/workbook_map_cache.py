@@ -3,9 +3,9 @@
 Reading `rules/workbooks.yaml` with ruamel.yaml and checking its locales with Babel
 takes longer than the rest of a pass that finds its input unchanged. A map that
 passed every check is therefore stored as JSON in `.arrears-guard-cache/` in the
-project folder, and used while the file's sha256, its path, the project folder, the
-source of the modules that check the map (`engine/workbook_map*.py`) and the map's
-field names equal the stored ones. The entry also stores the sha256 of the encoded
+project folder. It is used while these equal the stored ones: the file's sha256,
+its path, the project folder, the source of the modules that check the map
+(`engine/workbook_map*.py`) and the map's field names. The entry also stores the sha256 of the encoded
 map, so an entry edited by hand, or decoded into something else, is ignored and the
 map is read and checked again.
 

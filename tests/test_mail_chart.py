@@ -132,7 +132,8 @@ def test_tick_steps_are_round():
     assert chart._tick_step(0.7) == 0.1
 
 
-def test_value_axis_starts_at_zero_and_widens_far_end():
+def test_value_axis_range():
+    """The value axis starts at zero and widens its far end by 5 %."""
     _ticks, labels, low, high = chart._value_ticks([[(0.0, 1000.0)]])
     assert low == 0.0
     assert high == 1050.0
