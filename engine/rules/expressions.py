@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import decimal
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
-
-import rule_engine
-from rule_engine import ast, errors
-from rule_engine.types import DataType
+from typing import Any
 
 from engine.rules import closures
 from engine.rules import fields as catalogue
+from engine.rules.parser_tables import import_rule_engine
+
+# Imported first through import_rule_engine, so its parser uses the shipped tables.
+rule_engine = import_rule_engine()
+from rule_engine import ast, errors
+from rule_engine.types import DataType
 
 Values = dict[str, Any]
 Evaluator = Callable[[Values], Any]

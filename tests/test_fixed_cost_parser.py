@@ -1,0 +1,74 @@
+"""rule-engine's parser runs on the shipped tables, which equal the ones PLY builds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from engine.rules import parsetab
+from engine.rules.parser_tables import (
+    REGENERATE,
+    grammar_signature,
+    import_rule_engine,
+)
+from tests.conftest import ROOT
+
+
+def test_shipped_tables_match_installed_grammar():
+    assert parsetab._lr_signature == grammar_signature(), (
+        "engine/rules/parsetab.py was generated from another rule-engine grammar; "
+        f"run '{REGENERATE}' and commit the file."
+    )
+
+
+def test_shipped_tables_equal_the_built_ones():
+    rule_engine = import_rule_engine()
+    from rule_engine.parser import Parser
+
+    built = Parser()._parser  # no table module under PLY's name: PLY builds them
+
+    assert built.action == parsetab._lr_action
+    # PLY's table file leaves out the states without a goto.
+    assert {
+        state: goto for state, goto in built.goto.items() if goto
+    } == parsetab._lr_goto
+    assert [(p.str, p.name, p.len, p.func) for p in built.productions] == [
+        (p.str, p.name, p.len, p.func)
+        for p in rule_engine.Rule.parser._parser.productions
+    ]
+
+
+CHECK_IMPORT = """
+import sys
+from engine.rules.expressions import ConditionError, compile_condition
+from engine.rules.parser_tables import PLY_TABLE_MODULE, shipped_tables_used
+
+assert shipped_tables_used()
+assert PLY_TABLE_MODULE not in sys.modules
+assert compile_condition("days_overdue >= 30")({"days_overdue": 31})
+try:
+    compile_condition("days_overdue >")
+except ConditionError as error:
+    print(error.message, error.offset)
+try:
+    compile_condition("days_overdue > > 3")
+except ConditionError as error:
+    print(error.message, error.offset)
+"""
+
+
+def test_engine_imports_rule_engine_with_shipped_tables():
+    completed = subprocess.run(
+        [sys.executable, "-c", CHECK_IMPORT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        "condition 'days_overdue >' ends too early. 14",
+        "syntax error at '>' in condition 'days_overdue > > 3'. 15",
+    ]
