@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
 from engine.filestamp import FileStamp
 from engine.findings import Finding, Severity
 from engine.state import ensure_schema
@@ -87,13 +85,27 @@ def same_value(current: object, new: object, *, date1904: bool = False) -> bool:
         if isinstance(current, dt.datetime):
             return current.date() == new and current.time() == dt.time(0)
         if isinstance(current, (int, float)) and not isinstance(current, bool):
-            epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
-            return from_excel(current, epoch) == dt.datetime.combine(new, dt.time(0))
+            return _from_serial(current, date1904) == dt.datetime.combine(
+                new, dt.time(0)
+            )
         return isinstance(current, dt.date) and current == new
     if isinstance(new, (Decimal, int)):
         old = as_decimal(current)
         return old is not None and old == Decimal(new)
     return current == new
+
+
+def _from_serial(serial: float, date1904: bool) -> dt.datetime | None:
+    """Return the date and time of an Excel serial number in the workbook's date system."""
+    # Imported here because openpyxl takes about 0.1 s to import, and only a date
+    # cell that holds a bare serial number needs it.
+    from openpyxl.utils.datetime import (
+        CALENDAR_MAC_1904,
+        CALENDAR_WINDOWS_1900,
+        from_excel,
+    )
+
+    return from_excel(serial, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900)
 
 
 def changed_cells(
@@ -115,7 +127,9 @@ def changed_cells(
     return cells
 
 
-def customer_figures(account, limit: Decimal | None, as_of: dt.date) -> dict[str, object]:
+def customer_figures(
+    account, limit: Decimal | None, as_of: dt.date
+) -> dict[str, object]:
     """Return the owned customers-sheet values for one customer's account."""
     utilisation = None
     if limit is not None and limit > 0:
@@ -157,10 +171,15 @@ def quantized(amount: Decimal, step: Decimal) -> Decimal:
 # Pending writes: results kept while a workbook is open in Excel.
 
 
-def store_pending(connection: sqlite3.Connection, write: SheetWrite, owner: str | None) -> None:
+def store_pending(
+    connection: sqlite3.Connection, write: SheetWrite, owner: str | None
+) -> None:
     """Keep a write that could not happen now, replacing an older one for that sheet."""
     ensure_schema(connection, PENDING_SCHEMA)
-    cells = [[row, column, encode_value(value)] for (row, column), value in write.cells.items()]
+    cells = [
+        [row, column, encode_value(value)]
+        for (row, column), value in write.cells.items()
+    ]
     expected = [write.expected.size, write.expected.mtime_ns, write.expected.sha256]
     connection.execute(
         "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?, ?, ?, ?)",
@@ -181,7 +200,9 @@ def load_pending(connection: sqlite3.Connection) -> list[tuple[SheetWrite, str |
     for row in connection.execute("SELECT * FROM pending_writes ORDER BY path, sheet"):
         size, mtime_ns, sha256 = json.loads(row["expected"])
         path = Path(row["path"])
-        write = SheetWrite(path, row["sheet"], path.name, FileStamp(size, mtime_ns, sha256))
+        write = SheetWrite(
+            path, row["sheet"], path.name, FileStamp(size, mtime_ns, sha256)
+        )
         for row_number, column, value in json.loads(row["cells"]):
             write.cells[(row_number, column)] = decode_value(value)
         pending.append((write, row["owner"]))

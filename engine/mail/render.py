@@ -44,6 +44,7 @@ from engine.mail.message import (
     prepare_header,
     set_header,
 )
+from engine.mail.template_cache import TemplateBytecodeCache
 from engine.model import Customer
 from engine.rules.model import RuleSet
 
@@ -111,18 +112,15 @@ class LetterRenderer:
     ):
         """`cache_dir`, when given, keeps compiled templates between passes.
 
-        Jinja keys each entry by the template's name and path and compares a checksum
-        of its source, so an edited template is compiled again.
+        Compiled templates are also kept in Jinja's per-user cache folder, shared by
+        all projects (`engine.mail.template_cache`). An entry is keyed by the
+        template's name and source, so an edited template is compiled again.
         """
         self.templates_dir = Path(templates_dir)
         self.rules = rules
         self.attachments_dir = attachments_dir
-        bytecode_cache = None
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_dir))
         self.environment = jinja2.Environment(
-            bytecode_cache=bytecode_cache,
+            bytecode_cache=TemplateBytecodeCache(cache_dir),
             # FileSystemLoader rejects "..", so names cannot leave templates/.
             loader=jinja2.FileSystemLoader(self.templates_dir),
             autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
