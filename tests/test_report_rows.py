@@ -71,7 +71,7 @@ def both_ways(tmp_path, monkeypatch, ledger, customers, limits, salesperson_limi
     arguments = (ledger, customers, limits, salesperson_limits, AS_OF, "EUR")
     report.write_report(fast, *arguments)
     with monkeypatch.context() as patch:
-        patch.setattr(report, "_plain_row", lambda row, date_styles: False)
+        patch.setattr(report, "_plain_rows", lambda rows, date_styles: False)
         report.write_report(slow, *arguments)
     return sheets_of(fast), sheets_of(slow)
 
@@ -148,3 +148,32 @@ def test_report_sheets_keep_their_formats(tmp_path, book):
     assert sheet["A1"].font.bold
     assert workbook["By customer"]["O2"].number_format == report.PERCENT_FORMAT
     assert workbook["About"]["B1"].value == dt.datetime(2024, 3, 1)
+
+
+TEXT_CHARACTERS = "aZ09 &<>\"'\r\n\t]]>é€😀\x7f\x85\u2028ß"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_text_matches_cell_writer(tmp_path, monkeypatch, seed):
+    """Names with markup, line ends, spaces and non-ASCII are escaped as lxml does."""
+    import random
+
+    chooser = random.Random(seed)
+    customers = {}
+    for number in range(40):
+        length = chooser.randrange(0, 12)
+        name = "".join(chooser.choice(TEXT_CHARACTERS) for _ in range(length))
+        customers[f"C{number}"] = customer(f"C{number}", name, name or None, number)
+    ledger = SimpleNamespace(
+        accounts={
+            customer_id: account(item(number, "12.345", dt.date(2024, 2, 1), "not_due"))
+            for number, customer_id in enumerate(customers)
+        }
+    )
+    fast, slow = both_ways(tmp_path, monkeypatch, ledger, customers, {}, {})
+    assert fast == slow
+
+
+@pytest.mark.parametrize("text", ["\ufffe", "a\ud800b"])
+def test_text_lxml_refuses_takes_cell_writer(text):
+    assert report._plain_cell(text, False) is False
