@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding
+from engine.ledger_memo import LedgerMemo
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
 from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
@@ -277,6 +278,8 @@ class ReadMemo:
     def __init__(self) -> None:
         self.kept: dict[str, KeptSheet] = {}
         self.typed: dict[str, TypedRows] = {}
+        # The accounts built from these records, for the pass's ledger stage.
+        self.ledger = LedgerMemo()
 
     def typed_rows(self, kind: str, key: tuple) -> TypedRows:
         """Return the last pass's records of `kind` by row, emptied when `key` changed."""

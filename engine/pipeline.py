@@ -103,7 +103,7 @@ def run_pass(
     `rules` lets the service pass the last good rule set; without it the rules are
     loaded, and a broken rule file or workbook map raises EngineError before anything
     is read. `memo` (an `engine.inputs.ReadMemo`) lets a series of passes skip
-    re-reading unchanged payments. With `dry_run` nothing is written or sent, and
+    re-reading unchanged payments and rebuilding unchanged customers' accounts. With `dry_run` nothing is written or sent, and
     `planned_writes` and `letters` say what would have been. A workbook that cannot be read ends the pass
     with its findings; a failing report or mail stage is reported and the rest stands.
 
@@ -264,7 +264,8 @@ def _run_stages(
 
     step("ledger")
     with collector_paused():
-        ledger = build_ledger_for(rules, inputs, as_of)
+        ledger = build_ledger_for(rules, inputs, as_of,
+                                  memo=getattr(memo, "ledger", None))
     result.findings.extend(ledger.findings)
     # Past the ledger, payments are read only for their promised dates (mail stage).
     inputs.payments = [payment for payment in inputs.payments
@@ -436,10 +437,17 @@ def write_report_for(state, workbook_map, rules, ledger, customers, limits, as_o
     )
 
 
-def build_ledger_for(rules, inputs, as_of: dt.date):
+def build_ledger_for(rules, inputs, as_of: dt.date, memo=None):
+    """Build the ledger, with `memo` (an `engine.ledger_memo.LedgerMemo`) if given."""
     from engine.ledger import build_ledger
 
-    ledger = build_ledger(inputs, as_of, make_to_base(rules))
+    to_base = make_to_base(rules)
+    if memo is None:
+        ledger = build_ledger(inputs, as_of, to_base)
+    else:
+        # Everything to_base reads from the rules: a change of rates rebuilds all.
+        rates = (rules.base_currency, tuple(sorted(rules.fx_rates.items())))
+        ledger = memo.build(inputs, as_of, to_base, rates)
     # engine.rules.currencies reports these once per currency, not once per row.
     ledger.findings = [f for f in ledger.findings if f.code != "currency-rate"]
     return ledger
