@@ -98,7 +98,7 @@ def same_value(current: object, new: object, *, date1904: bool = False) -> bool:
 def _from_serial(serial: float, date1904: bool) -> dt.datetime | None:
     """Return the date and time of an Excel serial number in the workbook's date system."""
     # Imported here because openpyxl takes about 0.1 s to import, and only a date
-    # cell that holds a bare serial number needs it.
+    # cell that contains a bare serial number needs it.
     from openpyxl.utils.datetime import (
         CALENDAR_MAC_1904,
         CALENDAR_WINDOWS_1900,
@@ -189,7 +189,7 @@ def store_pending(
             json.dumps(cells),
             json.dumps(expected),
             owner,
-            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         ),
     )
 
