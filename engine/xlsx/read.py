@@ -35,7 +35,8 @@ from engine.xlsx.sheetscan import (
     read_tables,
     scan_sheet,
 )
-from engine.xlsx.stream import RowPicker, SheetStream, StreamDeclined
+from engine.xlsx.rowpick import RowPicker
+from engine.xlsx.stream import SheetStream, StreamDeclined
 
 log = logging.getLogger(__name__)
 
@@ -214,19 +215,15 @@ def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: Shee
     texts: dict[str, list[tuple[str, str]]] = {name: [] for name in dates}
     key_field = source.key_field
     count = 0
-    for number, cells in stream.rows():
-        picked = picker.pick(cells) if number >= start else None
-        if picked is None:
-            continue
-        values = picked.values
+    for number, (values, owned, text, formulas, sixty) in stream.picked(picker, start):
         if table is not None and skip_for_table(table, number, source, shown, findings):
             continue
-        if is_totals_row(picked.text, values, key_field):
+        if is_totals_row(text, values, key_field):
             continue
-        row = SheetRow(RowRef(shown, source.sheet, number), values, picked.owned)
-        if picked.formulas or picked.sixty:
-            check_formulas(row, picked.formulas or {}, picked.sixty or (), package,
-                           source, header.columns)
+        row = SheetRow(RowRef(shown, source.sheet, number), values, owned)
+        if formulas or sixty:
+            check_formulas(row, formulas or {}, sixty or (), package, source,
+                           header.columns)
         if covered:
             hold_merged(row, covered, header.columns)
         if row.held:
