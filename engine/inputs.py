@@ -227,30 +227,44 @@ class TypedRows:
         self.rows: dict[int, tuple] = {}
         self.next_rows: dict[int, tuple] = {}
 
+    def kept_record(self, row: SheetRow):
+        """Return the kept record of a row whose values are unchanged, else None."""
+        if row.held:
+            return None
+        kept = self.rows.get(row.ref.row)
+        if kept is None:
+            return None
+        raw = tuple(row.values.values())
+        owned = tuple(row.owned.values())
+        if kept[0] != raw or kept[2] != owned or 0.0 in raw or 0.0 in owned \
+                or kept[1] != tuple(map(type, raw)):
+            return None
+        self.next_rows[row.ref.row] = kept
+        return kept[3]
+
     def builder(self, build):
-        """Wrap `build` so it reuses a kept record for a row with the same values."""
+        """Wrap `build` so it reuses a kept record for a row with the same values.
+
+        The wrapped `build` also keeps each record it types for the next read.
+        `type_rows` asks `kept_record` before it makes a row's RowValues, so for most
+        rows the wrapped `build` is not called.
+        """
         self.next_rows = {}  # a read that failed may have left rows here
-        rows, next_rows = self.rows, self.next_rows
+        next_rows = self.next_rows
 
         def build_or_reuse(values: RowValues, *args):
             row = values.row
-            if row.held:
-                return build(values, *args)
+            record = self.kept_record(row)
+            if record is not None:
+                return record
+            record = build(values, *args)
+            if row.held or record is None or values.problems \
+                    or len(next_rows) >= MAX_TYPED_ROWS:
+                return record
             raw = tuple(row.values.values())
             owned = tuple(row.owned.values())
-            if 0.0 in raw or 0.0 in owned:
-                return build(values, *args)
-            types = tuple(map(type, raw))
-            number = row.ref.row
-            kept = rows.get(number)
-            if kept is not None and kept[0] == raw and kept[1] == types \
-                    and kept[2] == owned:
-                next_rows[number] = kept
-                return kept[3]
-            record = build(values, *args)
-            if record is not None and not values.problems \
-                    and len(next_rows) < MAX_TYPED_ROWS:
-                next_rows[number] = (raw, types, owned, record)
+            if 0.0 not in raw and 0.0 not in owned:
+                next_rows[row.ref.row] = (raw, tuple(map(type, raw)), owned, record)
             return record
 
         return build_or_reuse
@@ -405,7 +419,8 @@ def read_inputs(
             if kind == "payments":
                 build = payments_builder(inputs.orders)
             problems = type_rows(read, inputs, build, target, currencies,
-                                 wmap.base_currency, keep_values=keep_values)
+                                 wmap.base_currency, keep_values=keep_values,
+                                 typed=typed)
         except EngineError as exc:
             failures[kind] = exc.findings
             continue
@@ -433,11 +448,13 @@ def add_currencies(currencies: dict[str, str], customers: list[Customer]) -> Non
 
 
 def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: dict,
-              base_currency: str, *, keep_values: bool) -> list[Finding]:
+              base_currency: str, *, keep_values: bool,
+              typed: TypedRows | None = None) -> list[Finding]:
     """Type each row of `read` as it is read; return the problems found in its values.
 
     Without `keep_values`, only the row numbers and owned values are kept (see
-    KeptRows), and a sheet without owned columns keeps no rows.
+    KeptRows), and a sheet without owned columns keeps no rows. With `typed`, a row
+    it keeps a record of is not typed again (`build` must be `typed.builder(...)`).
     """
     problems: list[Finding] = []
     kept: list[SheetRow] | KeptRows = []
@@ -446,6 +463,13 @@ def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: 
         kept = KeptRows(read.shown_as, read.source.sheet, tuple(read.source.owned))
     customers = read.source.kind == "customers"
     for row in read.take_rows():
+        if typed is not None:
+            record = typed.kept_record(row)
+            if record is not None:  # a kept record's row had no problems
+                target.append(record)
+                if keep_rows:
+                    kept.append(row)
+                continue
         values = RowValues(read, row)
         if customers:
             record = build(values)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from bisect import insort
 from dataclasses import dataclass, field
-from operator import is_
+from itertools import compress
+from operator import is_, is_not
 
 from engine.findings import Finding
 from engine.ledger import (
@@ -62,6 +64,8 @@ class _Kept:
     references: list[str] = field(default_factory=list)  # non-empty, normalised
     owners: tuple = ()  # the owner of each reference when the account was built
     account: Account | None = None
+    # The book and receipts `_index_keys` collected, until `_settle` allocates them.
+    collected: tuple | None = None
     # (sort key, finding): key (1, row) for an order, (2, row) for a payment, and
     # (4, date, row) for a payment's allocation, as build_ledger adds them.
     findings: list[tuple[tuple, Finding]] = field(default_factory=list)
@@ -104,13 +108,9 @@ class _CustomerIndex:
 class _Owners:
     """The customer owning each invoice number and order id, first one in book order."""
 
-    def __init__(self, kept: dict[str, _Kept]):
+    def __init__(self, kept: dict[str, _Kept], by_invoice: dict[str, str]):
         self._kept = kept
-        self.by_invoice: dict[str, str] = {}
-        for customer_id, entry in kept.items():
-            for key in entry.invoice_keys:
-                self.by_invoice.setdefault(key, customer_id)
-        self.by_invoice.pop("", None)
+        self.by_invoice = by_invoice
         self._by_order: dict[str, str] | None = None
 
     def invoice_owner(self, key: str) -> str | None:
@@ -139,9 +139,18 @@ class LedgerMemo:
     def __init__(self) -> None:
         self.key: tuple | None = None
         self.kept: dict[str, _Kept] = {}
+        # The rows and customer ids of the last build, to find the rows that changed.
+        self.orders: list[Order] = []
+        self.payments: list[Payment] = []
+        self.customer_ids: list[str] = []
+        # The owner of each invoice number, and the count of invoice numbers in `kept`.
+        self.by_invoice: dict[str, str] = {}
+        self.invoiced = 0
 
     def clear(self) -> None:
         self.key, self.kept = None, {}
+        self.orders, self.payments, self.customer_ids = [], [], []
+        self.by_invoice, self.invoiced = {}, 0
 
     def build(self, inputs: Inputs, as_of: dt.date, to_base: ToBase,
               key: tuple) -> Ledger:
@@ -153,49 +162,124 @@ class LedgerMemo:
         key = (as_of, key)
         if key != self.key:
             self.clear()
-        groups = None
+        groups, changed_only = None, False
+        customer_ids = [customer.customer_id for customer in inputs.customers]
         if len(inputs.orders) + len(inputs.payments) <= MAX_KEPT_ROWS:
-            groups = _grouped(inputs)
+            groups = self._changed_groups(inputs, customer_ids)
+            changed_only = groups is not None
+            if groups is None:
+                groups = _grouped(inputs)
         if groups is None:
             self.clear()
             return build_ledger(inputs, as_of, to_base)
         with _automatic_gc_paused():
-            ledger = self._build(groups, as_of, to_base)
+            ledger = self._build(groups, changed_only, as_of, to_base)
         if ledger is None:
             self.clear()
             return build_ledger(inputs, as_of, to_base)
         self.key = key
+        self.orders, self.payments = list(inputs.orders), list(inputs.payments)
+        self.customer_ids = customer_ids
         return ledger
 
-    def _build(self, groups, as_of: dt.date, to_base: ToBase) -> Ledger | None:
+    def _changed_groups(self, inputs: Inputs, customer_ids: list[str]):
+        """Return the rows of the customers whose rows changed in place, else None.
+
+        Returns None, so every customer is grouped again, unless the customers are
+        the same and the orders and payments are as many as in the last build.
+        """
+        if not self.kept or customer_ids != self.customer_ids \
+                or len(inputs.orders) != len(self.orders) \
+                or len(inputs.payments) != len(self.payments):
+            return None
+        groups: dict[str, tuple[list, list]] = {}
+        for position, old, new in ((0, self.orders, inputs.orders),
+                                   (1, self.payments, inputs.payments)):
+            for number in compress(range(len(new)), map(is_not, old, new)):
+                row = new[number]
+                if row.customer_id not in self.kept or not _in_order(new, number):
+                    return None
+                was = old[number]
+                for customer_id in (was.customer_id, row.customer_id):
+                    if customer_id not in groups:
+                        entry = self.kept[customer_id]
+                        groups[customer_id] = (list(entry.orders), list(entry.payments))
+                rows = groups[was.customer_id][position]
+                del rows[next(i for i, kept in enumerate(rows) if kept is was)]
+                insort(groups[row.customer_id][position], row, key=_row_number)
+        return groups
+
+    def _build(self, groups, changed_only: bool, as_of: dt.date,
+               to_base: ToBase) -> Ledger | None:
+        """Build the accounts; with `changed_only`, `groups` has changed customers only."""
         kept: dict[str, _Kept] = {}
-        rebuilt = set()
-        for customer_id, (orders, payments) in groups.items():
+        replaced: dict[str, _Kept | None] = {}  # rebuilt customers' last entries
+        for customer_id in (self.kept if changed_only else groups):
             entry = self.kept.get(customer_id)
-            if entry is None or not _same(entry.orders, orders) \
-                    or not _same(entry.payments, payments):
-                entry = _Kept(tuple(orders), tuple(payments))
+            group = groups.get(customer_id)
+            if group is not None and (entry is None or not _same(entry.orders, group[0])
+                                      or not _same(entry.payments, group[1])):
+                replaced[customer_id] = entry
+                entry = _Kept(tuple(group[0]), tuple(group[1]))
                 _index_keys(entry, as_of, to_base)
-                rebuilt.add(customer_id)
             kept[customer_id] = entry
         self.kept = kept
-        owners = _Owners(kept)
-        if len(owners.by_invoice) < sum(entry.invoiced for entry in kept.values()):
+        if changed_only:
+            affected = self._update_invoice_owners(replaced)
+        else:
+            affected = None
+            self.by_invoice = {}
+            for customer_id, entry in kept.items():
+                for key in entry.invoice_keys:
+                    self.by_invoice.setdefault(key, customer_id)
+            self.by_invoice.pop("", None)
+            self.invoiced = sum(entry.invoiced for entry in kept.values())
+        if len(self.by_invoice) < self.invoiced:
             return None  # an invoice number on two invoices: build_ledger reports it
+        owners = _Owners(kept, self.by_invoice)
         accounts = {}
         for customer_id, entry in kept.items():
-            now = owners.of(entry.references)
-            if customer_id in rebuilt or now != entry.owners:
-                entry.owners = now
-                _settle(customer_id, entry, owners, as_of, to_base)
+            rebuilt = customer_id in replaced
+            # Only a key of a rebuilt customer can have changed its owner.
+            if rebuilt or affected is None or not affected.isdisjoint(entry.references):
+                now = owners.of(entry.references)
+                if rebuilt or now != entry.owners:
+                    entry.owners = now
+                    _settle(customer_id, entry, owners, as_of, to_base)
             accounts[customer_id] = _copy(entry.account)
         findings = [finding for _, finding in sorted(
             (pair for entry in kept.values() for pair in entry.findings),
             key=lambda pair: pair[0])]
-        log.debug("%d of %d accounts rebuilt", len(rebuilt), len(accounts))
+        log.debug("%d of %d accounts rebuilt", len(replaced), len(accounts))
         ledger = Ledger(as_of, accounts, findings)
         log_built(ledger)
         return ledger
+
+
+    def _update_invoice_owners(self, replaced: dict[str, _Kept | None]) -> set[str]:
+        """Move the rebuilt customers' invoice numbers in `by_invoice`; return their keys.
+
+        The last build had no invoice number twice, so each number had one owner.
+        The returned keys are the invoice numbers and order ids of the rebuilt
+        customers, before and after, whose owners may have changed.
+        """
+        affected: set[str] = set()
+        for customer_id, old in replaced.items():
+            if old is None:
+                continue
+            affected.update(old.invoice_keys, old.order_keys)
+            for key in old.invoice_keys:
+                if self.by_invoice.get(key) == customer_id:
+                    del self.by_invoice[key]
+            self.invoiced -= old.invoiced
+        for customer_id in replaced:
+            new = self.kept[customer_id]
+            affected.update(new.invoice_keys, new.order_keys)
+            for key in new.invoice_keys:
+                if key:
+                    self.by_invoice.setdefault(key, customer_id)
+            self.invoiced += new.invoiced
+        return affected
 
 
 def _grouped(inputs: Inputs) -> dict[str, tuple[list, list]] | None:
@@ -216,6 +300,18 @@ def _grouped(inputs: Inputs) -> dict[str, tuple[list, list]] | None:
             previous = row.ref
             group[position].append(row)
     return groups
+
+
+def _in_order(rows: list, number: int) -> bool:
+    """Return True when the row at `number` lies between its neighbours' rows."""
+    row = rows[number].ref
+    if number and rows[number - 1].ref >= row:
+        return False
+    return number + 1 == len(rows) or row < rows[number + 1].ref
+
+
+def _row_number(row: Order | Payment) -> int:
+    return row.ref
 
 
 def _same(kept: tuple, rows: list) -> bool:
@@ -248,7 +344,8 @@ class _OneBook(dict):
 
 def _index_keys(entry: _Kept, as_of: dt.date, to_base: ToBase) -> None:
     """Set the entry's index keys and references, from a book built for them."""
-    book, _, _ = _book(entry, as_of, to_base)
+    entry.collected = _book(entry, as_of, to_base)
+    book = entry.collected[0]
     entry.invoice_keys = [_normalise(item.order.invoice_id) for item in book.items]
     entry.order_keys = [_normalise(item.order.order_id) for item in book.items]
     entry.invoiced = sum(1 for item in book.items if item.order.invoice_id)
@@ -259,7 +356,9 @@ def _index_keys(entry: _Kept, as_of: dt.date, to_base: ToBase) -> None:
 def _settle(customer_id: str, entry: _Kept, owners: _Owners, as_of: dt.date,
             to_base: ToBase) -> None:
     """Allocate the customer's receipts and set its account and findings."""
-    book, receipts, collected = _book(entry, as_of, to_base)
+    if entry.collected is None:  # a kept customer whose references changed owner
+        entry.collected = _book(entry, as_of, to_base)
+    (book, receipts, collected), entry.collected = entry.collected, None
     entry.findings = _collect_findings(entry, as_of, to_base) if collected else []
     index = _CustomerIndex(owners, customer_id, book)
     receipts.sort(key=_receipt_date)

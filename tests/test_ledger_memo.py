@@ -133,6 +133,12 @@ def test_memo_equals_full_build_after_edits(seed):
         lambda i: edited(i, payments=i.payments[:-1]),
         lambda i: edited(i, orders=replaced(i.orders, 20, status="APPROVED",
                                             invoice_id=None, invoice_date=None)),
+        lambda i: edited(i, orders=i.orders[:30] + [i.orders[31], i.orders[30]]
+                         + i.orders[32:]),  # out of row order
+        lambda i: edited(i, orders=sorted(i.orders, key=lambda order: order.ref)),
+        lambda i: edited(i, payments=replaced(i.payments, 6, customer_id="C99")),
+        lambda i: edited(i, payments=replaced(i.payments, 6, customer_id="C2")),
+        lambda i: edited(i, customers=i.customers[::-1]),  # another order of books
     ]
     for step in steps:
         inputs = step(inputs)
