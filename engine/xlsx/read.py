@@ -84,7 +84,9 @@ class KeptRows:
         number = row.ref.row
         self.numbers.append(number)
         owned = row.owned
-        if owned and any(value is not None for value in owned.values()):
+        # A read mapping (MappingProxyType) is a sheet's shared all-None or empty one.
+        if type(owned) is not MappingProxyType and owned \
+                and any(value is not None for value in owned.values()):
             self.owned[number] = owned
 
     def owned_at(self, number: int) -> Mapping[str, object]:

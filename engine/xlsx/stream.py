@@ -409,10 +409,13 @@ def block_items(block: str, head: tuple[str, str], previous_row: int, shown: str
 def fast_cells(block: str) -> list[tuple] | None:
     """Return the regex matches of every cell, or None when some cell has no match."""
     cells = FAST_CELL.findall(block)
-    # XML allows any whitespace after the tag name; the regex takes only a space.
-    starts = (block.count("<c ") + block.count("<c>") + block.count("<c/")
-              + block.count("<c\n") + block.count("<c\t"))
-    if len(cells) != starts:
+    # Every match starts with "<c", so equal counts mean every cell matched. Other
+    # tags start with "<c" too (<color> in inline rich text), so the cell tags are
+    # counted one by one only then. XML allows any whitespace after the tag name,
+    # and the regex takes only a space.
+    if len(cells) != block.count("<c") and len(cells) != (
+            block.count("<c ") + block.count("<c>") + block.count("<c/")
+            + block.count("<c\n") + block.count("<c\t")):
         return None
     if "<![CDATA[" in block:
         return None
