@@ -72,3 +72,45 @@ def test_engine_imports_rule_engine_with_shipped_tables():
         "condition 'days_overdue >' ends too early. 14",
         "syntax error at '>' in condition 'days_overdue > > 3'. 15",
     ]
+
+
+STALE_TABLES = """
+import logging
+import sys
+import types
+
+import engine.rules
+from engine.rules import parsetab
+
+stale = types.ModuleType("engine.rules.parsetab")
+stale.__dict__.update(vars(parsetab))
+stale._lr_signature = "a grammar of an older rule-engine"
+sys.modules["engine.rules.parsetab"] = stale
+engine.rules.parsetab = stale
+logging.basicConfig(level=logging.DEBUG, format="%(name)s %(message)s")
+
+from engine.rules.expressions import compile_condition
+from engine.rules.parser_tables import shipped_tables_used
+
+assert not shipped_tables_used()
+assert compile_condition("days_overdue >= 30")({"days_overdue": 31})
+"""
+
+
+def test_stale_tables_rebuilt_by_ply():
+    completed = subprocess.run(
+        [sys.executable, "-c", STALE_TABLES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    version = import_rule_engine().__version__
+    assert (
+        f"engine.rules.parser_tables rule-engine {version} has another grammar than "
+        "parsetab.py, so PLY built the parser tables. Run "
+        "'python -m engine.rules.parser_tables' to regenerate them"
+    ) in completed.stderr

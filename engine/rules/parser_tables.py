@@ -52,7 +52,7 @@ def import_rule_engine() -> ModuleType:
     if not shipped_tables_used():
         log.debug(
             "rule-engine %s has another grammar than %s, so PLY built the parser "
-            "tables; run '%s' to regenerate them",
+            "tables. Run '%s' to regenerate them",
             rule_engine.__version__,
             TABLE_FILE.name,
             REGENERATE,
@@ -66,8 +66,11 @@ def shipped_tables_used() -> bool:
         from engine.rules import parsetab
     except ImportError:
         return False
-    rule_engine = sys.modules["rule_engine"]
-    return rule_engine.Rule.parser._parser.action is parsetab._lr_action
+    # rule-engine keeps its PLY parser in private attributes, so a version that
+    # renames them counts as not using the shipped tables.
+    rule = getattr(sys.modules.get("rule_engine"), "Rule", None)
+    parser = getattr(getattr(rule, "parser", None), "_parser", None)
+    return getattr(parser, "action", None) is parsetab._lr_action
 
 
 def grammar_signature() -> str:
