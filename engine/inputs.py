@@ -246,7 +246,7 @@ class TypedRows:
         """Wrap `build` so it reuses a kept record for a row with the same values.
 
         The wrapped `build` also keeps each record it types for the next read.
-        `type_rows` asks `kept_record` before it makes a row's RowValues, so for most
+        `type_rows` calls `kept_record` before it makes a row's RowValues, so for most
         rows the wrapped `build` is not called.
         """
         self.next_rows = {}  # a read that failed may have left rows here

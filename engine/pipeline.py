@@ -103,7 +103,8 @@ def run_pass(
     `rules` lets the service pass the last good rule set; without it the rules are
     loaded, and a broken rule file or workbook map raises EngineError before anything
     is read. `memo` (an `engine.inputs.ReadMemo`) lets a series of passes skip
-    re-reading unchanged payments and rebuilding unchanged customers' accounts. With `dry_run` nothing is written or sent, and
+    re-reading unchanged payments and rebuilding unchanged customers' accounts.
+    With `dry_run` nothing is written or sent, and
     `planned_writes` and `letters` say what would have been. A workbook that cannot be read ends the pass
     with its findings; a failing report or mail stage is reported and the rest stands.
 
