@@ -68,9 +68,9 @@ class CrashingLedger(SendLedger):
         super().__init__(conn)
         self.crash = crash
 
-    def begin(self, *args, **kwargs):
+    def begin_many(self, *args, **kwargs):
         self.crash()
-        super().begin(*args, **kwargs)
+        super().begin_many(*args, **kwargs)
         self.crash()
 
     def finish(self, *args, **kwargs):

@@ -21,19 +21,35 @@ from engine.pipeline import run_pass
 from engine.project import Project
 
 
-@pytest.fixture
-def crashed_project(tmp_path, monkeypatch):
-    """A project whose first pass stopped while it wrote the digests."""
-    project = copy_project(tmp_path / "project")
+def crash_pass(project, monkeypatch) -> None:
+    """Run a pass that stops while it hands over its second digest.
+
+    Delivery sends one letter at a time, as with SMTP, so the digest in hand
+    is left "sending" without its file.
+    """
     monkeypatch.setattr(
         transport_module,
         "make_transport",
-        lambda folder, settings: StoppingOutbox(folder, 1),
+        lambda folder, settings: StoppingOutbox(folder, 1, staging=False),
     )
     with pytest.raises(Killed):
         run_pass(Project.at(project), as_of=PASS_DAY)
     monkeypatch.undo()
+
+
+@pytest.fixture
+def crashed_project(tmp_path, monkeypatch):
+    """A project whose first pass stopped while it wrote the digests."""
+    project = copy_project(tmp_path / "project")
+    crash_pass(project, monkeypatch)
     return project
+
+
+@pytest.fixture
+def crashed_twice_project(crashed_project, monkeypatch):
+    """A project whose first two passes stopped while they wrote the digests."""
+    crash_pass(crashed_project, monkeypatch)
+    return crashed_project
 
 
 def uncertain_of(result) -> list:
@@ -77,9 +93,12 @@ def test_status_lists_uncertain_letters(crashed_project):
         assert letter["message_id"] in text.output
 
 
-def test_resolve_letter_arrived_and_not(crashed_project):
-    first = run_pass(Project.at(crashed_project), as_of=PASS_DAY)
-    arrived, missing = first.delivery.uncertain[:2]
+def test_resolve_letter_arrived_and_not(crashed_twice_project):
+    crashed_project = crashed_twice_project
+    run_pass(Project.at(crashed_project), as_of=PASS_DAY)
+    ledger = send_ledger(crashed_project / "state" / "arrears-guard.sqlite")
+    arrived, missing = ledger.uncertain()
+    ledger.conn.close()
     outbox = crashed_project / "outbox"
     before = len(list(outbox.glob("*.eml")))
 

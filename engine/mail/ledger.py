@@ -121,30 +121,49 @@ class SendLedger:
         `outcomes` of earlier hand-overs are recorded in the same transaction, which
         saves one synchronous commit per letter.
         """
+        self.begin_many([(letter, message_id, message)], outcomes)
+
+    def begin_many(
+        self,
+        letters: Sequence[tuple[Letter, str, bytes]],
+        outcomes: Sequence[Outcome] = (),
+    ) -> None:
+        """Record letters (with Message-ID and bytes) as "sending" in one transaction.
+
+        `outcomes` of earlier hand-overs are recorded in the same transaction.
+        """
+        now = _now()
         with self._transaction():
             self._record_outcomes(outcomes)
-            self.conn.execute(
+            self.conn.executemany(
                 "INSERT INTO mail_letters (key, kind, recipient_id, level, as_of,"
                 " message_id, status, attempts, message, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET status = excluded.status,"
                 " attempts = attempts + 1, message = excluded.message,"
                 " message_id = excluded.message_id, updated_at = excluded.updated_at",
-                (
-                    letter.key,
-                    letter.kind,
-                    letter.recipient_id,
-                    letter.level,
-                    letter.as_of.isoformat(),
-                    message_id,
-                    SENDING,
-                    message,
-                    _now(),
-                ),
+                [
+                    (
+                        letter.key,
+                        letter.kind,
+                        letter.recipient_id,
+                        letter.level,
+                        letter.as_of.isoformat(),
+                        message_id,
+                        SENDING,
+                        message,
+                        now,
+                    )
+                    for letter, message_id, message in letters
+                ],
             )
             self.conn.executemany(
                 "INSERT OR IGNORE INTO mail_letter_items (key, item_id, level) VALUES (?, ?, ?)",
-                [(letter.key, item.item_id, item.level) for item in letter.items],
+                [
+                    (letter.key, item.item_id, item.level)
+                    for letter, _, _ in letters
+                    for item in letter.items
+                ],
             )
 
     def begin_resend(self, key: str) -> None:
@@ -313,6 +332,14 @@ def read_unresolved(state_path: Path) -> list[dict[str, object]]:
         ).fetchall()
     finally:
         connection.close()
-    names = ("kind", "recipient", "level", "as_of", "message_id", "status", "detail",
-             "since")
+    names = (
+        "kind",
+        "recipient",
+        "level",
+        "as_of",
+        "message_id",
+        "status",
+        "detail",
+        "since",
+    )
     return [dict(zip(names, row, strict=True)) for row in rows]

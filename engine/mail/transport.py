@@ -25,7 +25,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,11 +78,17 @@ def envelope_of(raw: bytes) -> tuple[str, list[str]]:
 
 
 class OutboxTransport:
-    """Write each message as a .eml file in the outbox folder, atomically."""
+    """Write each message as a .eml file in the outbox folder, atomically.
 
-    # `send` touches only its own temporary file and target, so delivery may run it
-    # in a worker thread while it records the next letter.
-    overlaps_sends = True
+    A message is written in two steps. `stage` writes and syncs it under a hidden
+    name (`.NAME.eml.tmp`) that nothing collects, and `publish` renames it to
+    `NAME.eml`, which is the hand-over. A staged file that is still there after a
+    crash was therefore never handed over.
+    """
+
+    # `stage` touches only its own file, so delivery may run it in a worker thread
+    # while it prepares and records other letters.
+    stages_files = True
 
     def __init__(self, outbox: Path):
         self.outbox = Path(outbox)
@@ -93,21 +98,45 @@ class OutboxTransport:
         return None
 
     def send(self, raw: bytes, name: str) -> SendResult:
-        target = self.outbox / f"{name}.eml"
-        descriptor, temporary = tempfile.mkstemp(
-            dir=self.outbox, prefix=".", suffix=".tmp"
-        )
+        failure = self.stage(raw, name)
+        return failure if failure is not None else self.publish(name)
+
+    def stage(self, raw: bytes, name: str) -> SendResult | None:
+        """Write and sync the message under its hidden name; None when written."""
+        staged = self._staged_path(name)
         try:
-            with os.fdopen(descriptor, "wb") as stream:
+            with open(staged, "wb") as stream:
                 stream.write(raw)
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.replace(temporary, target)
         except OSError as error:
-            Path(temporary).unlink(missing_ok=True)
+            staged.unlink(missing_ok=True)
+            return SendResult(DEFERRED, f"cannot write {staged}: {error}")
+        return None
+
+    def publish(self, name: str) -> SendResult:
+        """Rename the staged message into place, which hands it over."""
+        target = self.outbox / f"{name}.eml"
+        staged = self._staged_path(name)
+        try:
+            os.replace(staged, target)
+        except OSError as error:
+            staged.unlink(missing_ok=True)
             return SendResult(DEFERRED, f"cannot write {target}: {error}")
         log.info("wrote %s", target)
         return SendResult(SENT, str(target))
+
+    def discard(self, name: str) -> None:
+        """Delete the staged message `name`, which was not handed over."""
+        self._staged_path(name).unlink(missing_ok=True)
+
+    def staged_file(self, name: str) -> Path | None:
+        """Return the staged message `name` when it is still there, else None."""
+        staged = self._staged_path(name)
+        return staged if staged.is_file() else None
+
+    def _staged_path(self, name: str) -> Path:
+        return self.outbox / f".{name}.eml.tmp"
 
     def written_file(self, name: str) -> Path | None:
         """Return the message file `name` when the outbox contains it, else None.
