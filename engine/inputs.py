@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from engine.clean_rows import order_typer
 from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding
 from engine.ledger_memo import LedgerMemo
@@ -462,9 +463,10 @@ def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: 
     if not keep_values and read.source.owned:
         kept = KeptRows(read.shown_as, read.source.sheet, tuple(read.source.owned))
     customers = read.source.kind == "customers"
+    clean = order_typer(read, currencies, base_currency) if typed is None else None
     for row in read.take_rows():
-        if typed is not None:
-            record = typed.kept_record(row)
+        if typed is not None or clean is not None:
+            record = typed.kept_record(row) if typed is not None else clean(row)
             if record is not None:  # a kept record's row had no problems
                 target.append(record)
                 if keep_rows:
