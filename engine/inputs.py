@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from engine.clean_rows import order_typer
+from engine.clean_rows import clean_typer
 from engine.filestamp import FileStamp, stamp_of
 from engine.findings import EngineError, Finding
 from engine.ledger_memo import LedgerMemo
@@ -235,9 +235,10 @@ class TypedRows:
         kept = self.rows.get(row.ref.row)
         if kept is None:
             return None
+        # A kept row holds no float zero (see `builder`), so values equal to its
+        # values hold none either, and need no check for the sign of a zero.
         raw = tuple(row.values.values())
-        owned = tuple(row.owned.values())
-        if kept[0] != raw or kept[2] != owned or 0.0 in raw or 0.0 in owned \
+        if kept[0] != raw or kept[2] != tuple(row.owned.values()) \
                 or kept[1] != tuple(map(type, raw)):
             return None
         self.next_rows[row.ref.row] = kept
@@ -463,7 +464,7 @@ def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: 
     if not keep_values and read.source.owned:
         kept = KeptRows(read.shown_as, read.source.sheet, tuple(read.source.owned))
     customers = read.source.kind == "customers"
-    clean = order_typer(read, currencies, base_currency) if typed is None else None
+    clean = clean_typer(read, currencies, base_currency, build) if typed is None else None
     for row in read.take_rows():
         if typed is not None or clean is not None:
             record = typed.kept_record(row) if typed is not None else clean(row)
@@ -574,6 +575,7 @@ def payments_builder(orders: list[Order]):
     def build(values: RowValues, currencies: dict, base_currency: str) -> Payment | None:
         return build_payment(values, currencies, base_currency, invoice_ids)
 
+    build.invoice_ids = invoice_ids  # shared by engine.clean_rows.payment_typer too
     return build
 
 
