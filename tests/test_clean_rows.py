@@ -1,4 +1,4 @@
-"""The clean-row order typer builds the Order that build_order builds, or none at all."""
+"""The clean-row typers build the records the build functions build, or none at all."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from engine.clean_rows import order_typer
-from engine.inputs import FLOAT_AMOUNTS, RowValues, build_order
+from engine.clean_rows import order_typer, payment_typer
+from engine.inputs import FLOAT_AMOUNTS, RowValues, build_order, build_payment
 from engine.workbook_map import load_workbook_map
 from engine.xlsx.read import SheetRow, read_sheet
 
@@ -15,15 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CURRENCIES = {"C000001": "EUR"}
 
 
-def orders_read(folder: Path):
+def sheet_read(folder: Path, kind: str = "orders"):
     wmap = load_workbook_map(ROOT / "rules" / "workbooks.yaml", ROOT)
     wmap = dataclasses.replace(wmap, folder=folder).for_date(dt.date(2013, 6, 3))
-    source = wmap.sources["orders"]
-    return read_sheet(wmap.source_path("orders"), source)
+    source = wmap.sources[kind]
+    return read_sheet(wmap.source_path(kind), source)
 
 
 def compare_rows(read, rows: list[SheetRow]) -> int:
-    """Assert the typer agrees with build_order on each row; return how many it typed."""
+    """Assert the order typer agrees with build_order; return how many rows it typed."""
     typer = order_typer(read, CURRENCIES, "USD")
     typed = 0
     for row in rows:
@@ -39,20 +39,20 @@ def compare_rows(read, rows: list[SheetRow]) -> int:
 def test_bench_orders_typed_alike(tmp_path):
     from bench.generate import generate
 
-    read = orders_read(generate(tmp_path, 400).folder)
+    read = sheet_read(generate(tmp_path, 400).folder)
     typed = compare_rows(read, read.rows)
     assert typed > 300
 
 
 def test_demo_orders_typed_alike():
-    read = orders_read(ROOT / "workbooks")
+    read = sheet_read(ROOT / "workbooks")
     compare_rows(read, read.rows)
 
 
 def test_rows_needing_parsing_left_to_build_order(tmp_path):
     from bench.generate import generate
 
-    read = orders_read(generate(tmp_path, 20).folder)
+    read = sheet_read(generate(tmp_path, 20).folder)
     typer = order_typer(read, CURRENCIES, "USD")
     row = read.rows[0]
     build_order(RowValues(read, row), CURRENCIES, "USD")  # caches the amount
@@ -71,3 +71,32 @@ def test_rows_needing_parsing_left_to_build_order(tmp_path):
         values = {**row.values, name: None}
         assert typer(SheetRow(row.ref, values, row.owned)) is None, name
     assert FLOAT_AMOUNTS
+
+
+def test_bench_payments_typed_alike(tmp_path):
+    from bench.generate import generate
+
+    folder = generate(tmp_path, 400).folder
+    orders = sheet_read(folder)
+    invoice_ids = {}
+    for row in orders.rows:
+        order = build_order(RowValues(orders, row), CURRENCIES, "USD")
+        if order is not None and order.invoice_id:
+            invoice_ids[order.invoice_id] = order.invoice_id
+    read = sheet_read(folder, "payments")
+    typer = payment_typer(read, CURRENCIES, "USD", invoice_ids)
+    typed = 0
+    for row in read.rows:
+        expected = build_payment(RowValues(read, row), CURRENCIES, "USD", invoice_ids)
+        record = typer(row)
+        if record is not None:
+            typed += 1
+            assert record == expected, f"row {row.ref.row}"
+            assert record.reference is None or record.reference is invoice_ids.get(
+                record.reference, record.reference)
+    assert typed > 300
+    row = read.rows[0]
+    for name, value in (("customer_id", None), ("payment_date", None),
+                        ("amount", "1,5"), ("reference", "INV  1")):
+        changed = SheetRow(row.ref, {**row.values, name: value}, row.owned)
+        assert typer(changed) is None, name
