@@ -376,15 +376,6 @@ def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str,
         raise StreamDeclined("no sheetData")
 
 
-def raw_rows(archive: zipfile.ZipFile, path: str, shown: str, sheet: str) -> Iterator[Row]:
-    """Yield (row number, cells) for every row that contains at least one cell."""
-    for fast, items in raw_blocks(archive, path, shown, sheet):
-        if fast:
-            yield from group_rows(items)
-        else:
-            yield from items
-
-
 def sheet_head(text: str) -> tuple[str, str]:
     """Return the worksheet's tag prefix ('x:' or '') and its namespace declarations."""
     root = TAG_PREFIX.search(text)
