@@ -83,10 +83,13 @@ def write_report(
 ) -> None:
     """Write the report workbook to `path`, replacing any earlier report atomically."""
     book = Workbook(write_only=True)
-    _fill_by_customer(_add_sheet(book, "By customer"), ledger, customers, limits)
+    # Both sheets show each account's rounded figures, so they are rounded once.
+    figures = {key: _figures(account) for key, account in ledger.accounts.items()}
+    _fill_by_customer(_add_sheet(book, "By customer"), figures, customers, limits)
     _fill_by_salesperson(
-        _add_sheet(book, "By salesperson"), ledger, customers, salesperson_limits
+        _add_sheet(book, "By salesperson"), figures, customers, salesperson_limits
     )
+    del figures
     _fill_open_items(_add_sheet(book, "Open items"), ledger, customers)
     _fill_about(_add_sheet(book, "About"), ledger, as_of, base_currency)
     book.properties.title = f"Receivables report on {as_of.isoformat()}"
@@ -142,7 +145,7 @@ def _salesperson(customers: Mapping[str, Customer], customer_id: str) -> str:
     return (customer.salesperson if customer else None) or NO_SALESPERSON
 
 
-def _fill_by_customer(ws, ledger, customers, limits) -> None:
+def _fill_by_customer(ws, figures_of, customers, limits) -> None:
     headers = [
         "Customer ID",
         "Name",
@@ -152,9 +155,9 @@ def _fill_by_customer(ws, ledger, customers, limits) -> None:
         "Utilisation %",
     ]
     rows = []
-    for customer_id in sorted(ledger.accounts):
+    for customer_id in sorted(figures_of):
         customer = customers.get(customer_id)
-        figures = _figures(ledger.accounts[customer_id])
+        figures = figures_of[customer_id]
         limit = limits.get(customer_id)
         rows.append(
             [
@@ -169,14 +172,14 @@ def _fill_by_customer(ws, ledger, customers, limits) -> None:
     _write_table(ws, headers, rows, money_columns=range(4, 15), percent_column=15)
 
 
-def _fill_by_salesperson(ws, ledger, customers, salesperson_limits) -> None:
+def _fill_by_salesperson(ws, figures_of, customers, salesperson_limits) -> None:
     headers = ["Salesperson", "Customers", *FIGURE_HEADERS, "Limit", "Utilisation %"]
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * len(FIGURE_HEADERS))
     counts: dict[str, int] = defaultdict(int)
-    for customer_id, account in ledger.accounts.items():
+    for customer_id, account_figures in figures_of.items():
         salesperson = _salesperson(customers, customer_id)
         counts[salesperson] += 1
-        figures = _figures(account)
+        figures = account_figures.copy()
         # One customer's credit does not lower the exposure of the salesperson's other
         # customers: the salesperson limit counts each customer at no less than 0.
         figures[-1] = max(figures[-1], ZERO)

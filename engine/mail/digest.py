@@ -94,12 +94,18 @@ def aging_by_salesperson(
     """
     rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     totals: dict[str, Decimal] = defaultdict(Decimal)
+    # The quantum `round_money` rounds to, looked up once instead of per amount.
+    quantum = round_money(Decimal(1), currency)
     for customer_id, account in ledger.accounts.items():
         if customer_id in left_out:
             continue
         row = rows[_salesperson_of(customer_id, customers)]
         for bucket in BUCKETS:
-            amount = round_money(account.buckets.get(bucket, Decimal(0)), currency)
+            amount = account.buckets.get(bucket, Decimal(0))
+            if type(amount) is Decimal:
+                amount = amount.quantize(quantum, rounding=ROUND_HALF_UP)
+            else:
+                amount = round_money(amount, currency)
             row[bucket] += amount
             totals[bucket] += amount
     result = []
