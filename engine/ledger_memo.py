@@ -172,8 +172,12 @@ class LedgerMemo:
         if groups is None:
             self.clear()
             return build_ledger(inputs, as_of, to_base)
-        with _automatic_gc_paused():
-            ledger = self._build(groups, changed_only, as_of, to_base)
+        try:
+            with _automatic_gc_paused():
+                ledger = self._build(groups, changed_only, as_of, to_base)
+        except BaseException:
+            self.clear()  # entries may lack their accounts
+            raise
         if ledger is None:
             self.clear()
             return build_ledger(inputs, as_of, to_base)

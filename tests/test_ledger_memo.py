@@ -204,3 +204,18 @@ def test_unchanged_inputs_reuse_accounts(caplog):
     assert "0 of 12 accounts rebuilt" in caplog.text
     check(memo, edited(inputs, orders=replaced(inputs.orders, 0, amount=D("1.00"))))
     assert "1 of 12 accounts rebuilt" in caplog.text
+
+
+def test_failed_build_leaves_empty_memo():
+    memo = LedgerMemo()
+    inputs = random_inputs(5)
+    check(memo, inputs)
+
+    def failing(amount, currency, ref):
+        raise RuntimeError("rate service down")
+
+    changed = edited(inputs, orders=replaced(inputs.orders, 0, amount=D("2.00")))
+    with pytest.raises(RuntimeError):
+        memo.build(changed, AS_OF, failing, tuple(sorted(RATES.items())))
+    assert memo.kept == {}
+    check(memo, changed)
