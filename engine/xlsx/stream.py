@@ -369,6 +369,7 @@ def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str,
             if items:
                 previous_row = int(items[-1][1]) if fast else items[-1][0]
                 yield fast, items
+            del items  # so two blocks' matches are never alive at once
         if end is not None:
             return
         carry = text[cut:] if cut > 0 else text
