@@ -36,8 +36,12 @@ class TemplateBytecodeCache(jinja2.BytecodeCache):
     def __init__(self, folder: Path | None = None, shared: bool = True):
         self.folders: list[jinja2.FileSystemBytecodeCache] = []
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.folders.append(jinja2.FileSystemBytecodeCache(str(folder)))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                log.warning("project template cache not used: %s", error)
+            else:
+                self.folders.append(jinja2.FileSystemBytecodeCache(str(folder)))
         if shared:
             try:
                 self.folders.append(jinja2.FileSystemBytecodeCache())
@@ -63,20 +67,48 @@ class TemplateBytecodeCache(jinja2.BytecodeCache):
     def load_bytecode(self, bucket: Bucket) -> None:
         """Load the entry from the first folder that has it, copying it to earlier ones."""
         for index, cache in enumerate(self.folders):
-            cache.load_bytecode(bucket)
+            load_entry(cache, bucket)
             if bucket.code is not None:
                 for earlier in self.folders[:index]:
-                    earlier.dump_bytecode(bucket)
+                    dump_entry(earlier, bucket)
                 return
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         for cache in self.folders:
-            try:
-                cache.dump_bytecode(bucket)
-            except OSError as error:
-                log.debug(
-                    "compiled template not cached in %s: %s", cache.directory, error
-                )
+            dump_entry(cache, bucket)
+
+
+def load_entry(cache: jinja2.FileSystemBytecodeCache, bucket: Bucket) -> None:
+    """Load the entry from one folder; a damaged entry leaves the bucket empty."""
+    try:
+        cache.load_bytecode(bucket)
+    # Unpickling the checksum of a truncated or overwritten file can raise nearly any
+    # exception type, and the template is then compiled again and the entry rewritten.
+    except Exception as error:  # noqa: BLE001
+        log.warning(
+            "damaged compiled template %s in %s ignored: %s: %s",
+            bucket.key,
+            cache.directory,
+            type(error).__name__,
+            error,
+        )
+        bucket.reset()
+        return
+    if bucket.code is not None and not isinstance(bucket.code, types.CodeType):
+        log.warning(
+            "damaged compiled template %s in %s ignored: it contains no code object",
+            bucket.key,
+            cache.directory,
+        )
+        bucket.reset()
+
+
+def dump_entry(cache: jinja2.FileSystemBytecodeCache, bucket: Bucket) -> None:
+    """Store the entry in one folder; a folder that cannot be written is skipped."""
+    try:
+        cache.dump_bytecode(bucket)
+    except OSError as error:
+        log.debug("compiled template not cached in %s: %s", cache.directory, error)
 
 
 def entry_key(environment: jinja2.Environment, name: str, source: str) -> str:
