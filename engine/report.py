@@ -70,6 +70,9 @@ BOLD = Font(bold=True)
 MAX_TEXT = 32767  # openpyxl cuts longer text; such tables take the cell writer
 # Characters lxml refuses in text; openpyxl's own writer raises on them.
 NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
+# An underscore that starts an `_xHHHH_` escape, and the control characters XML 1.0
+# forbids, which Excel stores as `_xHHHH_`.
+EXCEL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def write_report(
@@ -391,6 +394,8 @@ def _cells(ws: WriteOnlyWorksheet, row: _Row) -> list:
 
 
 def _cell(ws: WriteOnlyWorksheet, value, style: StyleArray | None):
+    if type(value) is str:
+        value = _excel_text(value)
     if type(value) is str and (value.startswith("=") or value in ERROR_CODES):
         # Text typed by staff (a customer named "=SUM(A1)", "#N/A") stays text:
         # openpyxl would write it as a formula or an error value.
@@ -431,6 +436,7 @@ def _plain_cell(value, date_style: bool) -> bool:
     if value is None or kind in _NUMBERS:
         return True
     if kind is str:
+        value = _excel_text(value)
         # Formula-looking text and error codes go through `_cell`, which keeps them text.
         return (
             len(value) <= MAX_TEXT
@@ -513,10 +519,11 @@ class _RowWriter(WorksheetWriter):
                 if not value:
                     parts.append(f'{start}{number}"{style} t="inlineStr"></c>')
                     continue
-                space = ' xml:space="preserve"' if value != value.strip() else ""
+                text = _excel_text(value)
+                space = ' xml:space="preserve"' if text != text.strip() else ""
                 parts.append(
                     f'{start}{number}"{style} t="inlineStr"><is><t{space}>'
-                    f"{_escape(value)}</t></is></c>"
+                    f"{_escape(text)}</t></is></c>"
                 )
             elif value is None:
                 parts.append(f'{start}{number}"{style} t="n"></c>')
@@ -551,6 +558,24 @@ class _RowWriter(WorksheetWriter):
             self.row_cells[id(row.styles)] = cells
             self.kept.append(row.styles)  # keeps id(styles) unique while cached
         return cells
+
+
+def _excel_text(text: str) -> str:
+    """Return text as Excel stores it, with `_xHHHH_` for control characters.
+
+    Excel, and python-calamine, decode `_xHHHH_` in cell text, so a literal
+    `_x0041_` is stored as `_x005F_x0041_`. A control character read from a
+    workbook (Excel stores it as `_x0001_`) cannot be written into XML as it is.
+    Tab, line feed and carriage return are valid XML and stay as they are.
+    """
+    if "_x" in text or not text.isprintable():
+        return EXCEL_ESCAPE.sub(_excel_escape, text)
+    return text
+
+
+def _excel_escape(match: re.Match[str]) -> str:
+    found = match.group()
+    return "_x005F_" if found == "_" else f"_x{ord(found):04X}_"
 
 
 def _escape(text: str) -> str:
