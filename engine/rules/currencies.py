@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from babel.numbers import list_currencies
 
@@ -59,12 +60,25 @@ class CurrencyCheck:
 def check_currencies(rules: RuleSet, inputs: Inputs) -> CurrencyCheck:
     """Find the rows whose currency the FX table of `rules` cannot convert."""
     check = CurrencyCheck()
-    rows = [(o.currency, o.customer_id, o.ref) for o in inputs.orders]
-    rows += [(p.currency, p.customer_id, p.ref) for p in inputs.payments]
-    for currency, customer_id, ref in rows:
-        code = (currency or rules.base_currency).strip().upper()
-        if code == rules.base_currency or code in rules.fx_rates:
-            continue
+    # A workbook uses a handful of currency texts, so each is judged once and only
+    # the rows of texts without a rate are visited one by one.
+    texts = set(map(attrgetter("currency"), inputs.orders))
+    texts.update(map(attrgetter("currency"), inputs.payments))
+    codes = {text: _code(text, rules.base_currency) for text in texts}
+    missing = {
+        text
+        for text, code in codes.items()
+        if code != rules.base_currency and code not in rules.fx_rates
+    }
+    rows = (
+        record
+        for records in (inputs.orders, inputs.payments)
+        if missing
+        for record in records
+        if record.currency in missing
+    )
+    for record in rows:
+        code, customer_id, ref = codes[record.currency], record.customer_id, record.ref
         gap = check.gaps.get(code)
         if gap is None:
             gap = check.gaps[code] = CurrencyGap(code, code in ISO_CODES, first=ref)
@@ -79,6 +93,10 @@ def check_currencies(rules: RuleSet, inputs: Inputs) -> CurrencyCheck:
         check.findings.append(gap_finding(gap, rules.base_currency))
     check.incomplete = dict(incomplete)
     return check
+
+
+def _code(currency: str | None, base_currency: str) -> str:
+    return (currency or base_currency).strip().upper()
 
 
 def gap_finding(gap: CurrencyGap, base_currency: str) -> Finding:
