@@ -21,7 +21,8 @@ import datetime as dt
 import logging
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -613,12 +614,10 @@ def _save(book: Workbook, name: str) -> None:
 
 def _save_atomically(book: Workbook, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent
-    )
-    os.close(handle)
+    temp_name = _new_temp_file(path)
     try:
         _save(book, temp_name)
+        _keep_mode(path, temp_name)
         os.replace(temp_name, path)
     except PermissionError as exc:
         raise EngineError(
@@ -631,3 +630,29 @@ def _save_atomically(book: Workbook, path: Path) -> None:
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)
+
+
+def _new_temp_file(path: Path) -> str:
+    """Create an empty temporary file beside `path` and return its name.
+
+    `tempfile.mkstemp` creates files readable by their owner alone, so a report
+    made that way could not be opened by colleagues on a shared drive. This file
+    gets the permissions the user's umask gives any new file.
+    """
+    while True:
+        name = str(path.parent / f".{path.stem}-{secrets.token_hex(4)}.xlsx")
+        try:
+            handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return name
+
+
+def _keep_mode(path: Path, temp_name: str) -> None:
+    """Give the new report the permissions of the report it replaces, if any."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(temp_name, mode)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from decimal import Decimal
 
 import openpyxl
@@ -208,6 +210,29 @@ def test_report_replaces_old_file(tmp_path, customers):
 
     assert read_sheet(path, "By customer")[0][0] == "Customer ID"
     assert [p.name for p in tmp_path.iterdir()] == ["arrears-report.xlsx"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_report_new_file_follows_umask(tmp_path, customers):
+    path = tmp_path / "arrears-report.xlsx"
+    old_umask = os.umask(0o022)
+    try:
+        write_report(path, build(customers), customers, {}, {}, AS_OF, "USD")
+    finally:
+        os.umask(old_umask)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_report_keeps_old_file_mode(tmp_path, customers):
+    path = tmp_path / "arrears-report.xlsx"
+    path.write_bytes(b"an older report")
+    path.chmod(0o640)
+
+    write_report(path, build(customers), customers, {}, {}, AS_OF, "USD")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_report_keeps_formula_text_as_text(tmp_path):
