@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from engine.model import RowRef
@@ -83,6 +84,8 @@ def record_decisions(
     stamp = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
     rows = []
     events = 0
+    day = as_of.isoformat()
+    texts = _JsonTexts()
     with conn:
         # The state connection autocommits, so without BEGIN every insert would be
         # its own synchronous transaction (one fsync per decision).
@@ -91,12 +94,11 @@ def record_decisions(
         for decision in decisions_list:
             rows.append(
                 (
-                    decision.order_id, as_of.isoformat(), stamp, decision.status,
+                    decision.order_id, day, stamp, decision.status,
                     int(decision.warning), decision.reason, decision.rule,
                     decision.rule_where, inputs_json(decision.inputs),
-                    json.dumps(list(decision.trace), ensure_ascii=False),
-                    json.dumps(list(decision.notify)),
-                    json.dumps([decision.ref.file, decision.ref.sheet, decision.ref.row]),
+                    trace_json(decision.trace), texts.notify(decision.notify),
+                    texts.ref(decision.ref),
                 )
             )  # fmt: skip
             if decision.override_event and _is_new_event(conn, decision):
@@ -108,7 +110,7 @@ def record_decisions(
                         decision.override_event,
                         decision.override_by,
                         decision.override_reason,
-                        as_of.isoformat(),
+                        day,
                         stamp,
                     ),
                 )
@@ -117,7 +119,7 @@ def record_decisions(
             "INSERT OR REPLACE INTO approvals (order_id, customer_id, amount, currency, "
             "as_of) VALUES (?, ?, ?, ?, ?)",
             [
-                (d.order_id, d.customer_id, d.amount, d.currency, as_of.isoformat())
+                (d.order_id, d.customer_id, d.amount, d.currency, day)
                 for d in decisions_list
                 if d.status == "APPROVED" and d.amount
             ],
@@ -129,6 +131,53 @@ def record_decisions(
             rows,
         )
     return events
+
+
+TEXT_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def trace_json(trace: list) -> str:
+    """Return json.dumps(trace, ensure_ascii=False) without a new encoder per call.
+
+    A trace is a list of texts, which the encoder writes as each text's JSON string
+    joined by ", " in brackets.
+    """
+    try:
+        return "[" + ", ".join(map(encode_basestring, trace)) + "]"
+    except TypeError:  # an item that is not text
+        return TEXT_ENCODER.encode(trace)
+
+
+class _JsonTexts:
+    """The JSON of decisions' notify lists and row references, as json.dumps writes them.
+
+    A pass decides tens of thousands of orders in a few sheets with a few notify
+    lists, so the texts are built once per list and per sheet.
+    """
+
+    def __init__(self) -> None:
+        self.notifies: dict[tuple, str] = {}
+        self.sheets: dict[tuple[str, str], str] = {}
+
+    def notify(self, notify) -> str:
+        key = tuple(notify)
+        try:
+            text = self.notifies.get(key)
+        except TypeError:  # an unhashable item
+            return json.dumps(list(notify))
+        if text is None:
+            text = self.notifies[key] = json.dumps(list(key))
+        return text
+
+    def ref(self, ref: RowRef) -> str:
+        if type(ref.row) is not int:
+            return json.dumps([ref.file, ref.sheet, ref.row])
+        key = (ref.file, ref.sheet)
+        start = self.sheets.get(key)
+        if start is None:
+            # '["file", "sheet"]' without its closing bracket
+            start = self.sheets[key] = json.dumps(list(key))[:-1]
+        return f"{start}, {ref.row}]"
 
 
 def load_approvals(path: Path) -> dict[str, Approval]:

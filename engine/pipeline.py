@@ -543,20 +543,19 @@ def approver_list(read, approvers):
 
 
 def plan_customers_write(read, ledger, customers, limits, as_of) -> SheetWrite:
-    from engine.writeback import changed_cells, customer_figures
+    from engine.writeback import add_changed_cells, customer_figures
+    from engine.xlsx.read import owned_by_row
 
     write = new_sheet_write(read)
     by_row = {customer.ref.row: customer for customer in customers.values()}
-    for row in read.rows:
-        customer = by_row.get(row.ref.row)
+    columns, date1904 = read.owned_columns, read.date1904
+    for number, owned in owned_by_row(read.rows):
+        customer = by_row.get(number)
         if customer is None:
             continue
         account = ledger.account(customer.customer_id)
         new = customer_figures(account, limits.get(customer.customer_id), as_of)
-        write.cells.update(
-            changed_cells(row.ref.row, read.owned_columns, row.owned, new,
-                          date1904=read.date1904)
-        )
+        add_changed_cells(write.cells, number, columns, owned, new, date1904=date1904)
     return write
 
 

@@ -118,13 +118,45 @@ def changed_cells(
 ) -> Cells:
     """Return the (row, column) -> value pairs of `new` that differ from `current`."""
     cells: Cells = {}
+    add_changed_cells(cells, row, columns, current, new, date1904=date1904)
+    return cells
+
+
+def add_changed_cells(
+    cells: Cells,
+    row: int,
+    columns: Mapping[str, int],
+    current: Mapping[str, object],
+    new: Mapping[str, object],
+    *,
+    date1904: bool = False,
+) -> None:
+    """Add to `cells` the (row, column) -> value pairs of `new` that differ from `current`.
+
+    A customers sheet near Excel's row limit plans over a million cells, so the
+    common cases are told apart here as `same_value` would: an empty cell differs
+    from every value but an empty one, a text from every other text, and a number
+    read from the sheet from a Decimal of another value.
+    """
+    now = current.get
     for name, value in new.items():
         column = columns.get(name)
         if column is None:
             continue
-        if not same_value(current.get(name), value, date1904=date1904):
+        old = now(name)
+        if old is None:
+            if value is not None and value != "":
+                cells[(row, column)] = value
+            continue
+        kind = type(value)
+        if kind is Decimal and type(old) is float:
+            changed = Decimal(repr(old)) != value
+        elif kind is str:
+            changed = old != value
+        else:
+            changed = not same_value(old, value, date1904=date1904)
+        if changed:
             cells[(row, column)] = value
-    return cells
 
 
 def customer_figures(

@@ -108,6 +108,19 @@ class KeptRows:
             yield self.row(number)
 
 
+def owned_by_row(
+    rows: list[SheetRow] | KeptRows,
+) -> Iterator[tuple[int, Mapping[str, object]]]:
+    """Yield (row number, owned values now in the row) for each kept row."""
+    if isinstance(rows, KeptRows):
+        owned, no_owned = rows.owned, rows.no_owned
+        for number in rows.numbers:
+            yield number, owned.get(number, no_owned)
+        return
+    for row in rows:
+        yield row.ref.row, row.owned
+
+
 @dataclass
 class SheetRead:
     source: SourceMap
