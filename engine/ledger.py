@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 from engine.aging import BUCKETS, bucket_for, days_overdue
 from engine.findings import EngineError, Finding, Severity
@@ -55,6 +56,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ToBase = Callable[[Decimal, str, RowRef], Decimal]
+# A ToBase that returns the booked amount, or None with findings for a rejected row.
+_Convert = Callable[[Decimal, str, RowRef], Decimal | None]
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 # Amounts rounded to the cent, by amount before rounding (see _convert).
@@ -155,30 +158,19 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
     books: dict[str, _CustomerBook] = defaultdict(_CustomerBook)
     for customer in inputs.customers:
         books[customer.customer_id]  # every known customer gets an account
+    convert = _converter(to_base, findings)
 
     with _automatic_gc_paused():
-        receipts: list[_Receipt | Payment] = _collect_orders(
-            inputs.orders, as_of, to_base, books, findings
-        )
-        receipts += _collect_payments(inputs.payments, as_of, to_base, findings)
+        credit_notes = _book_orders(inputs.orders, as_of, convert, books, findings)
+        payments = _kept_payments(inputs.payments, as_of, convert, findings)
         index = _ItemIndex(books, findings)
-
-        # The list contains the credit notes, then the payments, each in row order,
-        # and the sort is stable, so receipts of one date keep that order.
-        receipts.sort(key=_receipt_date)
-        # Popped from the end of the reversed list, each credit note is freed once
-        # allocated, and each payment's receipt lives only while it is allocated.
-        receipts.reverse()
-        while receipts:
-            receipt = receipts.pop()
-            if type(receipt) is not _Receipt:
-                receipt = _payment_receipt(receipt, to_base, findings)
-            _allocate(receipt, books, index, findings)
-        del index
+        _allocate_all(credit_notes, payments, convert, books, index, findings)
+        del index, payments
 
         accounts = {}
+        aging: dict[dt.date, tuple[int, str]] = {}
         for cid, book in books.items():
-            accounts[cid] = _account(cid, book, as_of)
+            accounts[cid] = _account(cid, book, as_of, aging)
             # Open and settled items reuse the freed items' memory: CPython 3.11
             # allocates all three in blocks of 96 bytes.
             book.items = []
@@ -221,62 +213,68 @@ def _collect_orders(
     findings: list[Finding],
 ) -> list[_Receipt]:
     """Add invoices and pending orders to the books; return credit notes as receipts."""
+    return _book_orders(orders, as_of, _converter(to_base, findings), books, findings)
+
+
+def _book_orders(
+    orders: list[Order],
+    as_of: dt.date,
+    convert: _Convert,
+    books: dict[str, _CustomerBook],
+    findings: list[Finding],
+) -> list[_Receipt]:
+    """Do the work of `_collect_orders` with a converter made by `_converter`."""
     credit_notes: list[_Receipt] = []
     for order in orders:
-        invoiced = order.invoice_date is not None and order.invoice_date <= as_of
-        if not invoiced:
-            if _is_approved(order) and order.order_date <= as_of:
-                amount = _convert(
-                    order.amount, order.currency, order.ref, to_base, findings
-                )
+        invoice_date = order.invoice_date
+        if invoice_date is None or invoice_date > as_of:
+            if _is_approved(order.status) and order.order_date <= as_of:
+                amount = convert(order.amount, order.currency, order.ref)
                 if amount is not None:
                     books[order.customer_id].pending += amount
             continue
 
-        amount = _convert(order.amount, order.currency, order.ref, to_base, findings)
-        if amount is None or amount == ZERO:
+        amount = convert(order.amount, order.currency, order.ref)
+        if amount is None or not amount:
             continue
         if amount < ZERO:
             credit_notes.append(
-                _Receipt(
-                    order.customer_id,
-                    order.invoice_date,
-                    -amount,
-                    None,
-                    order.ref,
-                )
+                _Receipt(order.customer_id, invoice_date, -amount, None, order.ref)
             )
             continue
-        books[order.customer_id].items.append(_item(order, amount, findings))
+        due_date = order.due_date
+        if due_date is None:
+            due_date = invoice_date
+            findings.append(_no_due_date(order))
+        books[order.customer_id].items.append(
+            _Item(
+                order,
+                (order.invoice_id or "").strip() or order.order_id,
+                invoice_date,
+                due_date,
+                amount,
+                amount,
+            )
+        )
 
     # Each book's items are in row order and the sort is stable, so items due and
     # invoiced on the same dates stay in row order.
     for book in books.values():
-        book.items.sort(key=lambda item: (item.due_date, item.invoice_date))
+        book.items.sort(key=_ITEM_AGE)
     return credit_notes
 
 
-def _item(order: Order, amount: Decimal, findings: list[Finding]) -> _Item:
-    due_date = order.due_date
-    if due_date is None:
-        due_date = order.invoice_date
-        findings.append(
-            Finding(
-                str(order.ref),
-                f"order {order.order_id} is invoiced but has no due date, "
-                f"so it is treated as due on its invoice date {order.invoice_date}.",
-                "Type the due date in the Due Date column.",
-                Severity.WARNING,
-                code="ledger-no-due-date",
-            )
-        )
-    return _Item(
-        order=order,
-        invoice_id=(order.invoice_id or "").strip() or order.order_id,
-        invoice_date=order.invoice_date,
-        due_date=due_date,
-        amount=amount,
-        open_amount=amount,
+_ITEM_AGE = attrgetter("due_date", "invoice_date")
+
+
+def _no_due_date(order: Order) -> Finding:
+    return Finding(
+        str(order.ref),
+        f"order {order.order_id} is invoiced but has no due date, "
+        f"so it is treated as due on its invoice date {order.invoice_date}.",
+        "Type the due date in the Due Date column.",
+        Severity.WARNING,
+        code="ledger-no-due-date",
     )
 
 
@@ -288,29 +286,36 @@ def _collect_payments(
     A million-row ledger would need 80 MB for a receipt per payment, so the
     receipt is made when the payment is allocated (see `_payment_receipt`).
     """
-    receipts = []
+    return _kept_payments(payments, as_of, _converter(to_base, findings), findings)
+
+
+def _kept_payments(
+    payments: list[Payment], as_of: dt.date, convert: _Convert, findings: list[Finding]
+) -> list[Payment]:
+    """Do the work of `_collect_payments` with a converter made by `_converter`."""
+    kept = []
     for payment in payments:
         if payment.payment_date > as_of:
             continue
-        amount = _convert(
-            payment.amount, payment.currency, payment.ref, to_base, findings
-        )
+        amount = convert(payment.amount, payment.currency, payment.ref)
         if amount is None:
             continue
         if amount <= ZERO:
-            findings.append(
-                Finding(
-                    str(payment.ref),
-                    f"payment {payment.payment_id} has amount {payment.amount}. "
-                    "Only amounts above zero are allocated, so it is ignored.",
-                    "Record refunds outside the payments sheet, or correct the amount.",
-                    Severity.WARNING,
-                    code="ledger-payment-not-positive",
-                )
-            )
+            findings.append(_payment_not_positive(payment))
             continue
-        receipts.append(payment)
-    return receipts
+        kept.append(payment)
+    return kept
+
+
+def _payment_not_positive(payment: Payment) -> Finding:
+    return Finding(
+        str(payment.ref),
+        f"payment {payment.payment_id} has amount {payment.amount}. "
+        "Only amounts above zero are allocated, so it is ignored.",
+        "Record refunds outside the payments sheet, or correct the amount.",
+        Severity.WARNING,
+        code="ledger-payment-not-positive",
+    )
 
 
 def _payment_receipt(payment: Payment, to_base: ToBase, findings: list[Finding]):
@@ -330,6 +335,73 @@ def _receipt_date(receipt: _Receipt | Payment) -> dt.date:
     return receipt.date if type(receipt) is _Receipt else receipt.payment_date
 
 
+def _allocate_all(
+    credit_notes: list[_Receipt],
+    payments: list[Payment],
+    convert: _Convert,
+    books: dict[str, _CustomerBook],
+    index: _ItemIndex,
+    findings: list[Finding],
+) -> None:
+    """Allocate the credit notes and payments in date order, credit notes first.
+
+    Each list is in row order and the sorts are stable, so receipts of one date
+    keep their row order, and a credit note goes before the payments of its date.
+    A payment needs no receipt object: its amount is converted again, from the
+    converter's cache.
+    """
+    credit_notes.sort(key=_receipt_date)
+    credit_notes.reverse()
+    payments.sort(key=_PAYMENT_DATE)
+    for payment in payments:
+        date = payment.payment_date
+        # Popped from the end of the reversed list, each credit note is freed once
+        # allocated.
+        while credit_notes and credit_notes[-1].date <= date:
+            _allocate(credit_notes.pop(), books, index, findings)
+        customer_id = payment.customer_id
+        _allocate_amount(
+            books[customer_id],
+            customer_id,
+            date,
+            convert(payment.amount, payment.currency, payment.ref),
+            payment.reference,
+            payment.ref,
+            index,
+            findings,
+        )
+    while credit_notes:
+        _allocate(credit_notes.pop(), books, index, findings)
+
+
+_PAYMENT_DATE = attrgetter("payment_date")
+
+
+def _converter(to_base: ToBase, findings: list[Finding]) -> _Convert:
+    """Return `_convert` for `to_base`, calling `to_base` once per amount and currency.
+
+    Amounts repeat: the 100,000-row bench has 7,754 distinct ones. A converted
+    amount depends on the amount and currency alone, so equal amounts share one
+    booked Decimal. A row whose currency `to_base` rejects is converted again, so
+    each such row adds its own finding. Zero is never cached, because 0 and -0 are
+    equal keys that `to_base` may convert differently.
+    """
+    by_currency: dict[str, dict[Decimal, Decimal]] = {}
+
+    def convert(amount: Decimal, currency: str, ref: RowRef) -> Decimal | None:
+        booked_amounts = by_currency.get(currency)
+        if booked_amounts is None:
+            booked_amounts = by_currency[currency] = {}
+        booked = booked_amounts.get(amount)
+        if booked is None:
+            booked = _convert(amount, currency, ref, to_base, findings)
+            if booked is not None and amount:
+                booked_amounts[amount] = booked
+        return booked
+
+    return convert
+
+
 def _convert(
     amount: Decimal,
     currency: str,
@@ -342,9 +414,9 @@ def _convert(
     except EngineError as exc:
         findings.extend(exc.findings)
         return None
-    # Amounts repeat (the 100,000-row bench has 7,754 distinct ones), so each booked
-    # amount is one shared Decimal instead of a new one per row. Zero is left out of
-    # the cache because 0 and -0 are equal keys with different text.
+    # Amounts repeat across ledgers too, so each booked amount is one shared Decimal
+    # instead of a new one per row. Zero is left out of the cache because 0 and -0
+    # are equal keys with different text.
     booked = _BOOKED.get(converted)
     if booked is None:
         booked = converted
@@ -355,8 +427,10 @@ def _convert(
     return booked
 
 
-def _is_approved(order: Order) -> bool:
-    return (order.status or "").strip().upper() == "APPROVED"
+def _is_approved(status: str | None) -> bool:
+    return status is not None and (
+        status == "APPROVED" or status.strip().upper() == "APPROVED"
+    )
 
 
 def _normalise(reference: str | None) -> str:
@@ -370,6 +444,8 @@ def _normalise(reference: str | None) -> str:
         text = text.casefold()
         if not text.isascii():
             return text
+    if text.isupper():
+        return text
     upper = text.upper()
     return text if upper == text else upper
 
@@ -383,11 +459,19 @@ class _ItemIndex:
 
     def __init__(self, books: dict[str, _CustomerBook], findings: list[Finding]):
         self._books = books
-        self._by_invoice = self._build(lambda item: item.order.invoice_id)
         self._by_order: dict[str, _Item] | None = None
-        if len(self._by_invoice) < sum(
-            1 for book in books.values() for item in book.items if item.order.invoice_id
-        ):
+        by_invoice: dict[str, _Item] = {}
+        add = by_invoice.setdefault
+        numbered = 0
+        for book in books.values():
+            for item in book.items:
+                invoice_id = item.order.invoice_id
+                if invoice_id:
+                    numbered += 1
+                    add(_normalise(invoice_id), item)
+        by_invoice.pop("", None)
+        self._by_invoice = by_invoice
+        if len(by_invoice) < numbered:
             findings.extend(self._duplicate_findings())
 
     def _duplicate_findings(self) -> list[Finding]:
@@ -410,13 +494,13 @@ class _ItemIndex:
                 )
         return findings
 
-    def _build(self, key_of) -> dict[str, _Item]:
+    def _build_by_order(self) -> dict[str, _Item]:
         # An item's book is that of its order's customer, so the index keeps the
         # item alone and `find` reads the owner from the order.
         index: dict[str, _Item] = {}
         for book in self._books.values():
             for item in book.items:
-                index.setdefault(_normalise(key_of(item)), item)
+                index.setdefault(_normalise(item.order.order_id), item)
         index.pop("", None)
         return index
 
@@ -424,7 +508,7 @@ class _ItemIndex:
         found = self._by_invoice.get(key)
         if found is None:
             if self._by_order is None:
-                self._by_order = self._build(lambda item: item.order.order_id)
+                self._by_order = self._build_by_order()
             found = self._by_order.get(key)
         return None if found is None else (found.order.customer_id, found)
 
@@ -436,34 +520,76 @@ def _allocate(
     findings: list[Finding],
 ) -> None:
     """Pay the referenced item, then the oldest open items; keep the rest as credit."""
-    book = books[receipt.customer_id]
-    remaining = receipt.amount
+    _allocate_amount(
+        books[receipt.customer_id],
+        receipt.customer_id,
+        receipt.date,
+        receipt.amount,
+        receipt.reference,
+        receipt.ref,
+        index,
+        findings,
+    )
 
-    target = _referenced_item(receipt, index, findings)
-    if target is not None and target.open_amount > ZERO:
-        remaining = _pay(target, remaining, receipt.date)
 
-    while remaining > ZERO and book.oldest_open < len(book.items):
-        item = book.items[book.oldest_open]
-        if item.open_amount > ZERO:
-            remaining = _pay(item, remaining, receipt.date)
-        if item.open_amount == ZERO:
-            book.oldest_open += 1
+def _allocate_amount(
+    book: _CustomerBook,
+    customer_id: str,
+    date: dt.date,
+    amount: Decimal,
+    reference: str | None,
+    ref: RowRef,
+    index: _ItemIndex,
+    findings: list[Finding],
+) -> None:
+    """Do the work of `_allocate` for the fields of a receipt.
+
+    An item is open while `settled_on` is None. Every amount is booked in cents, so
+    a difference of two amounts has the exponent of either of them.
+    """
+    remaining = amount
+    if reference:
+        target = _referenced_item(customer_id, reference, ref, index, findings)
+        if target is not None and target.settled_on is None:
+            remaining = _pay(target, remaining, date)
+
+    items = book.items
+    position = book.oldest_open
+    end = len(items)
+    while remaining > ZERO and position < end:
+        item = items[position]
+        if item.settled_on is None:
+            open_amount = item.open_amount
+            if remaining < open_amount:
+                item.open_amount = open_amount - remaining
+                remaining -= remaining
+                break
+            # A settled item's open amount is never shown, so it need not keep the
+            # exponent of the subtraction. One shared zero saves a Decimal per item.
+            item.open_amount = ZERO
+            item.settled_on = date
+            remaining -= open_amount
+        position += 1
+    book.oldest_open = position
     book.credit += remaining
 
 
 def _referenced_item(
-    receipt: _Receipt, index: _ItemIndex, findings: list[Finding]
+    customer_id: str,
+    reference: str,
+    ref: RowRef,
+    index: _ItemIndex,
+    findings: list[Finding],
 ) -> _Item | None:
-    key = _normalise(receipt.reference)
+    key = reference.strip()
     if not key:
         return None
-    found = index.find(key)
+    found = index.find(key.upper() if key.isascii() else _normalise(key))
     if found is None:
         findings.append(
             Finding(
-                str(receipt.ref),
-                f"payment reference '{receipt.reference}' matches no invoice or order. "
+                str(ref),
+                f"payment reference '{reference}' matches no invoice or order. "
                 "The payment goes to the customer's oldest open items.",
                 "Correct the Reference to an invoice number or order id.",
                 Severity.WARNING,
@@ -472,13 +598,13 @@ def _referenced_item(
         )
         return None
     owner, item = found
-    if owner != receipt.customer_id:
+    if owner != customer_id:
         findings.append(
             Finding(
-                str(receipt.ref),
-                f"payment reference '{receipt.reference}' is an invoice of customer "
-                f"{owner}, not of {receipt.customer_id}. The payment goes to "
-                f"{receipt.customer_id}'s oldest open items.",
+                str(ref),
+                f"payment reference '{reference}' is an invoice of customer "
+                f"{owner}, not of {customer_id}. The payment goes to "
+                f"{customer_id}'s oldest open items.",
                 "Correct the Customer ID or the Reference of this payment.",
                 Severity.WARNING,
                 code="ledger-reference-other-customer",
@@ -490,55 +616,78 @@ def _referenced_item(
 
 def _pay(item: _Item, amount: Decimal, date: dt.date) -> Decimal:
     """Pay as much of the item as `amount` covers; return what is left of `amount`."""
-    paid = min(amount, item.open_amount)
-    if paid == item.open_amount:
-        # A settled item's open amount is never shown, so it need not keep the
-        # exponent of the subtraction. One shared zero saves a Decimal per invoice.
-        item.open_amount = ZERO
-        item.settled_on = date
-    else:
-        item.open_amount -= paid
-    return amount - paid
+    open_amount = item.open_amount
+    if amount < open_amount:
+        item.open_amount = open_amount - amount
+        return amount - amount
+    item.open_amount = ZERO
+    item.settled_on = date
+    return amount - open_amount
 
 
-def _account(customer_id: str, book: _CustomerBook, as_of: dt.date) -> Account:
-    account = Account(customer_id, credit=book.credit, pending=book.pending)
+def _account(
+    customer_id: str,
+    book: _CustomerBook,
+    as_of: dt.date,
+    aging: dict[dt.date, tuple[int, str]] | None = None,
+) -> Account:
+    """Return the customer's account; `aging` keeps days overdue and bucket by due date."""
+    if aging is None:
+        aging = {}
+    open_items = []
+    settled = []
+    outstanding = overdue = ZERO
+    buckets = dict.fromkeys(BUCKETS, ZERO)
     for item in book.items:
-        if item.open_amount == ZERO:
-            account.settled.append(_settled(customer_id, item))
+        due_date = item.due_date
+        settled_on = item.settled_on
+        if settled_on is not None:
+            days_late = (settled_on - due_date).days
+            settled.append(
+                _new_settled_item(
+                    item.invoice_id,
+                    customer_id,
+                    due_date,
+                    settled_on,
+                    days_late if days_late > 0 else 0,
+                    item.invoice_date,
+                    item.amount,
+                )
+            )
             continue
-        days = days_overdue(item.due_date, as_of)
-        bucket = bucket_for(days)
-        account.open_items.append(
-            OpenItem(
-                order=item.order,
-                invoice_id=item.invoice_id,
-                customer_id=customer_id,
-                due_date=item.due_date,
-                amount=item.amount,
-                open_amount=item.open_amount,
-                days_overdue=days,
-                bucket=bucket,
+
+        aged = aging.get(due_date)
+        if aged is None:
+            days = days_overdue(due_date, as_of)
+            aged = aging[due_date] = (days, bucket_for(days))
+        days, bucket = aged
+        open_amount = item.open_amount
+        open_items.append(
+            _new_open_item(
+                item.order,
+                item.invoice_id,
+                customer_id,
+                due_date,
+                item.amount,
+                open_amount,
+                days,
+                bucket,
             )
         )
-        account.outstanding += item.open_amount
-        account.buckets[bucket] += item.open_amount
+        outstanding += open_amount
+        buckets[bucket] += open_amount
         if days > 0:
-            account.overdue += item.open_amount
-    account.exposure = account.outstanding - account.credit + account.pending
-    return account
+            overdue += open_amount
 
-
-def _settled(customer_id: str, item: _Item) -> SettledItem:
-    return SettledItem(
-        invoice_id=item.invoice_id,
-        customer_id=customer_id,
-        due_date=item.due_date,
-        settled_on=item.settled_on,
-        days_late=max(0, (item.settled_on - item.due_date).days),
-        invoice_date=item.invoice_date,
-        amount=item.amount,
+    credit, pending = book.credit, book.pending
+    exposure = outstanding - credit + pending
+    return Account(
+        customer_id, outstanding, overdue, buckets, credit, pending, exposure,
+        open_items, settled,
     )
+
+_new_open_item = OpenItem
+_new_settled_item = SettledItem
 
 
 def _settled_within(
