@@ -353,23 +353,28 @@ def _allocate_all(
     credit_notes.sort(key=_receipt_date)
     credit_notes.reverse()
     payments.sort(key=_PAYMENT_DATE)
+    invoice_item = index.by_invoice.get
     for payment in payments:
         date = payment.payment_date
         # Popped from the end of the reversed list, each credit note is freed once
         # allocated.
         while credit_notes and credit_notes[-1].date <= date:
             _allocate(credit_notes.pop(), books, index, findings)
+
         customer_id = payment.customer_id
-        _allocate_amount(
-            books[customer_id],
-            customer_id,
-            date,
-            convert(payment.amount, payment.currency, payment.ref),
-            payment.reference,
-            payment.ref,
-            index,
-            findings,
-        )
+        reference = payment.reference
+        target = None
+        if reference:
+            # An ASCII reference found as it is, on an item of the payer, is its own
+            # key. Any other reference takes the full lookup, which adds findings.
+            key = reference.strip()
+            target = invoice_item(key) if key.isascii() else None
+            if target is None or target.order.customer_id != customer_id:
+                target = _referenced_item(
+                    customer_id, reference, payment.ref, index, findings
+                )
+        amount = convert(payment.amount, payment.currency, payment.ref)
+        _pay_items(books[customer_id], target, amount, date)
     while credit_notes:
         _allocate(credit_notes.pop(), books, index, findings)
 
@@ -468,9 +473,12 @@ class _ItemIndex:
                 invoice_id = item.order.invoice_id
                 if invoice_id:
                     numbered += 1
-                    add(_normalise(invoice_id), item)
+                    key = invoice_id.strip()
+                    if not (key.isascii() and key.isupper()):
+                        key = _normalise(key)
+                    add(key, item)
         by_invoice.pop("", None)
-        self._by_invoice = by_invoice
+        self.by_invoice = by_invoice
         if len(by_invoice) < numbered:
             findings.extend(self._duplicate_findings())
 
@@ -478,7 +486,7 @@ class _ItemIndex:
         findings = []
         for book in self._books.values():
             for item in book.items:
-                first = self._by_invoice.get(_normalise(item.order.invoice_id))
+                first = self.by_invoice.get(_normalise(item.order.invoice_id))
                 if first is None or first is item:
                     continue
                 findings.append(
@@ -505,7 +513,7 @@ class _ItemIndex:
         return index
 
     def find(self, key: str) -> tuple[str, _Item] | None:
-        found = self._by_invoice.get(key)
+        found = self.by_invoice.get(key)
         if found is None:
             if self._by_order is None:
                 self._by_order = self._build_by_order()
@@ -520,38 +528,25 @@ def _allocate(
     findings: list[Finding],
 ) -> None:
     """Pay the referenced item, then the oldest open items; keep the rest as credit."""
-    _allocate_amount(
-        books[receipt.customer_id],
-        receipt.customer_id,
-        receipt.date,
-        receipt.amount,
-        receipt.reference,
-        receipt.ref,
-        index,
-        findings,
-    )
+    target = None
+    if receipt.reference:
+        target = _referenced_item(
+            receipt.customer_id, receipt.reference, receipt.ref, index, findings
+        )
+    _pay_items(books[receipt.customer_id], target, receipt.amount, receipt.date)
 
 
-def _allocate_amount(
-    book: _CustomerBook,
-    customer_id: str,
-    date: dt.date,
-    amount: Decimal,
-    reference: str | None,
-    ref: RowRef,
-    index: _ItemIndex,
-    findings: list[Finding],
+def _pay_items(
+    book: _CustomerBook, target: _Item | None, amount: Decimal, date: dt.date
 ) -> None:
-    """Do the work of `_allocate` for the fields of a receipt.
+    """Pay `target`, then the book's oldest open items; keep the rest as credit.
 
     An item is open while `settled_on` is None. Every amount is booked in cents, so
     a difference of two amounts has the exponent of either of them.
     """
     remaining = amount
-    if reference:
-        target = _referenced_item(customer_id, reference, ref, index, findings)
-        if target is not None and target.settled_on is None:
-            remaining = _pay(target, remaining, date)
+    if target is not None and target.settled_on is None:
+        remaining = _pay(target, remaining, date)
 
     items = book.items
     position = book.oldest_open
