@@ -33,7 +33,7 @@ import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
 
@@ -125,12 +125,21 @@ class _Item:
     """A receivable during allocation, whose `open_amount` falls as payments apply."""
 
     order: Order
+    customer_id: str  # the order's, read without loading the order during allocation
     invoice_id: str
     invoice_date: dt.date
     due_date: dt.date
     amount: Decimal
     open_amount: Decimal
     settled_on: dt.date | None = None
+
+
+@dataclass(slots=True)
+class _InvoiceKeys:
+    """Items by normalised invoice number, the first in row order for each number."""
+
+    items: dict[str, _Item] = field(default_factory=dict)
+    numbered: int = 0  # items whose order has an invoice number, blank or not
 
 
 @dataclass(slots=True)
@@ -161,9 +170,13 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
     convert = _converter(to_base, findings)
 
     with _automatic_gc_paused():
-        credit_notes = _book_orders(inputs.orders, as_of, convert, books, findings)
+        keys = _InvoiceKeys()
+        credit_notes = _book_orders(
+            inputs.orders, as_of, convert, books, findings, keys
+        )
         payments = _kept_payments(inputs.payments, as_of, convert, findings)
-        index = _ItemIndex(books, findings)
+        index = _ItemIndex(books, findings, keys)
+        del keys
         _allocate_all(credit_notes, payments, convert, books, index, findings)
         del index, payments
 
@@ -222,9 +235,16 @@ def _book_orders(
     convert: _Convert,
     books: dict[str, _CustomerBook],
     findings: list[Finding],
+    keys: _InvoiceKeys | None = None,
 ) -> list[_Receipt]:
-    """Do the work of `_collect_orders` with a converter made by `_converter`."""
+    """Do the work of `_collect_orders` with a converter made by `_converter`.
+
+    Each item is added to `keys`, if given, while its order is still in the CPU
+    cache: at a million rows, a second pass over the orders took over a second.
+    """
     credit_notes: list[_Receipt] = []
+    by_invoice = None if keys is None else keys.items
+    numbered = 0
     for order in orders:
         invoice_date = order.invoice_date
         if invoice_date is None or invoice_date > as_of:
@@ -246,21 +266,32 @@ def _book_orders(
         if due_date is None:
             due_date = invoice_date
             findings.append(_no_due_date(order))
-        books[order.customer_id].items.append(
-            _Item(
-                order,
-                (order.invoice_id or "").strip() or order.order_id,
-                invoice_date,
-                due_date,
-                amount,
-                amount,
-            )
+        invoice_id = order.invoice_id
+        number = invoice_id.strip() if invoice_id else ""
+        customer_id = order.customer_id
+        item = _Item(
+            order,
+            customer_id,
+            number or order.order_id,
+            invoice_date,
+            due_date,
+            amount,
+            amount,
         )
+        books[customer_id].items.append(item)
+        if invoice_id and by_invoice is not None:
+            numbered += 1
+            if number:
+                if not (number.isascii() and number.isupper()):
+                    number = _normalise(number)
+                by_invoice.setdefault(number, item)
 
     # Each book's items are in row order and the sort is stable, so items due and
     # invoiced on the same dates stay in row order.
     for book in books.values():
         book.items.sort(key=_ITEM_AGE)
+    if keys is not None:
+        keys.numbered += numbered
     return credit_notes
 
 
@@ -369,7 +400,7 @@ def _allocate_all(
             # key. Any other reference takes the full lookup, which adds findings.
             key = reference.strip()
             target = invoice_item(key) if key.isascii() else None
-            if target is None or target.order.customer_id != customer_id:
+            if target is None or target.customer_id != customer_id:
                 target = _referenced_item(
                     customer_id, reference, payment.ref, index, findings
                 )
@@ -455,6 +486,17 @@ def _normalise(reference: str | None) -> str:
     return text if upper == text else upper
 
 
+def _keys_in_book_order(books: dict[str, _CustomerBook]) -> _InvoiceKeys:
+    keys = _InvoiceKeys()
+    for book in books.values():
+        for item in book.items:
+            invoice_id = item.order.invoice_id
+            if invoice_id:
+                keys.numbered += 1
+                keys.items.setdefault(_normalise(invoice_id), item)
+    return keys
+
+
 class _ItemIndex:
     """Open items by normalised invoice number, and by order id once a lookup needs it.
 
@@ -462,24 +504,20 @@ class _ItemIndex:
     index is built on the first reference that no invoice number matches.
     """
 
-    def __init__(self, books: dict[str, _CustomerBook], findings: list[Finding]):
+    def __init__(
+        self,
+        books: dict[str, _CustomerBook],
+        findings: list[Finding],
+        keys: _InvoiceKeys | None = None,
+    ):
         self._books = books
         self._by_order: dict[str, _Item] | None = None
-        by_invoice: dict[str, _Item] = {}
-        add = by_invoice.setdefault
-        numbered = 0
-        for book in books.values():
-            for item in book.items:
-                invoice_id = item.order.invoice_id
-                if invoice_id:
-                    numbered += 1
-                    key = invoice_id.strip()
-                    if not (key.isascii() and key.isupper()):
-                        key = _normalise(key)
-                    add(key, item)
-        by_invoice.pop("", None)
-        self.by_invoice = by_invoice
-        if len(by_invoice) < numbered:
+        if keys is None or len(keys.items) < keys.numbered:
+            # An invoice number on two items goes to the first in book order.
+            keys = _keys_in_book_order(books)
+        self.by_invoice = keys.items
+        self.by_invoice.pop("", None)
+        if len(self.by_invoice) < keys.numbered:
             findings.extend(self._duplicate_findings())
 
     def _duplicate_findings(self) -> list[Finding]:
@@ -681,8 +719,28 @@ def _account(
         open_items, settled,
     )
 
-_new_open_item = OpenItem
-_new_settled_item = SettledItem
+def _positional_constructor(cls: type) -> Callable:
+    """Return a constructor of the frozen, slotted dataclass `cls` by field position.
+
+    A frozen dataclass's `__init__` sets each field with `object.__setattr__`. Setting
+    the slots through their descriptors builds an equal object in about 0.45 us instead
+    of 0.77 us for a SettledItem (CPython 3.11, timeit), and a million-row ledger makes
+    a million items. The function is generated, as `dataclasses` generates `__init__`,
+    so it takes no loop per field.
+    """
+    names = [field_.name for field_ in fields(cls)]
+    namespace = {"new": object.__new__, "cls": cls}
+    lines = [f"def construct({', '.join(names)}):", "    obj = new(cls)"]
+    for name in names:
+        namespace[f"set_{name}"] = getattr(cls, name).__set__
+        lines.append(f"    set_{name}(obj, {name})")
+    lines.append("    return obj")
+    exec("\n".join(lines), namespace)  # noqa: S102 - the text is made of field names
+    return namespace["construct"]
+
+
+_new_open_item = _positional_constructor(OpenItem)
+_new_settled_item = _positional_constructor(SettledItem)
 
 
 def _settled_within(
