@@ -21,7 +21,7 @@ from engine.ledger_memo import LedgerMemo
 from engine.model import Customer, HeldRow, Inputs, Order, Override, Payment
 from engine.values import MissingValue, ValueProblem, parse_date, parse_money
 from engine.workbook_map import KINDS, REQUIRED, WorkbookMap
-from engine.xlsx.read import KeptRows, SheetRead, SheetRow, open_sheet
+from engine.xlsx.read import KeptRows, ReadAgain, SheetRead, SheetRow, open_sheet
 
 log = logging.getLogger(__name__)
 
@@ -452,6 +452,29 @@ def add_currencies(currencies: dict[str, str], customers: list[Customer]) -> Non
 def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: dict,
               base_currency: str, *, keep_values: bool,
               typed: TypedRows | None = None) -> list[Finding]:
+    """Type each row of `read` as `type_read_rows` does, again when the read says so.
+
+    A sheet's merged ranges follow its rows. In the rare sheet where they hold some
+    rows, the typed rows are dropped and the sheet is read and typed again.
+    """
+    first_record, first_held = len(target), len(inputs.held)
+    options = {"keep_values": keep_values, "typed": typed}
+    try:
+        return type_read_rows(read, inputs, build, target, currencies, base_currency,
+                              **options)
+    except ReadAgain as again:
+        del target[first_record:]
+        del inputs.held[first_held:]
+        if typed is not None:
+            typed.next_rows.clear()
+        again.reread(read)
+    return type_read_rows(read, inputs, build, target, currencies, base_currency,
+                          **options)
+
+
+def type_read_rows(read: SheetRead, inputs: Inputs, build, target: list,
+                   currencies: dict, base_currency: str, *, keep_values: bool,
+                   typed: TypedRows | None = None) -> list[Finding]:
     """Type each row of `read` as it is read; return the problems found in its values.
 
     Without `keep_values`, only the row numbers and owned values are kept (see

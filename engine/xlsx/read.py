@@ -12,8 +12,8 @@ import io
 import logging
 import re
 from array import array
-from collections.abc import Container, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Container, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +24,7 @@ from engine.filestamp import FileStamp, stamp_of_bytes
 from engine.findings import EngineError, Finding, Severity
 from engine.model import RowRef, column_letter
 from engine.values import date_order_conflict
-from engine.workbook_map import SourceMap, suggest
+from engine.workbook_map import REQUIRED, SourceMap, suggest
 from engine.xlsx.headers import Header, added_owned_columns, find_header, sheet_label
 from engine.xlsx.sheetscan import (
     FormulaCell,
@@ -157,10 +157,46 @@ class SheetRead:
         return self.owned_index.get(number, NO_OWNED)
 
 
+class ReadAgain(Exception):
+    """The sheet's merged ranges, found after its rows, hold some of them.
+
+    `SheetRead.take_rows` raises it once the rows are read; the rows it yielded are
+    void. `reread(read)` reads the same bytes again, merged ranges first, into
+    `read`, whose `take_rows` then yields the rows anew.
+    """
+
+    def __init__(self, again: Callable[[], SheetRead]):
+        super().__init__("merged ranges found after the rows")
+        self.again = again
+
+    def reread(self, read: SheetRead) -> None:
+        fresh = self.again()
+        copy_read(fresh, read)
+        if fresh.pending is not None:
+            read.pending = completed_into(fresh.pending, fresh, read)
+
+
+def copy_read(source: SheetRead, target: SheetRead, *, leave: tuple[str, ...] = ()):
+    for name in (item.name for item in fields(SheetRead)):
+        if name not in leave:
+            setattr(target, name, getattr(source, name))
+
+
+def completed_into(rows: Iterator[SheetRow], fresh: SheetRead,
+                   read: SheetRead) -> Iterator[SheetRow]:
+    """Yield the rows of `fresh`; then copy what its read completed into `read`."""
+    yield from rows
+    copy_read(fresh, read, leave=("pending", "rows"))
+
+
 def read_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) -> SheetRead:
     """Read the mapped sheet of one workbook; raise EngineError for whole-file faults."""
     read = open_sheet(path, source, shown_as=shown_as)
-    read.rows = list(read.take_rows())
+    try:
+        read.rows = list(read.take_rows())
+    except ReadAgain as again:
+        again.reread(read)
+        read.rows = list(read.take_rows())
     return read
 
 
@@ -168,21 +204,45 @@ def open_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
     """Find the header of the mapped sheet; its rows are read by `SheetRead.take_rows`.
 
     The rows are streamed from the sheet XML. A sheet part the stream reader does
-    not take is read with python-calamine, all at once, as before.
+    not take is read with python-calamine, all at once, as before. The part is
+    inflated once: its merged ranges are taken from its end, and `take_rows` raises
+    ReadAgain in the rare sheet where they touch the header or the data rows.
     """
     shown = shown_as or path.name
     data = read_bytes(path, shown, source.where.get("file", "rules/workbooks.yaml"))
     stamp = stamp_of_bytes(path, data)
+    return open_data(data, path, source, shown, stamp, merges_first=False)
+
+
+def open_data(data: bytes, path: Path, source: SourceMap, shown: str, stamp: FileStamp,
+              *, merges_first: bool) -> SheetRead:
+    """Open the sheet in the workbook bytes `data`, as `open_sheet` describes.
+
+    With `merges_first`, the merged ranges are read before the header is looked for.
+    """
     package = open_package(data, shown)
     name = find_sheet(package, source, shown)
+    count = source.header_row or source.header_scan_rows
     try:
-        stream = SheetStream(package, package.sheets[name][0], shown, name)
+        stream = SheetStream(package, package.sheets[name][0], shown, name,
+                             merges_first=merges_first)
+        grid = stream.read_head(count)
     except StreamDeclined as exc:
         log.info("%s › %s: read with calamine (%s)", shown, name, exc)
         return read_with_calamine(data, package, name, path, source, shown, stamp)
-    count = source.header_row or source.header_scan_rows
-    grid = stream.read_head(count)
-    header = find_header(grid, stream.merges, source, shown, name)
+
+    def again() -> SheetRead:
+        return open_data(data, path, source, shown, stamp, merges_first=True)
+
+    try:
+        header = find_header(grid, stream.merges, source, shown, name)
+    except EngineError:
+        if stream.merges_known:
+            raise
+        return again()  # the error may name merged header cells
+    # The rows the header search read: to the header row when it stopped there.
+    searched = header.row if source.header_row is not None or all(
+        name in header.columns for name in REQUIRED[source.kind]) else len(grid)
     del grid
     if source.sheet != name:
         source = replace(source, sheet=name)
@@ -191,7 +251,29 @@ def open_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
     read = SheetRead(source, path, shown, stamp, package.date1904, header.row,
                      header.columns, {}, {}, [], list(header.findings))
     read.pending = stream_rows(read, stream, header, part, package)
+    if not stream.merges_known:
+        read.pending = checked_merges(read.pending, stream, header, searched, read,
+                                      again)
     return read
+
+
+def checked_merges(rows: Iterator[SheetRow], stream: SheetStream, header: Header,
+                   searched: int, read: SheetRead,
+                   again: Callable[[], SheetRead]) -> Iterator[SheetRow]:
+    """Yield `rows`, read as if the sheet had no merged ranges; check that at the end.
+
+    Raise ReadAgain when the cell data did not end, or merged ranges start in the
+    first `searched` rows (which the header search read) or cover mapped data cells.
+    """
+    yield from rows
+    merges = stream.merges_found()
+    if merges is None or any(top < searched for (top, _), _ in merges):
+        raise ReadAgain(again)
+    start = read.source.data_starts or header.row + 1
+    found: list[Finding] = []
+    merged_cells(merges, start, header.columns, read.shown_as, read.source.sheet, found)
+    if found:
+        raise ReadAgain(again)
 
 
 def read_with_calamine(data: bytes, package: Package, name: str, path: Path,

@@ -8,8 +8,9 @@ parsed with lxml. Values follow python-calamine: shared strings, numbers as
 float, dates by the cell's number format in the workbook's date system, '' for empty
 cells, errors and formulas without a cached value.
 
-The merged ranges are stored after the cell data, so `read_merges` inflates the part
-once before the rows are read.
+The merged ranges are stored after the cell data. A stream made with `merges_first`
+inflates the part once to read them before the rows; any other picks them up from the
+part's tail when the rows are read to the end (`SheetStream.merges_found`).
 """
 
 from __future__ import annotations
@@ -131,17 +132,22 @@ class SheetParts:
 
     strings: list[str]
     styles: list[int]  # cellXfs index -> NUMBER, DATETIME or TIMEDELTA
-    merges: list[tuple[tuple[int, int], tuple[int, int]]]  # 0-based, as calamine
+    # 0-based, as calamine; None until the part's tail is read (see SheetStream).
+    merges: list[tuple[tuple[int, int], tuple[int, int]]] | None
 
 
-def read_parts(package: Package, path: str, shown: str, sheet: str) -> SheetParts:
-    """Read the parts the sheet at `path` needs; raise StreamDeclined for a DTD."""
+def read_parts(package: Package, path: str, shown: str, sheet: str, *,
+               merges: bool = True) -> SheetParts:
+    """Read the parts the sheet at `path` needs; raise StreamDeclined for a DTD.
+
+    Without `merges`, the merged ranges are left to be read with the rows.
+    """
     archive = package.archive
     related = workbook_relations(archive)
     strings = read_shared_strings(archive, related.get("sharedStrings"))
     styles = read_styles(archive, related.get("styles"))
-    merges = read_merges(archive, path, shown, sheet)
-    return SheetParts(strings, styles, merges)
+    merged = read_merges(archive, path, shown, sheet) if merges else None
+    return SheetParts(strings, styles, merged)
 
 
 def workbook_relations(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -258,10 +264,18 @@ def format_kind(code: str) -> int:
     return NUMBER
 
 
-def inflated(archive: zipfile.ZipFile, path: str, shown: str, sheet: str) -> Iterator[str]:
-    """Yield the sheet part as text, a few MiB at a time."""
+def inflated(archive: zipfile.ZipFile, path: str, shown: str, sheet: str, *,
+             check_dtd: bool = False) -> Iterator[str]:
+    """Yield the sheet part as text, a few MiB at a time.
+
+    With `check_dtd`, raise StreamDeclined for a document type, as `read_merges` does.
+    """
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
     for block in inflated_bytes(archive, path, shown, sheet):
+        if check_dtd:
+            if UNSAFE_BYTES.search(block, 0, 4096):
+                raise StreamDeclined("sheet with a document type")
+            check_dtd = False
         yield decoder.decode(block)
     tail = decoder.decode(b"", final=True)
     if tail:
@@ -286,8 +300,12 @@ def read_merges(archive: zipfile.ZipFile, path: str, shown: str, sheet: str):
             carry = block[-64:]
     if tail is None:
         raise StreamDeclined("no sheetData")
+    return parse_merges(b"".join(tail).decode("utf-8", errors="replace"))
+
+
+def parse_merges(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Return the merged ranges named in `text`, the part after the cell data."""
     merges = []
-    text = b"".join(tail).decode("utf-8", errors="replace")
     for ref in MERGE_REF.findall(text):
         first, _, last = ref.partition(":")
         top_left, bottom_right = cell_position(first), cell_position(last or first)
@@ -340,17 +358,20 @@ def cell_position(ref: str) -> tuple[int, int] | None:
     return int(match.group(2)) - 1, column_number(match.group(1).upper()) - 1
 
 
-def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str,
-               sheet: str) -> Iterator[tuple[bool, list]]:
+def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str, sheet: str,
+               tail: list[str] | None = None) -> Iterator[tuple[bool, list]]:
     """Yield the cell data a block of whole rows at a time.
 
     A block in Excel's own layout is yielded as (True, its FAST_CELL matches), any
-    other as (False, its Rows). Rows without cells are left out.
+    other as (False, its Rows). Rows without cells are left out. With `tail`, the
+    part is inflated to its end, the text after the cell data added to `tail`, and
+    the part checked for a document type first.
     """
     carry = ""
     head = None  # the worksheet's namespace prefix and declarations, once seen
     previous_row = 0
-    for text in inflated(archive, path, shown, sheet):
+    texts = inflated(archive, path, shown, sheet, check_dtd=tail is not None)
+    for text in texts:
         text = carry + text
         if head is None:
             start = SHEET_DATA_START.search(text)
@@ -359,6 +380,9 @@ def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str,
                 continue
             head = sheet_head(text[: start.end()])
             if start.group(1):
+                if tail is not None:
+                    tail.append(text[start.end():])
+                    tail.extend(texts)
                 return
             text = text[start.end():]
         end = sheet_data_end(text)
@@ -371,6 +395,9 @@ def raw_blocks(archive: zipfile.ZipFile, path: str, shown: str,
                 yield fast, items
             del items  # so two blocks' matches are never alive at once
         if end is not None:
+            if tail is not None:
+                tail.append(text[end.end():])
+                tail.extend(texts)
             return
         carry = text[cut:] if cut > 0 else text
     if head is None:
@@ -631,13 +658,16 @@ def check_extent(row: int, width: int, shown: str, sheet: str) -> None:
 class SheetStream:
     """The rows of one sheet part, read once: the first rows kept for the header search."""
 
-    def __init__(self, package: Package, path: str, shown: str, sheet: str):
-        self.parts = read_parts(package, path, shown, sheet)
+    def __init__(self, package: Package, path: str, shown: str, sheet: str, *,
+                 merges_first: bool = True):
+        self.parts = read_parts(package, path, shown, sheet, merges=merges_first)
         self.cells = CellReader(self.parts, package.date1904, shown, sheet)
         self.shown, self.sheet = shown, sheet
         self.width = 0  # the rightmost column holding a value, as far as read
         self.last_row = 0  # the last row holding a value, as far as read
-        self.blocks = raw_blocks(package.archive, path, shown, sheet)
+        # Without merges_first, the text after the cell data, once the rows are read.
+        self.tail: list[str] | None = None if merges_first else []
+        self.blocks = raw_blocks(package.archive, path, shown, sheet, self.tail)
         # The block being read, FAST_CELL matches (fast) or Rows, and its next index.
         self.block: list = []
         self.fast = False
@@ -647,6 +677,21 @@ class SheetStream:
 
     @property
     def merges(self):
+        """The merged ranges; none while they are left to be read with the rows."""
+        return self.parts.merges if self.parts.merges is not None else []
+
+    @property
+    def merges_known(self) -> bool:
+        return self.parts.merges is not None
+
+    def merges_found(self):
+        """Return the merged ranges once the rows are read to the end, else None.
+
+        None also when the cell data never ended: `read_merges` declines such a part.
+        """
+        if self.parts.merges is None and self.ended and self.tail:
+            self.parts.merges = parse_merges("".join(self.tail))
+            self.tail = None
         return self.parts.merges
 
     def note(self, row: Row) -> None:
