@@ -61,6 +61,11 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     renderer = LetterRenderer(project.templates_dir, rules, cache_dir=cache_dir)
     result.findings.extend(renderer.check())
 
+    settled = []
+    if state is not None:
+        settings = smtp_settings(project)
+        settled = settle_interrupted_letters(workbook_map, settings, sent)
+
     promised = collect_promised_dates(inputs.orders, inputs.payments)
     held = {row.key for row in inputs.held if row.kind == "customers"}
     reminders, findings = plan_reminders(
@@ -93,12 +98,12 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         messages, findings = renderer.render_letters(result.letters)
     result.findings.extend(findings)
 
-    settings = smtp_settings(project)
     resend = bool(getattr(settings, "resend_uncertain", False))
     recheck = PaymentRecheck(workbook_map, rules, result.as_of, ledger=ledger,
                              result=result)
     report = deliver_with(workbook_map, settings, messages, sent,
                           recheck=recheck, render=renderer.render, resend_uncertain=resend)
+    report.uncertain[:0] = settled
     result.delivery = report
     result.findings.extend(report.findings)
     log.info(
@@ -146,6 +151,22 @@ def smtp_settings(project):
     from engine.mail.settings import load_smtp_settings
 
     return load_smtp_settings(os.environ, project.root / "smtp.toml")
+
+
+def settle_interrupted_letters(workbook_map, settings, sent) -> list:
+    """Settle the letters an interrupted pass left "sending"; return the uncertain ones.
+
+    Planning skips letters recorded "sending", so this runs first: a letter that
+    was staged but never handed over is queued again and goes out in this pass.
+    """
+    from engine.mail.delivery import settle_interrupted
+    from engine.mail.transport import make_transport
+
+    transport = make_transport(workbook_map.outbox, settings)
+    try:
+        return settle_interrupted(sent, transport)
+    finally:
+        transport.close()
 
 
 def deliver_with(workbook_map, settings, messages, sent, **options):

@@ -426,7 +426,7 @@ def deliver(
     """
     report = DeliveryReport()
     run = _Run(transport, ledger, report)
-    _settle_interrupted(ledger, transport, report)
+    report.uncertain.extend(settle_interrupted(ledger, transport))
     try:
         for letter, message in messages:
             if run.stopped:
@@ -446,10 +446,12 @@ def deliver(
     return report
 
 
-def _settle_interrupted(
-    ledger: SendLedger, transport: Transport, report: DeliveryReport
-) -> None:
-    """Settle the letters an interrupted run left "sending"; report the rest uncertain.
+def settle_interrupted(ledger: SendLedger, transport: Transport) -> list[LedgerEntry]:
+    """Settle the letters an interrupted run left "sending"; return the uncertain ones.
+
+    A pass calls this before it plans its letters, so that a letter queued again
+    here is planned and sent by that pass; `deliver` calls it again, which then
+    finds nothing left.
 
     With the outbox, a letter whose file is in the outbox was written in full, so it
     is recorded "sent". A first attempt whose staged file is still there was never
@@ -459,6 +461,7 @@ def _settle_interrupted(
     """
     written_file = getattr(transport, "written_file", None)
     staged_file = getattr(transport, "staged_file", None)
+    uncertain = []
     for entry in ledger.mark_interrupted():
         name = file_stem(entry)
         path = written_file(name) if written_file is not None else None
@@ -482,7 +485,8 @@ def _settle_interrupted(
             "letter %s was interrupted while sending; delivery uncertain",
             entry.message_id,
         )
-        report.uncertain.append(ledger.entry(entry.key))
+        uncertain.append(ledger.entry(entry.key))
+    return uncertain
 
 
 def uncertain_findings(ledger: SendLedger) -> list[Finding]:
