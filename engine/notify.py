@@ -166,7 +166,13 @@ def settle_interrupted_letters(workbook_map, settings, sent) -> list:
 
     transport = make_transport(workbook_map.outbox, settings)
     try:
-        return settle_interrupted(sent, transport)
+        uncertain = settle_interrupted(sent, transport)
+        # No letter is "sending" now, so a staged file left is an orphan: its
+        # letter was never recorded, or its bytes are kept in the send ledger.
+        for path in getattr(transport, "staged_files", list)():
+            path.unlink(missing_ok=True)
+            log.info("removed %s, left in the outbox by an interrupted pass", path.name)
+        return uncertain
     finally:
         transport.close()
 

@@ -48,3 +48,18 @@ def test_staged_letters_sent_same_pass(tmp_path):
     assert list(outbox.glob(".*")) == []
     assert len(second.delivery.sent) == 3
     assert second.delivery.uncertain == []
+
+
+def test_orphan_staged_file_removed(tmp_path):
+    root = copy_project(tmp_path / "project")
+    run_pass(Project.at(root), as_of=AS_OF)
+    orphan = root / "outbox" / ".2013-06-03_notice_S9_0123abcd.eml.tmp"
+    orphan.write_bytes(b"a letter a killed pass staged but never recorded")
+    state = sqlite3.connect(root / "state" / "arrears-guard.sqlite")
+    with state:
+        state.execute("DELETE FROM pass_fingerprint")
+    state.close()
+
+    run_pass(Project.at(root), as_of=AS_OF)
+
+    assert not orphan.exists()

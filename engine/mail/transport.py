@@ -130,6 +130,12 @@ class OutboxTransport:
         """Delete the staged message `name`, which was not handed over."""
         self._staged_path(name).unlink(missing_ok=True)
 
+    def staged_files(self) -> list[Path]:
+        """Return every staged message file in the outbox."""
+        if not self.outbox.is_dir():
+            return []
+        return sorted(self.outbox.glob(".*.eml.tmp"))
+
     def staged_file(self, name: str) -> Path | None:
         """Return the staged message `name` when it is still there, else None."""
         staged = self._staged_path(name)
