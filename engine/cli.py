@@ -407,6 +407,14 @@ def resolve_letter(ctx, message_id: str, arrived: bool):
     click.echo(f"{entry.kind} letter to {entry.recipient_id} of {entry.as_of}: {outcome}")
 
 
+def _letter_lines(letters: list[dict]) -> list[str]:
+    return [
+        f"  {letter['message_id']} {letter['kind']} to {letter['recipient']}"
+        f" of {letter['as_of']}, {letter['status']} since {letter['since']}"
+        for letter in letters
+    ]
+
+
 def format_status(info: dict) -> str:
     """Format the service status as lines a person reads, one fact per line."""
     lines = [f"service: {info.get('state', 'unknown')}"]
@@ -427,13 +435,19 @@ def format_status(info: dict) -> str:
     for item in pending:
         who = f", open by {item['owner']}" if item.get("owner") else ""
         lines.append(f"  {item['file']} › {item['sheet']} since {item['since']}{who}")
-    uncertain = info.get("uncertain_letters") or []
+    letters = info.get("uncertain_letters") or []
+    uncertain = [letter for letter in letters if letter["status"] != "sending"]
+    sending = [letter for letter in letters if letter["status"] == "sending"]
     lines.append(f"uncertain letters: {len(uncertain)}")
-    for letter in uncertain:
+    lines.extend(_letter_lines(uncertain))
+    if sending:
+        # `resolve-letter` takes only uncertain letters. A letter still "sending"
+        # is settled by the pass sending it, or by the next pass after a crash.
         lines.append(
-            f"  {letter['message_id']} {letter['kind']} to {letter['recipient']}"
-            f" of {letter['as_of']}, {letter['status']} since {letter['since']}"
+            f"letters being sent: {len(sending)} (if no pass is running, the last "
+            "one stopped while sending them and the next pass settles them)"
         )
+        lines.extend(_letter_lines(sending))
     for key, value in info.items():
         known = {"state", "pid", "started_at", "stopped_at", "folder", "observer_mode",
                  "last_pass", "pending_writes", "uncertain_letters"}

@@ -87,7 +87,8 @@ def test_status_lists_uncertain_letters(crashed_project):
     assert letters
     # Before the next pass, the letters are still "sending".
     assert {letter["status"] for letter in letters} == {"sending"}
-    assert f"uncertain letters: {len(letters)}" in text.output
+    assert "uncertain letters: 0" in text.output
+    assert f"letters being sent: {len(letters)}" in text.output
     for letter in letters:
         assert letter["kind"] == "digest"
         assert letter["message_id"] in text.output
