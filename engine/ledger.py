@@ -56,8 +56,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ToBase = Callable[[Decimal, str, RowRef], Decimal]
-# A ToBase that returns the booked amount, or None with findings for a rejected row.
-_Convert = Callable[[Decimal, str, RowRef], Decimal | None]
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 # Amounts rounded to the cent, by amount before rounding (see _convert).
@@ -167,7 +165,7 @@ def build_ledger(inputs: Inputs, as_of: dt.date, to_base: ToBase) -> Ledger:
     books: dict[str, _CustomerBook] = defaultdict(_CustomerBook)
     for customer in inputs.customers:
         books[customer.customer_id]  # every known customer gets an account
-    convert = _converter(to_base, findings)
+    convert = _Converter(to_base, findings)
 
     with _automatic_gc_paused():
         keys = _InvoiceKeys()
@@ -226,18 +224,18 @@ def _collect_orders(
     findings: list[Finding],
 ) -> list[_Receipt]:
     """Add invoices and pending orders to the books; return credit notes as receipts."""
-    return _book_orders(orders, as_of, _converter(to_base, findings), books, findings)
+    return _book_orders(orders, as_of, _Converter(to_base, findings), books, findings)
 
 
 def _book_orders(
     orders: list[Order],
     as_of: dt.date,
-    convert: _Convert,
+    convert: _Converter,
     books: dict[str, _CustomerBook],
     findings: list[Finding],
     keys: _InvoiceKeys | None = None,
 ) -> list[_Receipt]:
-    """Do the work of `_collect_orders` with a converter made by `_converter`.
+    """Do the work of `_collect_orders` with a `_Converter`.
 
     Each item is added to `keys`, if given, while its order is still in the CPU
     cache: at a million rows, a second pass over the orders took over a second.
@@ -245,17 +243,26 @@ def _book_orders(
     credit_notes: list[_Receipt] = []
     by_invoice = None if keys is None else keys.items
     numbered = 0
+    booked = convert.booked
     for order in orders:
         invoice_date = order.invoice_date
-        if invoice_date is None or invoice_date > as_of:
-            if _is_approved(order.status) and order.order_date <= as_of:
-                amount = convert(order.amount, order.currency, order.ref)
-                if amount is not None:
-                    books[order.customer_id].pending += amount
+        invoiced = invoice_date is not None and invoice_date <= as_of
+        if not invoiced and not (
+            _is_approved(order.status) and order.order_date <= as_of
+        ):
             continue
 
-        amount = convert(order.amount, order.currency, order.ref)
-        if amount is None or not amount:
+        value, currency = order.amount, order.currency
+        amounts = booked.get(currency)
+        amount = None if amounts is None else amounts.get(value)
+        if amount is None:
+            amount = convert(value, currency, order.ref)
+            if amount is None:
+                continue
+        if not invoiced:
+            books[order.customer_id].pending += amount
+            continue
+        if not amount:
             continue
         if amount < ZERO:
             credit_notes.append(
@@ -317,20 +324,25 @@ def _collect_payments(
     A million-row ledger would need 80 MB for a receipt per payment, so the
     receipt is made when the payment is allocated (see `_payment_receipt`).
     """
-    return _kept_payments(payments, as_of, _converter(to_base, findings), findings)
+    return _kept_payments(payments, as_of, _Converter(to_base, findings), findings)
 
 
 def _kept_payments(
-    payments: list[Payment], as_of: dt.date, convert: _Convert, findings: list[Finding]
+    payments: list[Payment], as_of: dt.date, convert: _Converter, findings: list[Finding]
 ) -> list[Payment]:
-    """Do the work of `_collect_payments` with a converter made by `_converter`."""
+    """Do the work of `_collect_payments` with a `_Converter`."""
     kept = []
+    booked = convert.booked
     for payment in payments:
         if payment.payment_date > as_of:
             continue
-        amount = convert(payment.amount, payment.currency, payment.ref)
+        value, currency = payment.amount, payment.currency
+        amounts = booked.get(currency)
+        amount = None if amounts is None else amounts.get(value)
         if amount is None:
-            continue
+            amount = convert(value, currency, payment.ref)
+            if amount is None:
+                continue
         if amount <= ZERO:
             findings.append(_payment_not_positive(payment))
             continue
@@ -369,7 +381,7 @@ def _receipt_date(receipt: _Receipt | Payment) -> dt.date:
 def _allocate_all(
     credit_notes: list[_Receipt],
     payments: list[Payment],
-    convert: _Convert,
+    convert: _Converter,
     books: dict[str, _CustomerBook],
     index: _ItemIndex,
     findings: list[Finding],
@@ -385,6 +397,7 @@ def _allocate_all(
     credit_notes.reverse()
     payments.sort(key=_PAYMENT_DATE)
     invoice_item = index.by_invoice.get
+    booked = convert.booked
     for payment in payments:
         date = payment.payment_date
         # Popped from the end of the reversed list, each credit note is freed once
@@ -404,7 +417,9 @@ def _allocate_all(
                 target = _referenced_item(
                     customer_id, reference, payment.ref, index, findings
                 )
-        amount = convert(payment.amount, payment.currency, payment.ref)
+        # `_kept_payments` booked every amount here, so the lookup finds it.
+        value, currency = payment.amount, payment.currency
+        amount = booked[currency].get(value) or convert(value, currency, payment.ref)
         _pay_items(books[customer_id], target, amount, date)
     while credit_notes:
         _allocate(credit_notes.pop(), books, index, findings)
@@ -413,29 +428,34 @@ def _allocate_all(
 _PAYMENT_DATE = attrgetter("payment_date")
 
 
-def _converter(to_base: ToBase, findings: list[Finding]) -> _Convert:
-    """Return `_convert` for `to_base`, calling `to_base` once per amount and currency.
+class _Converter:
+    """`_convert` for one `to_base`, calling `to_base` once per amount and currency.
 
-    Amounts repeat: the 100,000-row bench has 7,754 distinct ones. A converted
-    amount depends on the amount and currency alone, so equal amounts share one
-    booked Decimal. A row whose currency `to_base` rejects is converted again, so
-    each such row adds its own finding. Zero is never cached, because 0 and -0 are
-    equal keys that `to_base` may convert differently.
+    Amounts repeat: the 100,000-row bench has 7,754 distinct ones. A converted amount
+    depends on the amount and currency alone, so equal amounts share one booked
+    Decimal. Loops over a million rows read `booked` themselves and call the
+    converter only when the amount is not there yet. A row whose currency `to_base`
+    rejects is converted again, so each such row adds its own finding. Zero is never
+    cached, because 0 and -0 are equal keys that `to_base` may convert differently.
     """
-    by_currency: dict[str, dict[Decimal, Decimal]] = {}
 
-    def convert(amount: Decimal, currency: str, ref: RowRef) -> Decimal | None:
-        booked_amounts = by_currency.get(currency)
-        if booked_amounts is None:
-            booked_amounts = by_currency[currency] = {}
-        booked = booked_amounts.get(amount)
+    __slots__ = ("booked", "_findings", "_to_base")
+
+    def __init__(self, to_base: ToBase, findings: list[Finding]):
+        self.booked: dict[str, dict[Decimal, Decimal]] = {}  # by currency, then amount
+        self._to_base = to_base
+        self._findings = findings
+
+    def __call__(self, amount: Decimal, currency: str, ref: RowRef) -> Decimal | None:
+        amounts = self.booked.get(currency)
+        if amounts is None:
+            amounts = self.booked[currency] = {}
+        booked = amounts.get(amount)
         if booked is None:
-            booked = _convert(amount, currency, ref, to_base, findings)
+            booked = _convert(amount, currency, ref, self._to_base, self._findings)
             if booked is not None and amount:
-                booked_amounts[amount] = booked
+                amounts[amount] = booked
         return booked
-
-    return convert
 
 
 def _convert(
