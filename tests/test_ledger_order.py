@@ -50,7 +50,9 @@ def payment(row: int, customer: str, amount: str, paid: dt.date, **extra) -> Pay
 
 
 def customer(customer_id: str, row: int) -> Customer:
-    return Customer(customer_id, customer_id, RowRef("customers.xlsx", "Customers", row))
+    return Customer(
+        customer_id, customer_id, RowRef("customers.xlsx", "Customers", row)
+    )
 
 
 def test_duplicate_number_goes_to_first_account():
@@ -68,9 +70,11 @@ def test_duplicate_number_goes_to_first_account():
     assert [item.invoice_id for item in ledger.accounts["C1"].settled] == ["INV-9"]
     assert ledger.accounts["C2"].outstanding == D("70.00")
     assert [str(finding) for finding in ledger.findings] == [
-        "orders.xlsx › Orders › row 2: invoice number 'INV-9' is also on "
-        "orders.xlsx › Orders › row 3. Payments that reference it go to the "
-        "first of them. Give each invoice its own number."
+        (
+            "orders.xlsx › Orders › row 2: invoice number 'INV-9' is also on "
+            "orders.xlsx › Orders › row 3. Payments that reference it go to the "
+            "first of them. Give each invoice its own number."
+        )
     ]
 
 
@@ -178,11 +182,22 @@ def test_items_stay_frozen_and_comparable():
     [open_item], [settled] = account.open_items, account.settled
 
     assert settled == SettledItem(
-        "INV-2", "C1", dt.date(2024, 2, 1), dt.date(2024, 2, 4), 3,
-        dt.date(2024, 1, 2), D("50.00"),
+        "INV-2",
+        "C1",
+        dt.date(2024, 2, 1),
+        dt.date(2024, 2, 4),
+        3,
+        dt.date(2024, 1, 2),
+        D("50.00"),
     )
     assert open_item == OpenItem(
-        orders[1], "INV-3", "C1", dt.date(2024, 2, 10), D("30.00"), D("30.00"), 20,
+        orders[1],
+        "INV-3",
+        "C1",
+        dt.date(2024, 2, 10),
+        D("30.00"),
+        D("30.00"),
+        20,
         "overdue_1_30",
     )
     assert hash(settled) == hash(dataclasses.replace(settled))
