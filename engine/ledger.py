@@ -605,11 +605,18 @@ def _pay_items(
     """Pay `target`, then the book's oldest open items, and keep the rest as credit.
 
     An item is open while `settled_on` is None. Every amount is booked in cents, so
-    a difference of two amounts has the exponent of either of them.
+    every difference is in cents too, whichever of two equal amounts is subtracted.
     """
     remaining = amount
     if target is not None and target.settled_on is None:
-        remaining = _pay(target, remaining, date)
+        open_amount = target.open_amount
+        if remaining < open_amount:
+            target.open_amount = open_amount - remaining
+            remaining -= remaining
+        else:
+            target.open_amount = ZERO
+            target.settled_on = date
+            remaining -= open_amount
 
     items = book.items
     position = book.oldest_open
@@ -670,17 +677,6 @@ def _referenced_item(
         )
         return None
     return item
-
-
-def _pay(item: _Item, amount: Decimal, date: dt.date) -> Decimal:
-    """Pay as much of the item as `amount` covers; return what is left of `amount`."""
-    open_amount = item.open_amount
-    if amount < open_amount:
-        item.open_amount = open_amount - amount
-        return amount - amount
-    item.open_amount = ZERO
-    item.settled_on = date
-    return amount - open_amount
 
 
 def _account(
