@@ -22,7 +22,9 @@ Semantics of `build_ledger(inputs, as_of, to_base)`:
   approved order were invoiced today, net of money received but not yet allocated.
 - Every amount is converted to the base currency with `to_base`, rounded half-up to
   the cent as booked, and added as Decimal, so every figure is a sum of cent amounts.
-  A row whose currency `to_base` rejects is left out, with its finding.
+  A row whose currency `to_base` rejects is left out, with its finding. A converted
+  amount must depend on the amount and currency alone, because `to_base` is called
+  once per distinct pair that it accepts (`ref` only names the row in its findings).
 """
 
 from __future__ import annotations
