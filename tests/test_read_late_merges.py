@@ -2,7 +2,7 @@
 
 A sheet is read once, as if it had no merged ranges. Where the ranges found at its
 end touch the header rows or cover mapped data cells, the sheet is read again with
-them known. Either way the rows, holds and findings equal calamine's read.
+them known. Either way the rows, held rows and findings equal calamine's read.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def decline(*args, **kwargs):
 
 
 def project_with_merges(tmp_path: Path, ranges: tuple[str, ...]):
-    """Copy the demo workbooks, merge `ranges` in the orders sheet; return the map."""
+    """Return the map of a copy of the demo workbooks with `ranges` merged in orders."""
     shutil.copytree(ROOT / "workbooks", tmp_path / "workbooks")
     orders = tmp_path / "workbooks" / "orders.xlsx"
     if ranges:

@@ -94,7 +94,7 @@ def unknown_payers(inputs: Inputs) -> list[Finding]:
     """Return one error per payment whose customer is not in the customers sheet."""
     known = set(map(CUSTOMER_ID, inputs.customers))
     known.update(row.key for row in inputs.held if row.kind == "customers")
-    # Most passes find no unknown payer; this check runs in C over every payment.
+    # Most passes find no unknown payer, and this check runs in C over every payment.
     if known.issuperset(map(CUSTOMER_ID, inputs.payments)):
         return []
     return [

@@ -26,6 +26,7 @@ from engine.model import RowRef, column_letter
 from engine.values import date_order_conflict
 from engine.workbook_map import REQUIRED, SourceMap, suggest
 from engine.xlsx.headers import Header, added_owned_columns, find_header, sheet_label
+from engine.xlsx.rowpick import RowPicker
 from engine.xlsx.sheetscan import (
     FormulaCell,
     Package,
@@ -35,7 +36,6 @@ from engine.xlsx.sheetscan import (
     read_tables,
     scan_sheet,
 )
-from engine.xlsx.rowpick import RowPicker
 from engine.xlsx.stream import SheetStream, StreamDeclined
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class SheetRead:
 
 
 class ReadAgain(Exception):
-    """The sheet's merged ranges, found after its rows, hold some of them.
+    """The sheet's merged ranges, found after its rows, change how the rows are read.
 
     `SheetRead.take_rows` raises it once the rows are read; the rows it yielded are
     void. `reread(read)` reads the same bytes again, merged ranges first, into
@@ -177,6 +177,7 @@ class ReadAgain(Exception):
 
 
 def copy_read(source: SheetRead, target: SheetRead, *, leave: tuple[str, ...] = ()):
+    """Set the fields of `target`, except those named in `leave`, to those of `source`."""
     for name in (item.name for item in fields(SheetRead)):
         if name not in leave:
             setattr(target, name, getattr(source, name))
@@ -242,7 +243,8 @@ def open_data(data: bytes, path: Path, source: SourceMap, shown: str, stamp: Fil
         return again()  # the error may name merged header cells
     # The rows the header search read: to the header row when it stopped there.
     searched = header.row if source.header_row is not None or all(
-        name in header.columns for name in REQUIRED[source.kind]) else len(grid)
+        field_name in header.columns for field_name in REQUIRED[source.kind]) \
+        else len(grid)
     del grid
     if source.sheet != name:
         source = replace(source, sheet=name)

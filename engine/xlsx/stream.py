@@ -132,7 +132,7 @@ class SheetParts:
 
     strings: list[str]
     styles: list[int]  # cellXfs index -> NUMBER, DATETIME or TIMEDELTA
-    # 0-based, as calamine; None until the part's tail is read (see SheetStream).
+    # 0-based, as calamine. None until the part's tail is read (see SheetStream).
     merges: list[tuple[tuple[int, int], tuple[int, int]]] | None
 
 
