@@ -57,15 +57,20 @@ except ConditionError as error:
 """
 
 
-def test_engine_imports_rule_engine_with_shipped_tables():
-    completed = subprocess.run(
-        [sys.executable, "-c", CHECK_IMPORT],
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter, so rule-engine is imported anew."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_engine_imports_rule_engine_with_shipped_tables():
+    completed = run_python(CHECK_IMPORT)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines() == [
@@ -98,14 +103,7 @@ assert compile_condition("days_overdue >= 30")({"days_overdue": 31})
 
 
 def test_stale_tables_rebuilt_by_ply():
-    completed = subprocess.run(
-        [sys.executable, "-c", STALE_TABLES],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_python(STALE_TABLES)
 
     assert completed.returncode == 0, completed.stderr
     version = import_rule_engine().__version__
