@@ -40,6 +40,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     """
     if no_reminders is None:
         no_reminders = incomplete
+    from engine.mail import notices_due
     from engine.mail.delivery import uncertain_findings
     from engine.mail.ledger import SendLedger
     from engine.mail.plan import (
@@ -72,10 +73,12 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         rules, ledger, customers, result.as_of, sent, promised=promised, held=held
     )
     result.findings.extend(findings)
-    # TODO: an order approved with a warning by a pass whose mail stage failed is
-    # not decided again, so its salesperson never gets that notice.
+    # Decisions of earlier passes whose notice did not go out are stored, because an
+    # order approved with a warning is not decided again.
+    due = notices_due.load(connection)
     notices, findings = plan_salesperson_notices(
-        rules, result.decisions, customers, result.as_of, sent
+        rules, notices_due.with_earlier(result.decisions, due), customers,
+        result.as_of, sent,
     )
     result.findings.extend(findings)
     thanks = plan_thank_you_notes(rules, ledger, customers, result.as_of, sent)
@@ -113,10 +116,22 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         len(report.sent), len(report.already_sent), len(report.dropped),
         len(report.uncertain),
     )
+    notices_due.forget_notified(state, lambda notice: notified(notice, customers, sent))
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
                  report, sent, renderer, state, incomplete or {})
     # Listed on every pass, so an uncertain letter stays in view until it is resolved.
     result.findings.extend(uncertain_findings(sent))
+
+
+def notified(notice, customers, sent) -> bool:
+    """Return True when the send ledger records a notice naming `notice`."""
+    from engine.mail.letter import NOTICE
+    from engine.mail.plan import notice_item_id, notice_salesperson
+
+    code = notice_salesperson(notice, customers)
+    if not code:
+        return False
+    return sent.last_item_date(code, NOTICE, notice_item_id(notice)) is not None
 
 
 def withhold_incomplete(letters, customers, incomplete, findings) -> list:

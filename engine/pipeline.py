@@ -302,6 +302,8 @@ def _run_stages(
     state = None if dry_run else open_state(workbook_map.state)
     try:
         if not dry_run:
+            if send_mail:
+                remember_due_notices(state, decisions, as_of)
             apply_writes(state, result, orders_writes)
         # A customer whose row is held counts in its salesperson's total (decide reads
         # inputs.customers), but gets no figures, report line or letters.
@@ -642,6 +644,13 @@ def flush_into(result: PassResult, state) -> None:
                     drop_pending(state, write.path, write.sheet)
     finally:
         state.close()
+
+
+def remember_due_notices(state, decisions, as_of: dt.date) -> None:
+    """Store the decisions that call for a notice before the orders sheet shows them."""
+    from engine.mail import notices_due
+
+    notices_due.remember(state, decisions, as_of.isoformat())
 
 
 def record_decisions(state, decisions, as_of: dt.date) -> None:

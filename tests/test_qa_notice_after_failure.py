@@ -15,8 +15,6 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import DEMO_AS_OF, ROOT
 
 
@@ -48,10 +46,6 @@ def warned_orders(outbox: Path) -> set[str]:
     return orders
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notices are planned from the decisions of the pass that sends them",
-)
 def test_warning_notice_after_failed_mail(demo_project, tmp_path):
     reference = tmp_path / "reference"
     shutil.copytree(demo_project, reference)

@@ -357,13 +357,10 @@ def plan_salesperson_notices(
     for decision in decisions:
         if decision.status != "BLOCKED" and not decision.warning:
             continue
-        customer = customers.get(decision.customer_id)
-        code = decision.salesperson or (customer.salesperson if customer else None)
+        code = notice_salesperson(decision, customers)
         if not code:
             continue
-        item_id = f"{decision.order_id}:{decision.status}" + (
-            ":warning" if decision.warning else ""
-        )
+        item_id = notice_item_id(decision)
         if sent.last_item_date(code, NOTICE, item_id) is not None:
             continue
         item = LetterItem(
@@ -417,6 +414,18 @@ def outcome_text(status: str, warning: bool) -> str:
     if status == "APPROVED" and warning:
         return "approved with a warning"
     return status.lower()
+
+
+def notice_salesperson(decision: Any, customers: Mapping[str, Customer]) -> str | None:
+    """Return the code of the salesperson a notice about `decision` goes to."""
+    customer = customers.get(decision.customer_id)
+    return decision.salesperson or (customer.salesperson if customer else None)
+
+
+def notice_item_id(decision: Any) -> str:
+    """Return the id a notice records for `decision`: order, outcome and warning."""
+    warning = ":warning" if decision.warning else ""
+    return f"{decision.order_id}:{decision.status}{warning}"
 
 
 def _decision_context(
