@@ -95,3 +95,16 @@ def test_inputs_typed_again_after_late_merges(tmp_path, monkeypatch):
     assert any(row.kind == "orders" for row in inputs.held)
     assert [(row.ref, row.owned) for row in reads["orders"].rows] == \
         [(row.ref, row.owned) for row in whole_reads["orders"].rows]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_rows_read_logged_once(tmp_path, caplog, layout):
+    wmap = project_with_merges(tmp_path, LAYOUTS[layout][0])
+    source = wmap.sources["orders"]
+
+    with caplog.at_level("INFO", logger="engine.xlsx.read"):
+        read = read_sheet(wmap.source_path("orders"), source)
+
+    lines = [r.getMessage() for r in caplog.records if "rows read" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].endswith(f"{len(read.findings)} findings")

@@ -252,7 +252,8 @@ def open_data(data: bytes, path: Path, source: SourceMap, shown: str, stamp: Fil
                      tables=read_tables(package.archive, package.sheets[name][0]))
     read = SheetRead(source, path, shown, stamp, package.date1904, header.row,
                      header.columns, {}, {}, [], list(header.findings))
-    read.pending = stream_rows(read, stream, header, part, package)
+    read.pending = stream_rows(read, stream, header, part, package,
+                               summary=stream.merges_known)
     if not stream.merges_known:
         read.pending = checked_merges(read.pending, stream, header, searched, read,
                                       again)
@@ -267,7 +268,10 @@ def checked_merges(rows: Iterator[SheetRow], stream: SheetStream, header: Header
     Raise ReadAgain when the cell data did not end, or merged ranges start in the
     first `searched` rows (which the header search read) or cover mapped data cells.
     """
-    yield from rows
+    count = 0
+    for row in rows:
+        count += 1
+        yield row
     merges = stream.merges_found()
     if merges is None or any(top < searched for (top, _), _ in merges):
         raise ReadAgain(again)
@@ -276,6 +280,7 @@ def checked_merges(rows: Iterator[SheetRow], stream: SheetStream, header: Header
     merged_cells(merges, start, header.columns, read.shown_as, read.source.sheet, found)
     if found:
         raise ReadAgain(again)
+    log_summary(read, count)
 
 
 def read_with_calamine(data: bytes, package: Package, name: str, path: Path,
@@ -302,8 +307,11 @@ def read_with_calamine(data: bytes, package: Package, name: str, path: Path,
 
 
 def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: SheetPart,
-                package: Package) -> Iterator[SheetRow]:
-    """Yield the data rows of the stream as SheetRows; complete `read` at the end."""
+                package: Package, summary: bool = True) -> Iterator[SheetRow]:
+    """Yield the data rows of the stream as SheetRows; complete `read` at the end.
+
+    With `summary` False the caller logs the rows read, after it has checked them.
+    """
     source, shown, findings = read.source, read.shown_as, read.findings
     start = source.data_starts or header.row + 1
     table = next((t for t in part.tables if t.first_row in header.rows), None)
@@ -338,8 +346,14 @@ def stream_rows(read: SheetRead, stream: SheetStream, header: Header, part: Shee
         findings.extend(added_owned_columns(read.new_headers, header.row, shown,
                                             source.sheet))
         findings.extend(date_column_conflicts(texts, source, header.columns, shown))
+    if summary:
+        log_summary(read, count)
+
+
+def log_summary(read: SheetRead, count: int) -> None:
     log.info("%s › %s: %d rows read from header row %d, %d findings",
-             shown, source.sheet, count, header.row, len(findings))
+             read.shown_as, read.source.sheet, count, read.header_row,
+             len(read.findings))
 
 
 def cell_name(row: int, column: int) -> str:
