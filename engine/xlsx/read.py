@@ -207,8 +207,11 @@ def open_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
     The rows are streamed from the sheet XML. A sheet part the stream reader does
     not take is read with python-calamine, all at once, as before. The part is
     inflated once: its merged ranges are taken from its end, and `take_rows` raises
-    ReadAgain in the rare sheet where they touch the header or the data rows.
+    ReadAgain in a sheet where they start in the rows above or at the header, or
+    cover mapped data cells.
     """
+    # NOTE: a merged title row above the header also sends the sheet back to be read
+    # again, although the header search would find the same header.
     shown = shown_as or path.name
     data = read_bytes(path, shown, source.where.get("file", "rules/workbooks.yaml"))
     stamp = stamp_of_bytes(path, data)
