@@ -210,7 +210,7 @@ def open_sheet(path: Path, source: SourceMap, *, shown_as: str | None = None) ->
     ReadAgain in a sheet where they start in the rows above or at the header, or
     cover mapped data cells.
     """
-    # NOTE: a merged title row above the header also sends the sheet back to be read
+    # TODO: a merged title row above the header also sends the sheet back to be read
     # again, although the header search would find the same header.
     shown = shown_as or path.name
     data = read_bytes(path, shown, source.where.get("file", "rules/workbooks.yaml"))
