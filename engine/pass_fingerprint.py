@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from engine import __version__
 from engine.filestamp import file_sha256
 from engine.findings import Finding, Severity
-from engine.state import ensure_schema
+from engine.state import ensure_schema, has_table
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +153,7 @@ def open_mail_left(state: sqlite3.Connection) -> bool:
     """
     from engine.mail.ledger import QUEUED, SENDING, UNCERTAIN
 
-    exists = state.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail_letters'"
-    ).fetchone()
-    if exists is None:
+    if not has_table(state, "mail_letters"):
         return False
     row = state.execute(
         "SELECT 1 FROM mail_letters WHERE status IN (?, ?, ?) LIMIT 1",
@@ -166,10 +163,7 @@ def open_mail_left(state: sqlite3.Connection) -> bool:
 
 
 def pending_writes_left(state: sqlite3.Connection) -> bool:
-    exists = state.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending_writes'"
-    ).fetchone()
-    if exists is None:
+    if not has_table(state, "pending_writes"):
         return False
     return state.execute("SELECT 1 FROM pending_writes LIMIT 1").fetchone() is not None
 

@@ -22,6 +22,14 @@ def open_state(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def has_table(connection: sqlite3.Connection, name: str) -> bool:
+    """Return True when the database has a table called `name`."""
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
+
+
 def ensure_schema(connection: sqlite3.Connection, ddl: str) -> None:
     """Run a module's CREATE TABLE/INDEX IF NOT EXISTS statements."""
     connection.executescript(ddl)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.state import ensure_schema
+from engine.state import ensure_schema, has_table
 
 if TYPE_CHECKING:
     from engine.mail.letter import Letter
@@ -319,10 +319,7 @@ def read_unresolved(state_path: Path) -> list[dict[str, object]]:
         return []
     connection = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=30)
     try:
-        exists = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail_letters'"
-        ).fetchone()
-        if exists is None:
+        if not has_table(connection, "mail_letters"):
             return []
         rows = connection.execute(
             "SELECT kind, recipient_id, level, as_of, message_id, status, detail,"

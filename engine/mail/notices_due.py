@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from engine.state import ensure_schema
+from engine.state import ensure_schema, has_table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mail_notices_due (
@@ -82,10 +82,7 @@ def remember(conn: sqlite3.Connection, decisions: Iterable, as_of: str) -> None:
 
 def load(conn: sqlite3.Connection) -> list[DueNotice]:
     """Return the stored rows, oldest pass first, then by order id."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail_notices_due'"
-    ).fetchone()
-    if exists is None:
+    if not has_table(conn, "mail_notices_due"):
         return []
     rows = conn.execute(
         "SELECT order_id, status, warning, reason, customer_id, salesperson "
