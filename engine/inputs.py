@@ -235,8 +235,8 @@ class TypedRows:
         kept = self.rows.get(row.ref.row)
         if kept is None:
             return None
-        # A kept row holds no float zero (see `builder`), so values equal to its
-        # values hold none either, and need no check for the sign of a zero.
+        # A kept row contains no float zero (see `builder`), so values equal to its
+        # values contain none either and need no check for the sign of a zero.
         raw = tuple(row.values.values())
         if kept[0] != raw or kept[2] != tuple(row.owned.values()) \
                 or kept[1] != tuple(map(type, raw)):
@@ -452,10 +452,11 @@ def add_currencies(currencies: dict[str, str], customers: list[Customer]) -> Non
 def type_rows(read: SheetRead, inputs: Inputs, build, target: list, currencies: dict,
               base_currency: str, *, keep_values: bool,
               typed: TypedRows | None = None) -> list[Finding]:
-    """Type each row of `read` as `type_read_rows` does, again when the read says so.
+    """Type each row of `read` as `type_read_rows` does, again after ReadAgain.
 
-    A sheet's merged ranges follow its rows. In the rare sheet where they hold some
-    rows, the typed rows are dropped and the sheet is read and typed again.
+    A sheet's merged ranges follow its rows. When they start at or above the header
+    or cover mapped data cells, the typed rows are dropped and the sheet is read and
+    typed again.
     """
     first_record, first_held = len(target), len(inputs.held)
     options = {"keep_values": keep_values, "typed": typed}

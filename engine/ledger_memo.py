@@ -5,9 +5,9 @@ the currency rates, and on one thing outside its rows: which customer owns the
 invoice number or order id that each of its payments references. `LedgerMemo` keeps
 each customer's account and findings with the order and payment records they were
 built from. The next pass rebuilds a customer only when one of its records is not
-the very same object as last time (the read memo hands unchanged rows the same
-record), or when one of its payment references now points to another owner. Every
-other account is a copy of the kept one, so a pass may change its copy.
+the very same object as last time, or when one of its payment references now
+points to another owner. The read memo hands unchanged rows the same record object.
+Every other account is a copy of the kept one, so a pass may change its copy.
 
 The figures and findings equal those of `build_ledger` on the same inputs, in the
 same order. Inputs the memo cannot prove that for (a row of a customer missing from

@@ -134,9 +134,9 @@ def add_changed_cells(
     """Add to `cells` the (row, column) -> value pairs of `new` that differ from `current`.
 
     A customers sheet near Excel's row limit plans over a million cells, so the
-    common cases are compared here as `same_value` compares them: an empty cell
-    differs from every value but an empty one, a text from every other text, and a
-    number read from the sheet from a Decimal of another value.
+    common cases are compared here as `same_value` compares them. An empty cell
+    differs from every value but an empty one, and a text from every other text. A
+    number read from the sheet differs from a Decimal of another value.
     """
     now = current.get
     for name, value in new.items():

@@ -450,8 +450,8 @@ def settle_interrupted(ledger: SendLedger, transport: Transport) -> list[LedgerE
     """Settle the letters an interrupted run left "sending"; return the uncertain ones.
 
     A pass calls this before it plans its letters, so that a letter queued again
-    here is planned and sent by that pass; `deliver` calls it again, which then
-    finds nothing left.
+    here is planned and sent by that pass. `deliver` calls it again and then finds
+    nothing left.
 
     With the outbox, a letter whose file is in the outbox was written in full, so it
     is recorded "sent". A first attempt whose staged file is still there was never
