@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
@@ -38,6 +39,8 @@ def pristine_workbooks() -> Path:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     folder = Path(tempfile.mkdtemp(prefix="arrears-guard-demo-"))
+    # Cached for the whole run, so no fixture's teardown can remove it.
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     module.build(folder)
     return folder
 
