@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     sizes = args.rows or list(SIZES) + ([FULL_SIZE] if args.full else [])
+    compile_engine()
     all_results = []
     for rows in sizes:
         big = rows > 200_000
@@ -224,6 +225,18 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(
         all_results, default=lambda o: o.__dict__ if isinstance(o, Measured) else str(o),
         indent=1))
+
+
+def compile_engine() -> None:
+    """Write the engine's bytecode, as installing a package does.
+
+    Python writes it on the first import unless PYTHONDONTWRITEBYTECODE is set or the
+    folder is read-only; then every step would compile the engine's sources again
+    (about 0.13 s), which no installed engine does.
+    """
+    import compileall
+
+    compileall.compile_dir(ROOT / "engine", quiet=1)
 
 
 def machine_text() -> str:
