@@ -2,6 +2,7 @@
 
 Usage: python -m bench.child read|write|openpyxl ARGS... ; prints one JSON line
 with the seconds the step took (interpreter start and imports excluded).
+`python -m bench.child imports` prints nothing: its whole process is the measure.
 """
 
 from __future__ import annotations
@@ -52,8 +53,35 @@ def openpyxl_round_trip(folder: Path) -> float:
     return time.perf_counter() - started
 
 
+# What a pass imports besides the engine (rule-engine comes through the engine).
+LIBRARIES = (
+    "decimal", "email.message", "email.policy", "smtplib", "sqlite3", "zipfile",
+    "zoneinfo", "babel.dates", "babel.numbers", "click", "jinja2", "openpyxl",
+    "python_calamine", "ruamel.yaml", "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont",
+)
+
+
+def import_floor() -> None:
+    """Import the libraries a pass imports besides the engine, and nothing else.
+
+    The interpreter's start and these imports are a fixed cost of every `once` pass,
+    whatever the size of the workbooks.
+    """
+    import importlib
+
+    for name in LIBRARIES:
+        importlib.import_module(name)
+    # rule-engine is imported as the engine imports it, with the shipped parser tables.
+    from engine.rules.parser_tables import import_rule_engine
+
+    import_rule_engine()
+
+
 def main(argv: list[str]) -> None:
     step, *args = argv
+    if step == "imports":
+        import_floor()
+        return
     if step == "read":
         seconds = read_floor(Path(args[0]))
     elif step == "write":
@@ -61,7 +89,8 @@ def main(argv: list[str]) -> None:
     elif step == "openpyxl":
         seconds = openpyxl_round_trip(Path(args[0]))
     else:
-        raise SystemExit(f"unknown step {step!r}; expected read, write or openpyxl")
+        raise SystemExit(f"unknown step {step!r}; expected read, write, openpyxl "
+                         "or imports")
     print(json.dumps({"seconds": seconds}))
 
 
