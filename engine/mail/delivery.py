@@ -119,6 +119,33 @@ class _Run:
         # The batch being staged and the future of each letter's staging.
         self.in_flight: tuple[list[Prepared], list[Future[SendResult | None]]] | None
         self.in_flight = None
+        # Ledger facts read in bulk by `look_up`, so that a letter without an entry
+        # costs no query of its own. A key this run records is looked up again.
+        self.looked_up: set[str] = set()
+        self.present: set[str] = set()
+        self.failed_pairs: set[tuple[str, str]] | None = None
+
+    def look_up(self, letters: list[Letter]) -> None:
+        """Read which letters have a ledger entry, and who has a rejected letter."""
+        keys = [letter.key for letter in letters]
+        self.present = self.ledger.keys_present(keys)
+        self.looked_up = set(keys)
+        self.failed_pairs = self.ledger.failed_recipients()
+
+    def entry(self, key: str) -> LedgerEntry | None:
+        """Return the ledger entry of `key`, without a query when `look_up` found none."""
+        if key in self.looked_up and key not in self.present:
+            return None
+        return self.ledger.entry(key)
+
+    def may_be_rejected(self, letter: Letter) -> bool:
+        """Return False when the recipient has no letter of this kind recorded "failed"."""
+        if self.failed_pairs is None:
+            return True
+        return (letter.recipient_id, letter.kind) in self.failed_pairs
+
+    def _recording(self, batch: list[Prepared]) -> None:
+        self.looked_up.difference_update(letter.key for letter, _, _ in batch)
 
     def stop(self, where: str, result: SendResult) -> None:
         """Stop the run with one alert when only a settings change helps."""
@@ -165,6 +192,7 @@ class _Run:
         self.in_flight = (batch, futures)
 
     def _send_now(self, batch: list[Prepared]) -> None:
+        self._recording(batch)
         self.ledger.begin_many(batch, self.unrecorded)
         self.unrecorded = []
         for index, (letter, _, raw) in enumerate(batch):
@@ -190,6 +218,7 @@ class _Run:
         )
         staged = batch[:failed]
         if staged:
+            self._recording(staged)
             self.ledger.begin_many(staged, self.unrecorded)
             self.unrecorded = []
         for index, (letter, _, _) in enumerate(staged):
@@ -257,11 +286,17 @@ class _Run:
             )
 
     def record_sent(self) -> None:
-        """Record the letters handed over since the last "sending" record as sent."""
-        while self.unrecorded:
-            sent = self.unrecorded[0]
-            self.ledger.finish(sent.key, sent.status, sent.detail)
-            del self.unrecorded[0]
+        """Record the letters handed over since the last "sending" record as sent.
+
+        The records share one transaction, so a crash leaves all of them "sending",
+        as a crash before `record_sent` does.
+        """
+        if not self.unrecorded:
+            return
+        with self.ledger.transaction():
+            for sent in self.unrecorded:
+                self.ledger.finish(sent.key, sent.status, sent.detail)
+        self.unrecorded = []
 
     def _record(self, letter: Letter, result: SendResult) -> None:
         key = letter.key
@@ -287,6 +322,8 @@ class _Run:
         elif result.status == outcome.REJECTED:
             detail = f"{result.code}: {result.detail}" if result.code else result.detail
             self.ledger.finish(key, status.FAILED, detail)
+            if self.failed_pairs is not None:
+                self.failed_pairs.add((letter.recipient_id, letter.kind))
             self.report.failed.append(letter)
             self.report.findings.append(_rejection_finding(letter, result))
         else:
@@ -301,6 +338,7 @@ class _Run:
         if raw is None or self.transport.connect() is not None:
             return
         self.record_sent()
+        self.looked_up.discard(entry.key)
         self.ledger.begin_resend(entry.key)
         name = file_stem(entry)
         result = self.transport.send(raw, name)
@@ -345,8 +383,11 @@ def _recipients_of(raw: bytes | None) -> set[str]:
     return {address.lower() for address in envelope_of(raw)[1]}
 
 
-def _blocking_rejection(ledger: SendLedger, letter: Letter) -> LedgerEntry | None:
+def _blocking_rejection(run: _Run, letter: Letter) -> LedgerEntry | None:
     """Return the earlier rejection that stops this letter (see the module docs)."""
+    if not run.may_be_rejected(letter):
+        return None
+    ledger = run.ledger
     addresses = {address.lower() for address in letter.to + letter.cc}
     for entry in ledger.failed_for(letter.recipient_id, letter.kind):
         code = entry.detail.partition(":")[0]
@@ -427,6 +468,7 @@ def deliver(
     report = DeliveryReport()
     run = _Run(transport, ledger, report)
     report.uncertain.extend(settle_interrupted(ledger, transport))
+    run.look_up([letter for letter, _ in messages])
     try:
         for letter, message in messages:
             if run.stopped:
@@ -533,7 +575,7 @@ def _deliver_one(
         return
     if current is not letter and _already_handed_over(run, current):
         return
-    rejection = _blocking_rejection(run.ledger, current)
+    rejection = _blocking_rejection(run, current)
     if rejection is not None:
         _skip_rejected(run, current, rejection)
         return
@@ -544,7 +586,7 @@ def _already_handed_over(run: _Run, letter: Letter) -> bool:
     if run.handing_over(letter.key):
         run.report.already_sent.append(letter)
         return True
-    entry = run.ledger.entry(letter.key)
+    entry = run.entry(letter.key)
     if entry is None or entry.status in (status.QUEUED, status.FAILED):
         return False
     run.report.already_sent.append(letter)

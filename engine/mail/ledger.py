@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,9 @@ FAILED = "failed"
 # Statuses that count as "the recipient may have this letter" for quiet days, repeat
 # intervals and duplicates.
 HANDED_OVER = (SENDING, SENT, UNCERTAIN)
+
+# Keys per `IN (...)` query, below SQLite's limit of 999 parameters before 3.32.
+KEYS_PER_QUERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mail_letters (
@@ -94,6 +97,17 @@ class SendLedger:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         ensure_schema(conn, SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the records made inside the block into one transaction.
+
+        Each record is its own transaction otherwise, and with the state's
+        `synchronous=FULL` each one waits for a sync of the database file. A block
+        may contain further blocks.
+        """
+        with self._transaction():
+            yield
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -205,6 +219,28 @@ class SendLedger:
     def entry(self, key: str) -> LedgerEntry | None:
         entries = self._entries("WHERE key = ?", (key,))
         return entries[0] if entries else None
+
+    def keys_present(self, keys: Iterable[str]) -> set[str]:
+        """Return those of `keys` that have an entry, with one query per 500 keys."""
+        keys = list(dict.fromkeys(keys))
+        present: set[str] = set()
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start : start + KEYS_PER_QUERY]
+            rows = self.conn.execute(
+                "SELECT key FROM mail_letters"
+                f" WHERE key IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            present.update(row[0] for row in rows)
+        return present
+
+    def failed_recipients(self) -> set[tuple[str, str]]:
+        """Return the (recipient id, kind) pairs that have a letter recorded "failed"."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT recipient_id, kind FROM mail_letters WHERE status = ?",
+            (FAILED,),
+        ).fetchall()
+        return {(row[0], row[1]) for row in rows}
 
     def message_bytes(self, key: str) -> bytes | None:
         row = self.conn.execute(

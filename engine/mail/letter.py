@@ -59,10 +59,23 @@ class Letter:
     cc: tuple[str, ...] = ()
     # Extra template variables, such as the decisions in a salesperson notice.
     context: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The key, computed on first use: delivery reads it several times per letter.
+    # `dataclasses.replace` leaves it unset in the copy, so a changed letter gets
+    # its own key.
+    _key: str | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def key(self) -> str:
         """Return the send-ledger key: a SHA-256 over kind, recipient, level, items, date."""
+        key = self._key
+        if key is None:
+            key = self._compute_key()
+            object.__setattr__(self, "_key", key)
+        return key
+
+    def _compute_key(self) -> str:
         item_ids = ",".join(sorted(item.item_id for item in self.items))
         if self.kind == DIGEST:
             item_ids = str(self.context.get("content_key", ""))
