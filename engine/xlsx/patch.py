@@ -48,6 +48,8 @@ from engine.xlsx.patch_cells import (
     new_row_xml,
     parse_row,
     serialize_row,
+    sets_cell,
+    value_and_style,
 )
 from engine.xlsx.patch_errors import (
     FileChanged,
@@ -432,19 +434,24 @@ class _RowTargets:
             return self._targets[self._index][0]
         return None
 
-    def take(self, number: int) -> dict[int, CellWrite]:
+    def take(self, number: int) -> dict[int, CellValue | CellWrite]:
         """Return the writes of row `number` by column, and move past them."""
-        targets = self._targets
+        targets, cells = self._targets, self._cells
+        index, end = self._index, len(targets)
         writes = {}
-        while self._index < len(targets) and targets[self._index][0] == number:
-            writes[targets[self._index][1]] = as_write(self._cells[targets[self._index]])
-            self._index += 1
+        while index < end:
+            target = targets[index]
+            if target[0] != number:
+                break
+            writes[target[1]] = cells[target]
+            index += 1
+        self._index = index
         return writes
 
 
-def _writes_something(writes: dict[int, CellWrite]) -> bool:
+def _writes_something(writes: dict[int, CellValue | CellWrite]) -> bool:
     """Return True when a write sets a value or a style, so a new row is worth adding."""
-    return any(w.value is not None or w.style is not None for w in writes.values())
+    return any(sets_cell(item) for item in writes.values())
 
 
 def _spliced_sheet(
@@ -534,7 +541,10 @@ def _split_and_patched_sheet(
 
 
 def _rewrite_row(
-    row_xml: bytes, number: int, writes: dict[int, CellWrite], context: RowContext
+    row_xml: bytes,
+    number: int,
+    writes: dict[int, CellValue | CellWrite],
+    context: RowContext,
 ) -> bytes:
     # Most writes add cells to a free column; splicing bytes is much faster than
     # parsing the row, and leaves the rest of the row byte-identical.
@@ -547,18 +557,26 @@ def _rewrite_row(
     if spliced is not None:
         return spliced
     row = parse_row(row_xml, context)
-    edit_row(row, number, writes, context)
+    edit_row(row, number, {column: as_write(item) for column, item in writes.items()},
+             context)
     return serialize_row(row)
 
 
 def _widen_dimension(head: bytes, plan: _Plan) -> bytes:
     """Widen `<dimension ref>` so readers that size the sheet from it see new cells."""
     match = _DIMENSION.search(head)
-    written = [t for t in plan.targets if as_write(plan.cells[t]).value is not None]
-    if match is None or not written:
+    if match is None:
+        return head
+    cells = plan.cells
+    written = [
+        target for target in plan.targets
+        if value_and_style(cells[target])[0] is not None
+    ]  # fmt: skip
+    if not written:
         return head
     rows = [written[0][0], written[-1][0]]
-    columns = [min(column for _, column in written), max(column for _, column in written)]
+    written_columns = {column for _, column in written}
+    columns = [min(written_columns), max(written_columns)]
     area = parse_range(match.group(2).decode("ascii", "replace"))
     if area is not None:
         rows += [area[0], area[2]]

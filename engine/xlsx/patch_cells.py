@@ -9,6 +9,7 @@ system (1900 or 1904).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ MAX_TEXT_LENGTH = 32_767
 MAX_NUMBER = Decimal("9.99999999999999E+307")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _EXCEL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EXCEL_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 # Attribute values of <c> (r, s, t, cm, vm, ph) never contain ">", so the start tag
@@ -50,6 +52,24 @@ def as_write(value: CellValue | CellWrite) -> CellWrite:
     return value if isinstance(value, CellWrite) else CellWrite(value)
 
 
+def value_and_style(item: CellValue | CellWrite) -> tuple[CellValue, int | None]:
+    """Return the value and style index of a plain value or a `CellWrite`.
+
+    A write of a million cells reads each one several times; making a `CellWrite`
+    for every plain value, as `as_write` does, would cost more than the check.
+    """
+    if isinstance(item, CellWrite):
+        return item.value, item.style
+    return item, None
+
+
+def sets_cell(item: CellValue | CellWrite) -> bool:
+    """Return True when the write sets a value or a style, not only clears a cell."""
+    if isinstance(item, CellWrite):
+        return item.value is not None or item.style is not None
+    return item is not None
+
+
 def excel_escape(text: str) -> str:
     """Encode text the way Excel stores it: `_xHHHH_` for characters XML 1.0 forbids.
 
@@ -72,10 +92,22 @@ def number_text(number: Decimal | int) -> str:
     """Return the exact decimal string for `<v>`, without an exponent."""
     if isinstance(number, int):
         return str(number)
+    if not number:
+        return "0"
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+@functools.lru_cache(maxsize=4096)
+def serial_text(value: dt.date, date1904: bool) -> str | None:
+    """Return the `<v>` text of a date, or None before the epoch.
+
+    Cached because a sheet's date column often repeats one date (the day of a pass).
+    """
+    serial = date_serial(value, date1904)
+    return None if serial is None else number_text(serial)
 
 
 def date_serial(value: dt.date, date1904: bool) -> Decimal | None:
@@ -108,7 +140,7 @@ def value_problem(value: CellValue) -> str | None:
                 f"text of {len(value):,} characters is longer than the "
                 f"{MAX_TEXT_LENGTH:,} characters an Excel cell holds"
             )
-        if any("\ud800" <= char <= "\udfff" for char in value):
+        if _SURROGATE.search(value) is not None:
             return "text contains an unpaired UTF-16 surrogate, which is not valid Unicode"
         return None
     if isinstance(value, Decimal):
@@ -215,7 +247,7 @@ def column_number(letters: bytes) -> int:
 def insert_new_cells(
     row_xml: bytes,
     number: int,
-    writes: dict[int, CellWrite],
+    writes: dict[int, CellValue | CellWrite],
     positions: list[tuple[int, int]],
     context: RowContext,
 ) -> bytes | None:
@@ -232,22 +264,36 @@ def insert_new_cells(
     closing = b"</" + context.prefix + b"row>" if self_closing else row_xml[row_xml.rindex(b"</") :]
     row_style = _row_style(start_tag)
 
-    pieces = []
+    pieces: list[bytes] = []
+    cells: list[str] = []  # new cells waiting to be encoded before the next piece
     cursor = 0
     offsets = [offset - start_end for _, offset in positions]
     columns = [column for column, _ in positions]
+    # Cells right of every existing cell go at the end of the row, as most do.
+    last_column = max(columns, default=0)
+    row_text = str(number)
+    written = []
     for column in sorted(writes):
-        write = writes[column]
-        if write.value is None and write.style is None:
+        value, style_index = value_and_style(writes[column])
+        if value is None and style_index is None:
             continue
-        following = next((i for i, c in enumerate(columns) if c > column), None)
-        insert_at = len(body) if following is None else offsets[following]
-        pieces.append(body[cursor:insert_at])
-        cursor = insert_at
+        written.append(column)
+        if column > last_column:
+            insert_at = len(body)
+        else:
+            following = next(i for i, c in enumerate(columns) if c > column)
+            insert_at = offsets[following]
+        if insert_at != cursor:
+            if cells:
+                pieces.append("".join(cells).encode())
+                cells.clear()
+            pieces.append(body[cursor:insert_at])
+            cursor = insert_at
         style = row_style or context.column_styles.get(column)
-        pieces.append(new_cell_xml(number, column, write, style, context))
+        cells.append(_cell_text(row_text, column, value, style_index, style, context))
+    if cells:
+        pieces.append("".join(cells).encode())
     pieces.append(body[cursor:])
-    written = [column for column, write in writes.items() if write.value is not None or write.style is not None]
     return _widen_spans_bytes(start_tag, written) + b"".join(pieces) + closing
 
 
@@ -262,30 +308,53 @@ def new_cell_xml(
     number: int, column: int, write: CellWrite, style: str | None, context: RowContext
 ) -> bytes:
     """Return the bytes of a new `<c>` element; the same markup edit_row produces."""
-    p = context.prefix.decode()
-    attributes = f'r="{column_letter(column)}{number}"'
-    if write.style is not None:
-        attributes += f' s="{write.style}"'
+    return _cell_text(str(number), column, write.value, write.style, style, context).encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _cell_start(prefix: bytes, column: int) -> str:
+    return f'<{prefix.decode()}c r="{column_letter(column)}'
+
+
+def _cell_text(
+    row_text: str,
+    column: int,
+    value: CellValue,
+    style_index: int | None,
+    style: str | None,
+    context: RowContext,
+) -> str:
+    """Return the markup of a new `<c>` element, as text to be encoded as UTF-8."""
+    start = _cell_start(context.prefix, column) + row_text
+    if style_index is not None:
+        start += f'" s="{style_index}"'
     elif style is not None and style != "0":
-        attributes += f' s="{style}"'
-    value = write.value
-    if value is None:
-        return f"<{p}c {attributes}/>".encode()
-    if isinstance(value, str):
+        start += f'" s="{style}"'
+    else:
+        start += '"'
+    kind = type(value)
+    if kind is Decimal:
+        text = number_text(value)
+    elif value is None:
+        return f"{start}/>"
+    elif kind is str or isinstance(value, str):
+        p = context.prefix.decode()
         text = excel_escape(value).translate(_XML_TEXT)
         return (
-            f'<{p}c {attributes} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
+            f'{start} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
             f"{text}</{p}t></{p}is></{p}c>"
-        ).encode()
-    if isinstance(value, bool):
-        return f'<{p}c {attributes} t="b"><{p}v>{int(value)}</{p}v></{p}c>'.encode()
-    if isinstance(value, (Decimal, int)):
+        )
+    elif isinstance(value, bool):
+        p = context.prefix.decode()
+        return f'{start} t="b"><{p}v>{int(value)}</{p}v></{p}c>'
+    elif isinstance(value, (Decimal, int)):
         text = number_text(value)
     else:
-        serial = date_serial(value, context.date1904)
+        serial = serial_text(value, context.date1904)
         assert serial is not None, "dates before the epoch are rejected earlier"
-        text = number_text(serial)
-    return f"<{p}c {attributes}><{p}v>{text}</{p}v></{p}c>".encode()
+        text = serial
+    p = context.prefix.decode()
+    return f"{start}><{p}v>{text}</{p}v></{p}c>"
 
 
 def _widen_spans_bytes(start_tag: bytes, columns: list[int]) -> bytes:

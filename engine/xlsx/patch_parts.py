@@ -54,10 +54,7 @@ def styled_cells(
     archive: zipfile.ZipFile, scan: SheetScan, cells: Cells, workbook: str
 ) -> tuple[Cells, dict[str, bytes]]:
     """Return the cells with the style each needs, and the new styles part if any."""
-    needs_style = [
-        target for target, value in cells.items()
-        if _wants_style(as_write(value))
-    ]  # fmt: skip
+    needs_style = [target for target, item in cells.items() if _wants_style(item)]
     if not needs_style:
         return cells, {}
     parts = workbook_part_names(archive, workbook)
@@ -71,14 +68,16 @@ def styled_cells(
         log.warning("%s: cells written without new formats: %s", workbook, error)
         return cells, {}
     overlay: dict[tuple[int, int], CellWrite] = {}
+    # A column's cells mostly share their current format, fill and kind of value,
+    # so each combination is looked up in the style book once.
+    derived: dict[tuple[int, str | None, bool], int] = {}
     for target in needs_style:
         write = as_write(cells[target])
         current = _current_style(scan, target)
-        style = current
-        if write.fill is not None:
-            style = book.with_fill(style, write.fill)
-        if isinstance(write.value, dt.date) and not book.is_date(style):
-            style = book.with_date_format(style)
+        key = (current, write.fill, isinstance(write.value, dt.date))
+        style = derived.get(key)
+        if style is None:
+            style = derived[key] = _derived_style(book, *key)
         if style != current or write.style is not None:
             overlay[target] = CellWrite(write.value, style)
     if not overlay:
@@ -89,12 +88,21 @@ def styled_cells(
     return merged, changed
 
 
-def _wants_style(write: CellWrite) -> bool:
-    if write.style is not None:
+def _derived_style(book: StyleBook, current: int, fill: str | None, date: bool) -> int:
+    style = current
+    if fill is not None:
+        style = book.with_fill(style, fill)
+    if date and not book.is_date(style):
+        style = book.with_date_format(style)
+    return style
+
+
+def _wants_style(item: CellValue | CellWrite) -> bool:
+    if not isinstance(item, CellWrite):
+        return isinstance(item, dt.date)
+    if item.style is not None:
         return False
-    return write.fill is not None or (
-        isinstance(write.value, dt.date) and write.value is not None
-    )
+    return item.fill is not None or isinstance(item.value, dt.date)
 
 
 def _current_style(scan: SheetScan, target: tuple[int, int]) -> int:

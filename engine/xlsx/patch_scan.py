@@ -17,16 +17,18 @@ from decimal import Decimal, InvalidOperation
 from engine.findings import Finding
 from engine.model import column_letter
 from engine.xlsx.patch_cells import (
+    MAX_NUMBER,
     CellValue,
     CellWrite,
     RowContext,
-    as_write,
     cell_positions,
     date_serial,
     excel_escape,
     last_cell_if_all_explicit,
     parse_row,
     row_cells,
+    serial_text,
+    value_and_style,
     value_problem,
 )
 from engine.xlsx.patch_package import SheetPart, TableArea, parse_range
@@ -276,14 +278,19 @@ def refusals(
 ) -> list[Finding]:
     """Return one finding for every target that must not be written, in cell order."""
     findings = []
-    for row, column in targets:
-        write = as_write(writes[(row, column)])
-        reason = _position_problem(scan, sheet.tables, row, column)
-        problem = value_problem(write.value)
-        if problem is None and isinstance(write.value, dt.date):
-            if date_serial(write.value, sheet.date1904) is None:
-                system = "1904" if sheet.date1904 else "1900"
-                problem = f"date {write.value} is before the start of Excel's {system} date system"
+    # Without formulas, merges or tables no position is refused, so only the
+    # values are checked.
+    check_positions = bool(scan.formula_areas or scan.merged or sheet.tables) or any(
+        state.formula is not None for state in scan.cells.values()
+    )
+    for target in targets:
+        row, column = target
+        value = value_and_style(writes[target])[0]
+        reason = _position_problem(scan, sheet.tables, row, column) if check_positions else None
+        if type(value) is Decimal and value.is_finite() and value.adjusted() < _MAX_ADJUSTED:
+            problem = None  # the usual amount, checked without value_problem's steps
+        else:
+            problem = _value_refusal(value, sheet.date1904)
         if reason is None and problem is None:
             continue
         where = f"{workbook} › {sheet.name} › {column_letter(column)}{row}"
@@ -294,6 +301,20 @@ def refusals(
                 Finding(where, f"cannot be written: {problem}.", "Correct the value.", code="write-refused")
             )
     return findings
+
+
+# A finite Decimal whose adjusted exponent is below that of MAX_NUMBER (307) is
+# within the range Excel can store.
+_MAX_ADJUSTED = MAX_NUMBER.adjusted()
+
+
+def _value_refusal(value: CellValue, date1904: bool) -> str | None:
+    problem = value_problem(value)
+    if problem is None and isinstance(value, dt.date):
+        if serial_text(value, date1904) is None:
+            system = "1904" if date1904 else "1900"
+            problem = f"date {value} is before the start of Excel's {system} date system"
+    return problem
 
 
 def _position_problem(
