@@ -36,7 +36,7 @@ import gc
 import logging
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +45,7 @@ from engine.model import Customer, Inputs, Order, RowRef
 from engine.rules.decision import APPROVED, BLOCKED, HELD, Decision
 from engine.rules.incomplete import IncompleteCustomers
 from engine.rules.limits import (
+    LimitAmounts,
     LimitResult,
     find_rating,
     fx_rate,
@@ -66,6 +67,7 @@ __all__ = [
     "Decision",
     "LimitResult",
     "customer_limit",
+    "customer_limit_amounts",
     "decide_orders",
     "explain_decision",
     "reopen_changed_approvals",
@@ -85,13 +87,44 @@ def salesperson_limit(rules: RuleSet, salesperson: str | None) -> LimitResult:
     return salesperson_limit_of(rules, salesperson)
 
 
+def customer_limit_amounts(
+    rules: RuleSet, customers: Mapping[str, Customer], ledger, as_of: dt.date
+) -> dict[str, Decimal | None]:
+    """Return each customer's `customer_limit(...).amount`, by customer id.
+
+    Only the fields the limit adjustments read are worked out, and customers with
+    the same limit inputs share one derivation (see `LimitAmounts`).
+    """
+    amounts = LimitAmounts(rules)
+    names = amounts.fields
+    limits: dict[str, Decimal | None] = {}
+    for customer_id, customer in customers.items():
+        history: dict[str, Any] = {}
+        if customer.credit_limit is None:
+            account = ledger.account(customer_id)
+            history = customer_fields(rules, customer, account, as_of, names=names)
+        limits[customer_id] = amounts.amount(customer, history)
+    return limits
+
+
 def customer_fields(
-    rules: RuleSet, customer: Customer, account, as_of
+    rules: RuleSet,
+    customer: Customer,
+    account,
+    as_of,
+    *,
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Return the customer-scope field values of the rule conditions."""
+    """Return the customer-scope field values of the rule conditions.
+
+    With `names`, the days overdue and the late-payment counts are worked out only
+    when named, because they walk the account's items.
+    """
     from engine.ledger import late_payments
 
-    days = max((item.days_overdue for item in account.open_items), default=0)
+    days = 0
+    if names is None or "days_overdue" in names:
+        days = max((item.days_overdue for item in account.open_items), default=0)
     values: dict[str, Any] = {
         "customer_id": customer.customer_id,
         "rating": (customer.rating or "").strip(),
@@ -104,10 +137,14 @@ def customer_fields(
         "exposure": account.exposure,
         "rating_limit": ZERO,
     }
+    if names is not None and "days_overdue" not in names:
+        del values["days_overdue"]  # not worked out
     for min_days, within in rules.late_payment_windows:
-        values[f"late_payments_{min_days}d_{within}d"] = late_payments(
-            account, as_of, min_days_late=min_days, within_days=within
-        )
+        name = f"late_payments_{min_days}d_{within}d"
+        if names is None or name in names:
+            values[name] = late_payments(
+                account, as_of, min_days_late=min_days, within_days=within
+            )
     return values
 
 

@@ -273,7 +273,7 @@ def _run_stages(
                        if payment.promised_date is not None and payment.reference]
 
     step("decide")
-    from engine.decide import customer_limit, decide_orders
+    from engine.decide import customer_limit_amounts, decide_orders
 
     decide_findings: list[Finding] = []
     with collector_paused():
@@ -310,10 +310,7 @@ def _run_stages(
         held = {row.key for row in inputs.held if row.kind == "customers"}
         customers = {c.customer_id: c for c in inputs.customers
                      if c.customer_id not in held}
-        limits = {
-            cid: customer_limit(rules, customer, ledger.account(cid), as_of).amount
-            for cid, customer in customers.items()
-        }
+        limits = customer_limit_amounts(rules, customers, ledger, as_of)
         customers_writes = plan_writes(
             reads, decisions, ledger, figures_known(customers, inputs, incomplete),
             limits, as_of, kinds=("customers",))

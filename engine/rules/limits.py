@@ -89,6 +89,49 @@ def limit_from(
     return LimitResult(amount, how, band.where, None)
 
 
+class LimitAmounts:
+    """Customers' limit amounts, each derived once per distinct set of inputs.
+
+    The amount `limit_from` gives depends on the typed limit and its currency, or
+    else on the rating and the values of the fields the limit adjustments read.
+    Customers who share these inputs share one derivation. The texts of a
+    `LimitResult` name the customer, so only the amount is shared.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        # The fields the adjustments read, or None when a condition does not list
+        # them and every field is needed.
+        self.fields: tuple[str, ...] | None = adjustment_fields(rules)
+        self._amounts: dict[tuple, Decimal | None] = {}
+
+    def amount(self, customer: Customer, history: dict[str, Any]) -> Decimal | None:
+        """Return `limit_from(rules, customer, history).amount`."""
+        if customer.credit_limit is not None:
+            key: tuple = (customer.credit_limit, customer.currency)
+        elif self.fields is None:
+            return limit_from(self.rules, customer, history).amount
+        else:
+            key = (None, customer.rating, *(history[name] for name in self.fields))
+        try:
+            return self._amounts[key]
+        except KeyError:
+            amount = limit_from(self.rules, customer, history).amount
+            self._amounts[key] = amount
+            return amount
+
+
+def adjustment_fields(rules: RuleSet) -> tuple[str, ...] | None:
+    """Return the fields the limit adjustments read, or None when one does not say."""
+    names: dict[str, None] = {}
+    for adjustment in rules.adjustments:
+        fields = getattr(adjustment.condition, "fields", None)
+        if fields is None:
+            return None
+        names.update(dict.fromkeys(fields))
+    return tuple(names)
+
+
 def _typed_limit(rules: RuleSet, customer: Customer, money) -> LimitResult:
     typed = customer.credit_limit
     rate = fx_rate(rules, customer.currency)

@@ -310,10 +310,13 @@ _MAX_ADJUSTED = MAX_NUMBER.adjusted()
 
 def _value_refusal(value: CellValue, date1904: bool) -> str | None:
     problem = value_problem(value)
-    if problem is None and isinstance(value, dt.date):
-        if serial_text(value, date1904) is None:
-            system = "1904" if date1904 else "1900"
-            problem = f"date {value} is before the start of Excel's {system} date system"
+    if (
+        problem is None
+        and isinstance(value, dt.date)
+        and serial_text(value, date1904) is None
+    ):
+        system = "1904" if date1904 else "1900"
+        problem = f"date {value} is before the start of Excel's {system} date system"
     return problem
 
 
