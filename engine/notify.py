@@ -116,11 +116,27 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         len(report.sent), len(report.already_sent), len(report.dropped),
         len(report.uncertain),
     )
-    notices_due.forget_notified(state, lambda notice: notified(notice, customers, sent))
+    forget_notified_notices(state, customers, sent)
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
                  report, sent, renderer, state, incomplete or {})
     # Listed on every pass, so an uncertain letter stays in view until it is resolved.
     result.findings.extend(uncertain_findings(sent))
+
+
+def forget_notified_notices(state, customers, sent) -> None:
+    """Delete the stored due notices that a notice in the send ledger names."""
+    from engine.mail import notices_due
+    from engine.mail.ledger_lookup import LedgerLookup
+    from engine.mail.letter import NOTICE
+    from engine.mail.plan import notice_item_id
+
+    lookup = LedgerLookup(sent)
+    lookup.load_item_dates(
+        NOTICE, (notice_item_id(notice) for notice in notices_due.load(state))
+    )
+    notices_due.forget_notified(
+        state, lambda notice: notified(notice, customers, lookup)
+    )
 
 
 def notified(notice, customers, sent) -> bool:

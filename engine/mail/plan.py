@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from engine.findings import Finding, Severity
 from engine.mail.formatting import round_money
 from engine.mail.ledger import SendLedger
+from engine.mail.ledger_lookup import lookup_for
 from engine.mail.letter import NOTICE, REMINDER, THANK_YOU, Letter, LetterItem
 from engine.model import Customer, Order, Payment
 from engine.rules.model import DunningLevel, RuleSet
@@ -127,7 +128,11 @@ def _due_items(
     promised: Mapping[str, dt.date],
 ) -> list[tuple[Any, DunningLevel]]:
     due = []
+    lowest = _lowest_min_days(rules)
     for item in account.open_items:
+        # No level starts below `lowest`, so `level_for` would return None.
+        if lowest is None or item.days_overdue < lowest:
+            continue
         level = level_for(rules.dunning_levels, item.days_overdue)
         if (
             level is None
@@ -142,6 +147,39 @@ def _due_items(
             continue
         due.append((item, level))
     return due
+
+
+def _lowest_min_days(rules: RuleSet) -> int | None:
+    return min((level.min_days for level in rules.dunning_levels), default=None)
+
+
+def _load_reminder_history(sent, rules: RuleSet, ledger: Any, as_of: dt.date):
+    """Return a lookup with the reminder history of every customer with an item due.
+
+    Items and customers are those that may be due, a superset of the ones
+    planning asks about, so each of its questions is answered from the bulk read.
+    """
+    lookup = lookup_for(sent)
+    if lookup is None:
+        return sent
+    lowest = _lowest_min_days(rules)
+    if lowest is None:
+        return lookup
+    item_ids = []
+    customer_ids = []
+    for customer_id, account in ledger.accounts.items():
+        candidates = [
+            _item_id(item)
+            for item in account.open_items
+            if item.days_overdue >= lowest and item.open_amount > 0
+        ]
+        if candidates:
+            item_ids.extend(candidates)
+            customer_ids.append(customer_id)
+    lookup.load_item_dates(REMINDER, item_ids)
+    lookup.load_letter_dates(REMINDER, customer_ids)
+    lookup.load_sent_counts(REMINDER, customer_ids, as_of)
+    return lookup
 
 
 def _recipients(
@@ -196,6 +234,7 @@ def plan_reminders(
     """
     letters: list[Letter] = []
     findings: list[Finding] = []
+    sent = _load_reminder_history(sent, rules, ledger, as_of)
     for customer_id, account in sorted(ledger.accounts.items()):
         due = _due_items(customer_id, account, rules, as_of, sent, promised or {})
         if not due:
@@ -315,6 +354,16 @@ def plan_thank_you_notes(
     """Return thank-you notes for customers who paid everything overdue since a reminder."""
     if not rules.send_thank_you:
         return []
+    lookup = lookup_for(sent)
+    if lookup is not None:
+        lookup.load_letter_dates(REMINDER, customers)
+        reminded = [
+            customer_id
+            for customer_id in customers
+            if lookup.last_letter_date(customer_id, REMINDER) is not None
+        ]
+        lookup.load_letter_dates(THANK_YOU, reminded)
+        sent = lookup
     letters = []
     for customer_id, customer in sorted(customers.items()):
         last_reminder = sent.last_letter_date(customer_id, REMINDER)
@@ -354,6 +403,18 @@ def plan_salesperson_notices(
     again on every pass about an order that stays blocked.
     """
     by_salesperson: dict[str, list[tuple[LetterItem, Any]]] = defaultdict(list)
+    decisions = list(decisions)
+    lookup = lookup_for(sent)
+    if lookup is not None:
+        lookup.load_item_dates(
+            NOTICE,
+            (
+                notice_item_id(decision)
+                for decision in decisions
+                if decision.status == "BLOCKED" or decision.warning
+            ),
+        )
+        sent = lookup
     for decision in decisions:
         if decision.status != "BLOCKED" and not decision.warning:
             continue
