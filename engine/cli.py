@@ -233,6 +233,7 @@ def check(ctx, rules_dir: Path | None):
     draft = with_draft_map(project, rules_dir)
     if draft is not project:
         findings.extend(check_draft_map(draft))
+    findings.extend(check_smtp_settings(project))
     click.echo(f"Workbook map: {shown_map(draft)}")
     for finding in findings:
         click.echo(str(finding))
@@ -241,6 +242,17 @@ def check(ctx, rules_dir: Path | None):
         click.echo(f"{len(errors)} error(s); the rules in force stay as they were.")
         sys.exit(EXIT_FINDINGS)
     click.echo("Rules, workbook map and templates are valid.")
+
+
+def check_smtp_settings(project: Project) -> list:
+    """Return the findings of the SMTP settings (smtp.toml and ARREARS_SMTP_*)."""
+    from engine.notify import smtp_settings
+
+    try:
+        smtp_settings(project)
+    except EngineError as exc:
+        return list(exc.findings)
+    return []
 
 
 def shown_map(project: Project) -> str:

@@ -184,3 +184,14 @@ def test_no_mail_when_save_during_pass(demo_project, monkeypatch):
     assert result.changed_during_pass
     assert result.letters
     assert not list((demo_project / "outbox").glob("*.eml"))
+
+
+def test_check_reports_a_misspelt_smtp_setting(demo_project):
+    (demo_project / "smtp.toml").write_text(
+        'hostname = "127.0.0.1"\nport = 2525\n', encoding="utf-8"
+    )
+
+    completed = run_cli(demo_project, "check")
+
+    assert completed.returncode == 1
+    assert "'hostname', which is not a setting. Rename it to host." in completed.stdout

@@ -351,8 +351,36 @@ def test_invalid_port_reported(tmp_path):
         load_smtp_settings({"ARREARS_SMTP_HOST": "h", "ARREARS_SMTP_PORT": "abc"}, None)
     assert str(caught.value) == (
         "environment ARREARS_SMTP_*: the SMTP setting port is 'abc', which is not a "
-        "positive int. Set port to a positive int."
+        "positive whole number. Set port to a positive whole number."
     )
+
+
+def test_misspelt_key_reported(tmp_path):
+    config = tmp_path / "smtp.toml"
+    config.write_text('hostname = "127.0.0.1"\nport = 2525\n', encoding="utf-8")
+    with pytest.raises(EngineError) as caught:
+        load_smtp_settings({}, config)
+    finding = caught.value.findings[0]
+    assert finding.where == str(config)
+    assert "'hostname', which is not a setting" in finding.message
+    assert finding.fix == "Rename it to host."
+
+
+def test_password_key_rejected(tmp_path):
+    config = tmp_path / "smtp.toml"
+    config.write_text('host = "127.0.0.1"\npassword = "pw"\n', encoding="utf-8")
+    with pytest.raises(EngineError) as caught:
+        load_smtp_settings({}, config)
+    assert "ARREARS_SMTP_PASSWORD" in caught.value.findings[0].fix
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "true"])
+def test_port_out_of_range_reported(tmp_path, port):
+    config = tmp_path / "smtp.toml"
+    config.write_text(f'host = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+    with pytest.raises(EngineError) as caught:
+        load_smtp_settings({}, config)
+    assert "the SMTP setting port is" in caught.value.findings[0].message
 
 
 class _MemoryKeyring(keyring.backend.KeyringBackend):

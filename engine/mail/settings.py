@@ -10,6 +10,7 @@ letter later on a headless server.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "arrears-guard"
 YAGMAIL_KEYRING_SERVICE = "yagmail"
+# The keys smtp.toml may set, each also read from ARREARS_SMTP_<KEY>.
+KEYS = ("host", "port", "user", "starttls", "ssl", "timeout", "resend_uncertain")
+PORTS = range(1, 65536)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -66,15 +70,45 @@ def _to_bool(value: object, name: str, where: str) -> bool:
 
 
 def _to_number(value: object, name: str, where: str, kind: type) -> Any:
+    expected = "a positive whole number" if kind is int else "a positive number"
+    if isinstance(value, bool):
+        raise _setting_error(where, name, value, expected)
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise _setting_error(
-            where, name, value, f"a positive {kind.__name__}"
-        ) from None
+        raise _setting_error(where, name, value, expected) from None
     if number <= 0:
-        raise _setting_error(where, name, value, f"a positive {kind.__name__}")
+        raise _setting_error(where, name, value, expected)
     return number
+
+
+def _to_port(value: object, where: str) -> int:
+    port = _to_number(value, "port", where, int)
+    if port not in PORTS:
+        raise _setting_error(where, "port", value, "a port number from 1 to 65535")
+    return port
+
+
+def _check_keys(values: Mapping[str, Any], where: str) -> None:
+    """Raise EngineError for a key of smtp.toml that no setting reads."""
+    for key in values:
+        if key in KEYS:
+            continue
+        if key == "password":
+            fix = ("Remove the password from the file. Set ARREARS_SMTP_PASSWORD, or "
+                   f"store it with `keyring set {KEYRING_SERVICE} USER`.")
+        else:
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            fix = (f"Rename it to {close[0]}." if close
+                   else f"Remove it. The settings are {', '.join(KEYS)}.")
+        raise EngineError(
+            Finding(
+                where=where,
+                message=f"the SMTP configuration sets {key!r}, which is not a setting.",
+                fix=fix,
+                code="smtp-setting-unknown",
+            )
+        )
 
 
 def _read_config(config_path: Path | None) -> dict[str, Any]:
@@ -132,15 +166,8 @@ def load_smtp_settings(
     """
     config = _read_config(config_path)
     values = {key.lower(): value for key, value in config.items()}
-    for key in (
-        "host",
-        "port",
-        "user",
-        "starttls",
-        "ssl",
-        "timeout",
-        "resend_uncertain",
-    ):
+    _check_keys(values, str(config_path))
+    for key in KEYS:
         if env.get(f"ARREARS_SMTP_{key.upper()}"):
             values[key] = env[f"ARREARS_SMTP_{key.upper()}"]
     host = str(values.get("host") or "").strip()
@@ -152,9 +179,7 @@ def load_smtp_settings(
     user = str(values.get("user") or "").strip() or None
     settings = SmtpSettings(
         host=host,
-        port=_to_number(
-            values.get("port", 465 if use_ssl else 587), "port", where, int
-        ),
+        port=_to_port(values.get("port", 465 if use_ssl else 587), where),
         user=user,
         password=_password_for(user, env, where) if user else None,
         starttls=_to_bool(values.get("starttls", not use_ssl), "starttls", where),
