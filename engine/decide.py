@@ -598,8 +598,12 @@ class _Decider:
             self.held_customers.get(order.customer_id) if self.held_customers else None
         )
         if held is not None:
+            # The reason is written in the orders sheet, so it names the customers
+            # sheet whose cell it quotes.
             return self._held(
-                order, f"the customer's row could not be read: {held.reason}"
+                order,
+                f"the customer's row in {held.ref.file} › {held.ref.sheet} could not "
+                f"be read: {held.reason}",
             )
         state = self.customer_cache.get(order.customer_id)
         if state is None:

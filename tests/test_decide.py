@@ -205,7 +205,8 @@ def test_held_cases(rules):
     reasons = [d.reason for d in decide(rules, inputs)]
     assert reasons == [
         "Held: Amount 'abc' in G9 is not a number.",
-        "Held: the customer's row could not be read: Credit Limit '12k' in E3 is not a number.",
+        "Held: the customer's row in customers.xlsx › Customers could not be read: "
+        "Credit Limit '12k' in E3 is not a number.",
         "Held: customer 'C3' is not in the customers sheet.",
         "Held: currency 'GBP' has no rate in the fx table of credit.yaml.",
     ]
