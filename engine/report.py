@@ -24,8 +24,10 @@ import re
 import secrets
 import stat
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import groupby, repeat
+from operator import itemgetter
 from pathlib import Path
 from zipfile import ZIP_DEFLATED, ZipFile
 
@@ -265,7 +267,7 @@ def _fill_about(ws, ledger: Ledger, as_of: dt.date, base_currency: str) -> None:
     for number, (label, value) in enumerate(lines, start=1):
         number_format = DATE_FORMAT if number == 1 else None
         styles = [cell.style(None, True), cell.style(number_format, False)]
-        rows.append(_Row([label, value], styles))
+        rows.append(([label, value], styles))
     _append_rows(ws, rows)
 
 
@@ -297,7 +299,9 @@ def _write_table(
 
     totals: list = ["Total"] + [None] * (len(headers) - 1)
     for column in (*money_columns, *count_columns):
-        totals[column - 1] = sum((row[column - 1] or 0 for row in rows), start=ZERO)
+        # Empty cells and zeros add nothing; `filter` leaves them out without a
+        # Python step per row.
+        totals[column - 1] = sum(filter(None, map(itemgetter(column - 1), rows)), ZERO)
     # Limits are not amounts owed, so the Limit column has no total.
     if "Limit" in headers:
         totals[headers.index("Limit")] = None
@@ -312,14 +316,14 @@ def _write_table(
     # The styles are made in the order the cell writer would make them, so that
     # number formats and styles get the same ids in the workbook.
     width = len(headers)
-    table = [_Row(headers, [cell.style(None, True)] * width)]
+    table: list[_Row] = [(headers, [cell.style(None, True)] * width)]
     if rows:
         styles: list[StyleArray | None] = [None] * width
         for index, number_format in formats.items():
             styles[index] = cell.style(number_format, False)
-        table.extend(_Row(row, styles) for row in rows)
+        table.extend(zip(rows, repeat(styles)))
     bold = [cell.style(formats.get(index), True) for index in range(width)]
-    table.append(_Row(totals, bold))
+    table.append((totals, bold))
     _append_rows(ws, table)
 
 
@@ -349,14 +353,21 @@ class _CellMaker:
         return style
 
 
-class _Row(tuple):
-    """The values of one sheet row and the style of each cell (None for no style)."""
+# The values of one sheet row and the style of each cell (None for no style).
+_Row = tuple[list, Sequence[StyleArray | None]]
+# Rows the row writer writes with one `append`: a block pays openpyxl's per-row
+# steps (the generator, an lxml flush, an encode and a write) once.
+BLOCK_ROWS = 512
 
-    def __new__(cls, values: Sequence, styles: Sequence[StyleArray | None]):
-        return super().__new__(cls, (list(values), styles))
+
+class _Block(tuple):
+    """Consecutive rows that share one list of styles, written by one `append`."""
+
+    def __new__(cls, rows: list[list], styles: Sequence[StyleArray | None]):
+        return super().__new__(cls, (rows, styles))
 
     @property
-    def values(self) -> list:
+    def rows(self) -> list[list]:
         return self[0]
 
     @property
@@ -375,22 +386,33 @@ def _append_rows(ws: WriteOnlyWorksheet, rows: list[_Row]) -> None:
     }
     plain = _plain_rows(rows, date_styles)
     if isinstance(ws, _TableSheet) and openpyxl.LXML and plain:
-        for row in rows:
-            ws.append(row)
+        for block in _blocks(rows):
+            ws.append(block)
         return
     for row in rows:
         ws.append(_cells(ws, row))
 
 
+def _blocks(rows: list[_Row]) -> Iterator[_Block]:
+    """Yield the rows in blocks of at most BLOCK_ROWS rows that share their styles."""
+    for _, group in groupby(rows, key=lambda row: id(row[1])):
+        first_values, styles = next(group)
+        values = [first_values]
+        values.extend(map(itemgetter(0), group))
+        for at in range(0, len(values), BLOCK_ROWS):
+            yield _Block(values[at : at + BLOCK_ROWS], styles)
+
+
 def _unique_styles(rows: list[_Row]) -> list[Sequence[StyleArray | None]]:
-    return list({id(row.styles): row.styles for row in rows}.values())
+    return list({id(styles): styles for _, styles in rows}.values())
 
 
 def _cells(ws: WriteOnlyWorksheet, row: _Row) -> list:
     """Return the row for openpyxl's cell writer: styled cells and plain values."""
+    values, styles = row
     return [
         _cell(ws, value, style)
-        for value, style in zip(row.values, row.styles, strict=True)
+        for value, style in zip(values, styles, strict=True)
     ]
 
 
@@ -411,24 +433,31 @@ def _cell(ws: WriteOnlyWorksheet, value, style: StyleArray | None):
 def _plain_rows(rows: list[_Row], date_styles: set[int]) -> bool:
     """Return True when the row writer can write every value of the rows.
 
-    Texts repeat (names, salespeople), so each distinct text is checked once.
+    The values are checked a column of up to BLOCK_ROWS rows at a time, by the
+    set of their types, so a million rows take no Python step per cell. Texts
+    repeat (names, salespeople), so each distinct text is checked once.
     """
-    texts = set()
-    for values, styles in rows:
-        if len(values) != len(styles):
+    texts: set[str] = set()
+    for block in _blocks(rows):
+        styles = block.styles
+        if any(len(values) != len(styles) for values in block.rows):
             return False
-        for value, style in zip(values, styles):
-            kind = type(value)
-            if kind is str:
-                texts.add(value)
-            elif value is None or kind in _NUMBERS:
-                continue
-            elif not _plain_cell(value, id(style) in date_styles):
+        for index, column in enumerate(zip(*block.rows)):
+            kinds = set(map(type, column)) - _NOT_CHECKED
+            if str in kinds:
+                kinds.discard(str)
+                texts.update(value for value in column if type(value) is str)
+            if dt.date in kinds and id(styles[index]) in date_styles:
+                # openpyxl gives a date in a cell without a date format its own format.
+                kinds.discard(dt.date)
+            if kinds:
                 return False
     return all(_plain_cell(text, False) for text in texts)
 
 
 _NUMBERS = frozenset((Decimal, int, float))
+# Types the row writer writes as openpyxl does without looking at the value.
+_NOT_CHECKED = frozenset((type(None), Decimal, int, float))
 
 
 def _plain_cell(value, date_style: bool) -> bool:
@@ -457,10 +486,10 @@ def _add_sheet(book: Workbook, title: str) -> _TableSheet:
 
 
 class _TableSheet(WriteOnlyWorksheet):
-    """A write-only sheet that takes `_Row`s, written whole by `_RowWriter`."""
+    """A write-only sheet that takes `_Block`s, written whole by `_RowWriter`."""
 
     def _values_to_row(self, values, row_idx):
-        if isinstance(values, _Row):
+        if isinstance(values, _Block):
             return values
         return super()._values_to_row(values, row_idx)
 
@@ -471,12 +500,15 @@ class _TableSheet(WriteOnlyWorksheet):
 
 
 class _RowWriter(WorksheetWriter):
-    """Write each `_Row` as the text openpyxl's cell writer gives for its cells.
+    """Write each `_Block` as the text openpyxl's cell writer gives for its cells.
 
     The sheet XML is written to a file this writer opens, so that the rows can go
     straight to it as text between lxml's own writes (after `xf.flush()`). The text
     is escaped as lxml escapes it: `&`, `<`, `>` and carriage returns as references,
     and every non-ASCII character as a numeric character reference.
+
+    openpyxl numbers the rows it is given one by one, so a block of n rows puts the
+    rows after it n - 1 rows further down (`rows_ahead`).
     """
 
     def __init__(self, ws: _TableSheet):
@@ -487,6 +519,7 @@ class _RowWriter(WorksheetWriter):
         self.kept: list[Sequence[StyleArray | None]] = []
         self.epoch = ws.parent.epoch
         self.serials: dict[dt.date, str] = {}
+        self.rows_ahead = 0
 
     def get_stream(self):
         with open(self.out, "wb") as handle, xmlfile(handle) as xf:
@@ -503,35 +536,48 @@ class _RowWriter(WorksheetWriter):
                     pass
 
     def write_row(self, xf, row, row_idx):
-        if not isinstance(row, _Row):
+        row_idx += self.rows_ahead
+        if not isinstance(row, _Block):
             return super().write_row(xf, row, row_idx)
         xf.flush()
-        text = self._row_text(row, f"{row_idx}")
+        cells = self._cells_of(row.styles)
+        text = "".join(
+            [
+                self._row_text(cells, values, str(number))
+                for number, values in enumerate(row.rows, start=row_idx)
+            ]
+        )
         self.handle.write(text.encode("ascii", "xmlcharrefreplace"))
+        self.rows_ahead += len(row.rows) - 1
 
-    def _row_text(self, row: _Row, number: str) -> str:
+    def _row_text(self, cells: list[tuple[str, str]], values: list, number: str) -> str:
         parts = [f'<row r="{number}">']
-        for cell, value in zip(self._cells_of(row), row.values):
-            start, style = cell
-            if value is None and not style:
-                continue
+        append = parts.append
+        for (start, style), value in zip(cells, values):
             kind = type(value)
-            if kind is str:
+            if kind is Decimal:
+                # As `_number`, inline for the most common value.
+                text = "%.16g" % value  # noqa: UP031
+                if not text[-1].isdigit():
+                    text = safe_string(value)
+                append(f'{start}{number}"{style} t="n"><v>{text}</v></c>')
+            elif value is None:
+                if style:
+                    append(f'{start}{number}"{style} t="n"></c>')
+            elif kind is str:
                 if not value:
-                    parts.append(f'{start}{number}"{style} t="inlineStr"></c>')
+                    append(f'{start}{number}"{style} t="inlineStr"></c>')
                     continue
                 text = _excel_text(value)
                 space = ' xml:space="preserve"' if text != text.strip() else ""
-                parts.append(
+                append(
                     f'{start}{number}"{style} t="inlineStr"><is><t{space}>'
                     f"{_escape(text)}</t></is></c>"
                 )
-            elif value is None:
-                parts.append(f'{start}{number}"{style} t="n"></c>')
             else:
                 text = self._serial(value) if kind is dt.date else _number(value)
-                parts.append(f'{start}{number}"{style} t="n"><v>{text}</v></c>')
-        parts.append("</row>")
+                append(f'{start}{number}"{style} t="n"><v>{text}</v></c>')
+        append("</row>")
         return "".join(parts)
 
     def _serial(self, value: dt.date) -> str:
@@ -540,24 +586,24 @@ class _RowWriter(WorksheetWriter):
             text = self.serials[value] = safe_string(to_excel(value, self.epoch))
         return text
 
-    def _cells_of(self, row: _Row) -> list[tuple[str, str]]:
+    def _cells_of(self, styles: Sequence[StyleArray | None]) -> list[tuple[str, str]]:
         """Return each column's cell start and `s` attribute ("" for no style).
 
         A style is registered in the workbook when the first row that uses it is
         written, in column order, as openpyxl's writer does cell by cell.
         """
-        cells = self.row_cells.get(id(row.styles))
+        cells = self.row_cells.get(id(styles))
         if cells is None:
-            while len(self.columns) < len(row.styles):
+            while len(self.columns) < len(styles):
                 self.columns.append(get_column_letter(len(self.columns) + 1))
             cells = []
-            for letter, style in zip(self.columns, row.styles):
+            for letter, style in zip(self.columns, styles):
                 attribute = ""
                 if style is not None and any(style):
                     attribute = f' s="{self.ws.parent._cell_styles.add(style)}"'
                 cells.append((f'<c r="{letter}', attribute))
-            self.row_cells[id(row.styles)] = cells
-            self.kept.append(row.styles)  # keeps id(styles) unique while cached
+            self.row_cells[id(styles)] = cells
+            self.kept.append(styles)  # keeps id(styles) unique while cached
         return cells
 
 
