@@ -396,9 +396,9 @@ def _append_rows(ws: WriteOnlyWorksheet, rows: list[_Row]) -> None:
 def _blocks(rows: list[_Row]) -> Iterator[_Block]:
     """Yield the rows in blocks of at most BLOCK_ROWS rows that share their styles."""
     for _, group in groupby(rows, key=lambda row: id(row[1])):
-        first_values, styles = next(group)
-        values = [first_values]
-        values.extend(map(itemgetter(0), group))
+        members = list(group)
+        styles = members[0][1]
+        values = list(map(itemgetter(0), members))
         for at in range(0, len(values), BLOCK_ROWS):
             yield _Block(values[at : at + BLOCK_ROWS], styles)
 
