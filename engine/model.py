@@ -157,6 +157,8 @@ class HeldRow:
     # False for an order row not yet invoiced nor approved: it is not part of any
     # exposure, so holding it leaves its customer's figures complete.
     affects_exposure: bool = True
+    # The status and reason an orders row shows now, as Order.status and reason.
+    shown: tuple[str | None, str | None] = (None, None)
 
 
 @dataclass(slots=True)

@@ -259,6 +259,10 @@ def _run_stages(
                                          (order.status, order.reason))
         for order in inputs.orders
     }
+    # A held orders row has no Order, but its cells show a status too.
+    for row in inputs.held:
+        if row.kind == "orders" and row.key:
+            result.previous.setdefault(row.key, pairs.setdefault(row.shown, row.shown))
     del pairs
     changes, incomplete = review_inputs(rules, inputs, workbook_map)
     result.findings.extend(incomplete.findings)

@@ -187,3 +187,22 @@ def test_explain_invoiced_order_message(demo_project):
         "receivable, not an order to decide. Only orders without an invoice date are "
         "decided; see its open amount in the customers sheet or the report workbook."
     )
+
+
+def test_preview_skips_held_row_already_shown(demo_project):
+    import openpyxl
+
+    from engine.pipeline import run_pass
+
+    path = demo_project / "workbooks" / "orders.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    workbook["Orders"].append(
+        ["ORD-HELD-1", dt.datetime(2013, 6, 3), "0187-ERLSR", "AKE", "1.234,50", "USD"]
+    )
+    workbook.save(path)
+    project = Project.at(demo_project)
+    run_pass(project, as_of=AS_OF, send_mail=False)
+
+    data = build_preview(project, as_of=AS_OF)
+
+    assert [change["order_id"] for change in data["orders"]] == []
