@@ -98,6 +98,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         log.info("mail left to the next pass: %s changed during this pass", names)
         return
 
+    ahead = start_aging_chart(workbook_map, rules, ledger, customers, incomplete)
     # Each rendered message is a few hundred objects that live until delivery.
     with collector_paused():
         messages, findings = renderer.render_letters(result.letters)
@@ -118,7 +119,7 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
     )
     forget_notified_notices(state, customers, sent)
     send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
-                 report, sent, renderer, state, incomplete or {})
+                 report, sent, renderer, state, incomplete or {}, ahead=ahead)
     # Listed on every pass, so an uncertain letter stays in view until it is resolved.
     result.findings.extend(uncertain_findings(sent))
 
@@ -137,6 +138,19 @@ def forget_notified_notices(state, customers, sent) -> None:
     notices_due.forget_notified(
         state, lambda notice: notified(notice, customers, lookup)
     )
+
+
+def start_aging_chart(workbook_map, rules, ledger, customers, incomplete):
+    """Start the manager digest's aging chart in a thread; None without managers.
+
+    The digest may turn out to have no news, and then the chart goes unused.
+    """
+    if not (rules.contacts.managers or rules.contacts.finance):
+        return None
+    from engine.mail.aging_ahead import AgingAhead
+
+    return AgingAhead(ledger, customers, rules.base_currency, incomplete or {},
+                      workbook_map.state.parent / CACHE)
 
 
 def notified(notice, customers, sent) -> bool:
@@ -217,7 +231,7 @@ def deliver_with(workbook_map, settings, messages, sent, **options):
 
 
 def send_digests(workbook_map, settings, rules, ledger, customers, limits, result,
-                 report, sent, renderer, state, incomplete) -> None:
+                 report, sent, renderer, state, incomplete, ahead=None) -> None:
     """Send the manager and salesperson digests when this pass has news for them.
 
     A scheduled slot counts as done per recipient: each digest of the slot that has
@@ -268,7 +282,7 @@ def send_digests(workbook_map, settings, rules, ledger, customers, limits, resul
     digests = build_salesperson_digests(data, rules, renderer, only=recipients)
     if "managers" in recipients:
         chart_cache = workbook_map.state.parent / CACHE
-        manager = build_manager_digest(data, rules, renderer, chart_cache)
+        manager = build_manager_digest(data, rules, renderer, chart_cache, ahead=ahead)
         if manager is not None:
             digests.insert(0, manager)
     digest_report = deliver_with(workbook_map, settings, digests, sent)

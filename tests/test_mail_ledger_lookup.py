@@ -1,4 +1,4 @@
-"""The bulk send-ledger lookup gives the send ledger's own answers."""
+"""The bulk send-ledger lookup returns the send ledger's own results."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_lookup_asks_ledger_when_not_loaded():
         assert lookup.last_letter_date(recipient, kind) == sent.last_letter_date(
             recipient, kind
         )
-        # Counts were read for AS_OF only, so another day asks the ledger.
+        # Counts were read for AS_OF only, so another day queries the ledger.
         assert lookup.count_sent(recipient, kind, day) == sent.count_sent(
             recipient, kind, day
         )

@@ -28,6 +28,7 @@ from typing import Any
 
 from engine.findings import Finding
 from engine.mail import chart
+from engine.mail.aging_ahead import AgingAhead
 from engine.mail.formatting import round_money
 from engine.mail.letter import DIGEST, NOTICE, Letter
 from engine.mail.render import LetterRenderer
@@ -72,6 +73,10 @@ class DigestData:
     # pass. A scheduled digest's send-ledger key is its recipient and this day, so a
     # pass that plans the same slot's digest again finds it already sent.
     slot: dt.date | None = None
+    # Customer ids per salesperson, kept on first use (`_customers_by_salesperson`).
+    by_salesperson: dict[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
 
 def _salesperson_of(customer_id: str, customers: Mapping[str, Customer]) -> str:
@@ -92,32 +97,38 @@ def aging_by_salesperson(
     totals are summed over the accounts directly, not over the rows. Accounts of
     the customer ids in `left_out` are not counted.
     """
-    rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    totals: dict[str, Decimal] = defaultdict(Decimal)
+    # Sums per bucket, in the order of BUCKETS, per salesperson and for everyone.
+    rows: dict[str, list[Decimal]] = {}
+    totals = [Decimal(0)] * len(BUCKETS)
+    zero = Decimal(0)
     # The quantum `round_money` rounds to, looked up once instead of per amount.
     quantum = round_money(Decimal(1), currency)
     for customer_id, account in ledger.accounts.items():
         if customer_id in left_out:
             continue
-        row = rows[_salesperson_of(customer_id, customers)]
-        for bucket in BUCKETS:
-            amount = account.buckets.get(bucket, Decimal(0))
+        salesperson = _salesperson_of(customer_id, customers)
+        row = rows.get(salesperson)
+        if row is None:
+            row = rows[salesperson] = [Decimal(0)] * len(BUCKETS)
+        buckets = account.buckets
+        for index, bucket in enumerate(BUCKETS):
+            amount = buckets.get(bucket, zero)
             if type(amount) is Decimal:
                 amount = amount.quantize(quantum, rounding=ROUND_HALF_UP)
             else:
                 amount = round_money(amount, currency)
-            row[bucket] += amount
-            totals[bucket] += amount
+            row[index] += amount
+            totals[index] += amount
     result = []
     for salesperson in sorted(rows):
-        row = {bucket: rows[salesperson][bucket] for bucket in BUCKETS}
+        row = dict(zip(BUCKETS, rows[salesperson], strict=True))
         result.append(
             {"salesperson": salesperson, **row, "total": sum(row.values(), Decimal(0))}
         )
-    total_row = {bucket: totals[bucket] for bucket in BUCKETS}
-    total_row["total"] = sum((totals[bucket] for bucket in BUCKETS), Decimal(0))
+    total_row = dict(zip(BUCKETS, totals, strict=True))
+    total_row["total"] = sum((total_row[bucket] for bucket in BUCKETS), Decimal(0))
     total_row["overdue"] = sum(
-        (totals[bucket] for bucket in OVERDUE_BUCKETS), Decimal(0)
+        (total_row[bucket] for bucket in OVERDUE_BUCKETS), Decimal(0)
     )
     return result, total_row
 
@@ -184,19 +195,42 @@ def cached_aging_chart(
 
     The aging is often unchanged between passes, so the last chart is reused. The last chart is kept in `cache_dir`.
     """
-    if cache_dir is None:
+    path = chart_path(aging, currency, cache_dir)
+    if path is None:
         return aging_chart_png(aging, currency)
-    path = cache_dir / f"{CHART_PREFIX}{_chart_key(aging, currency)[:32]}.png"
+    png = read_chart(path)
+    if png is not None:
+        return png
+    png = aging_chart_png(aging, currency)
+    keep_chart(path, png)
+    return png
+
+
+def chart_path(
+    aging: list[dict[str, Any]], currency: str, cache_dir: Path | None
+) -> Path | None:
+    """Return the file that keeps the chart of this aging, or None without a folder."""
+    if cache_dir is None:
+        return None
+    return cache_dir / f"{CHART_PREFIX}{_chart_key(aging, currency)[:32]}.png"
+
+
+def read_chart(path: Path | None) -> bytes | None:
+    """Return the kept chart's PNG, or None when there is none."""
+    if path is None:
+        return None
     try:
         return path.read_bytes()
     except OSError:
-        pass
-    png = aging_chart_png(aging, currency)
+        return None
+
+
+def keep_chart(path: Path, png: bytes) -> None:
+    """Keep the chart for the next pass; a failure is logged, not raised."""
     try:
         _keep_chart(path, png)
     except OSError as error:
-        log.warning("aging chart not kept in %s: %s", cache_dir, error)
-    return png
+        log.warning("aging chart not kept in %s: %s", path.parent, error)
 
 
 def _keep_chart(path: Path, png: bytes) -> None:
@@ -286,12 +320,21 @@ def _decision_rows(data: DigestData, status: str) -> list[dict[str, Any]]:
 
 
 def manager_context(
-    data: DigestData, rules: RuleSet, chart_cid: str = "aging-chart"
+    data: DigestData,
+    rules: RuleSet,
+    chart_cid: str = "aging-chart",
+    aging: tuple[list[dict[str, Any]], dict[str, Decimal]] | None = None,
 ) -> dict[str, Any]:
-    """Return the variables the digest_manager templates see."""
-    aging, aging_total = aging_by_salesperson(
-        data.ledger, data.customers, data.base_currency, data.held_customers
-    )
+    """Return the variables the digest_manager templates see.
+
+    `aging` is the result of `aging_by_salesperson` for this data, when the caller
+    has it already.
+    """
+    if aging is None:
+        aging = aging_by_salesperson(
+            data.ledger, data.customers, data.base_currency, data.held_customers
+        )
+    aging, aging_total = aging
     not_evaluated = [
         {
             "customer_id": customer_id,
@@ -326,26 +369,49 @@ def build_manager_digest(
     rules: RuleSet,
     renderer: LetterRenderer,
     chart_cache: Path | None = None,
+    ahead: AgingAhead | None = None,
 ) -> tuple[Letter, EmailMessage] | None:
     """Return the manager digest, or None when the rules name no manager or finance address.
 
     `chart_cache` is a folder that keeps the last aging chart (`cached_aging_chart`).
+    `ahead` may hold the aging table and chart, computed in a thread while the
+    letters went out.
     """
     to = tuple(dict.fromkeys(rules.contacts.managers + rules.contacts.finance))
     if not to:
         return None
 
+    early = None
+    if ahead is not None:
+        early = ahead.result_for(
+            data.ledger,
+            data.customers,
+            data.base_currency,
+            data.held_customers,
+            chart_cache,
+        )
     chart_cid = make_msgid(domain="arrears-guard.invalid")
-    context = manager_context(data, rules, chart_cid[1:-1])
+    context = manager_context(
+        data,
+        rules,
+        chart_cid[1:-1],
+        aging=(early.aging, early.total) if early is not None else None,
+    )
     subject, text, html = renderer.render_parts(
         "digest_manager", rules.fallback_language, context, "the manager digest"
     )
     letter = _digest_letter(rules, data, "managers", to, "digest_manager", text)
     message = renderer.compose(letter, subject, text, html)
 
+    if early is None:
+        png = cached_aging_chart(context["aging"], data.base_currency, chart_cache)
+    else:
+        png = early.png
+        if early.drawn and early.path is not None:
+            keep_chart(early.path, png)
     html_part = message.get_body(("html",))
     html_part.add_related(
-        cached_aging_chart(context["aging"], data.base_currency, chart_cache),
+        png,
         "image",
         "png",
         cid=chart_cid,
@@ -356,10 +422,14 @@ def build_manager_digest(
 
 
 def _customers_by_salesperson(data: DigestData) -> dict[str, list[str]]:
-    by_salesperson: dict[str, list[str]] = defaultdict(list)
-    for customer_id in sorted(data.ledger.accounts):
-        by_salesperson[_salesperson_of(customer_id, data.customers)].append(customer_id)
-    return by_salesperson
+    """Return the customer ids with an account per salesperson, computed once per data."""
+    if data.by_salesperson is None:
+        by_salesperson: dict[str, list[str]] = defaultdict(list)
+        for customer_id in sorted(data.ledger.accounts):
+            code = _salesperson_of(customer_id, data.customers)
+            by_salesperson[code].append(customer_id)
+        data.by_salesperson = by_salesperson
+    return data.by_salesperson
 
 
 def digest_recipients(data: DigestData, rules: RuleSet) -> list[str]:

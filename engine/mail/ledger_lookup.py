@@ -1,11 +1,11 @@
-"""Send-ledger answers for planning, read in bulk instead of one query per customer.
+"""Send-ledger facts for planning, read in bulk instead of one query per customer.
 
-Planning asks the send ledger, for every customer, when the last reminder went out,
+Planning queries the send ledger, for every customer, when the last reminder went out,
 and for every overdue item, when a letter last named it. At 104,857 customers these
 were over 100,000 queries, about 0.6 s on the bench VM. `LedgerLookup` reads the
-answers for many customers or items at once, with one query per 500 of them, and
-gives them through the same methods as `SendLedger`. A question about a customer or
-item that was not read in bulk goes to the ledger as before, so the answers are
+results for many customers or items at once, with one query per 500 of them, and
+returns them through the same methods as `SendLedger`. A query about a customer or
+item that was not read in bulk goes to the ledger as before, so the results are
 always the ledger's own.
 
 A lookup is valid while nothing records letters, so it lives for one planning step.
@@ -36,7 +36,7 @@ def _marks(chunk: list[str]) -> str:
 
 
 class LedgerLookup:
-    """The planning queries of a `SendLedger`, answered from bulk reads where loaded."""
+    """The planning queries of a `SendLedger`, served from bulk reads where loaded."""
 
     def __init__(self, ledger: SendLedger):
         self.ledger = ledger

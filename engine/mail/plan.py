@@ -157,7 +157,7 @@ def _load_reminder_history(sent, rules: RuleSet, ledger: Any, as_of: dt.date):
     """Return a lookup with the reminder history of every customer with an item due.
 
     Items and customers are those that may be due, a superset of the ones
-    planning asks about, so each of its questions is answered from the bulk read.
+    planning queries, so each of its queries is served from the bulk read.
     """
     lookup = lookup_for(sent)
     if lookup is None:
