@@ -197,6 +197,17 @@ BROKEN = [
         ],
     ),
     (
+        "two fields compared both ways",
+        "credit.yaml",
+        "when: days_overdue > 60",
+        "when: exposure_after > customer_limit and exposure_after <= customer_limit",
+        [
+            "rules/credit.yaml:55:5: rule 'long-overdue' can never match: "
+            "'customer_limit' cannot be both at or above and below 'exposure_after'. "
+            "Fix the condition or remove the rule."
+        ],
+    ),
+    (
         "fx rate zero",
         "credit.yaml",
         "EUR: 1.08",

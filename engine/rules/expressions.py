@@ -441,6 +441,14 @@ def _bounds(node) -> list[tuple[str, str, Decimal]]:
         right, ast.FloatExpression
     ):
         return [(left.name, op, right.value)]
+    if isinstance(left, ast.SymbolExpression) and isinstance(
+        right, ast.SymbolExpression
+    ):
+        # `a > b` bounds the difference `a - b` by zero; the names are put in one
+        # order, so `a > b and b >= a` bound the same difference.
+        if left.name > right.name:
+            left, right, op = right, left, flipped[op]
+        return [(f"{left.name} - {right.name}", op, Decimal(0))]
     return []
 
 
@@ -471,5 +479,10 @@ def contradiction(condition: Condition) -> str | None:
         low, low_strict = lower[name]
         high, high_strict = upper[name]
         if low > high or (low == high and (low_strict or high_strict)):
+            if " - " in name:  # two fields compared both ways (see _bounds)
+                first, second = name.split(" - ")
+                above = "above" if low_strict else "at or above"
+                below = "below" if high_strict else "at or below"
+                return f"'{first}' cannot be both {above} and {below} '{second}'"
             return f"no value of '{name}' is both above {low} and below {high}"
     return None
