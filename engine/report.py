@@ -556,10 +556,14 @@ class _RowWriter(WorksheetWriter):
         for (start, style), value in zip(cells, values):
             kind = type(value)
             if kind is Decimal:
-                # As `_number`, inline for the most common value.
-                text = "%.16g" % value  # noqa: UP031
-                if not text[-1].isdigit():
-                    text = safe_string(value)
+                # As `_number`, inline for the most common value. Most figures are
+                # zero, which "%.16g" writes as "0" or "-0" after a float conversion.
+                if not value:
+                    text = "-0" if value.is_signed() else "0"
+                else:
+                    text = "%.16g" % value  # noqa: UP031
+                    if not text[-1].isdigit():
+                        text = safe_string(value)
                 append(f'{start}{number}"{style} t="n"><v>{text}</v></c>')
             elif value is None:
                 if style:

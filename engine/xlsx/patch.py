@@ -49,7 +49,6 @@ from engine.xlsx.patch_cells import (
     parse_row,
     serialize_row,
     sets_cell,
-    value_and_style,
 )
 from engine.xlsx.patch_errors import (
     FileChanged,
@@ -570,7 +569,8 @@ def _widen_dimension(head: bytes, plan: _Plan) -> bytes:
     cells = plan.cells
     written = [
         target for target in plan.targets
-        if value_and_style(cells[target])[0] is not None
+        if (item := cells[target]) is not None
+        and (not isinstance(item, CellWrite) or item.value is not None)
     ]  # fmt: skip
     if not written:
         return head

@@ -52,19 +52,12 @@ def as_write(value: CellValue | CellWrite) -> CellWrite:
     return value if isinstance(value, CellWrite) else CellWrite(value)
 
 
-def value_and_style(item: CellValue | CellWrite) -> tuple[CellValue, int | None]:
-    """Return the value and style index of a plain value or a `CellWrite`.
-
-    A write of a million cells reads each one several times; making a `CellWrite`
-    for every plain value, as `as_write` does, would cost more than the check.
-    """
-    if isinstance(item, CellWrite):
-        return item.value, item.style
-    return item, None
-
-
 def sets_cell(item: CellValue | CellWrite) -> bool:
-    """Return True when the write sets a value or a style, not only clears a cell."""
+    """Return True when the write sets a value or a style, not only clears a cell.
+
+    A write of a million cells reads each one several times, so the hot paths take
+    plain values as they are instead of making a `CellWrite` each, as `as_write` does.
+    """
     if isinstance(item, CellWrite):
         return item.value is not None or item.style is not None
     return item is not None
@@ -274,7 +267,10 @@ def insert_new_cells(
     row_text = str(number)
     written = []
     for column in sorted(writes):
-        value, style_index = value_and_style(writes[column])
+        value = writes[column]
+        style_index = None
+        if isinstance(value, CellWrite):
+            value, style_index = value.value, value.style
         if value is None and style_index is None:
             continue
         written.append(column)

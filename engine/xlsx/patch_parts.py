@@ -54,7 +54,12 @@ def styled_cells(
     archive: zipfile.ZipFile, scan: SheetScan, cells: Cells, workbook: str
 ) -> tuple[Cells, dict[str, bytes]]:
     """Return the cells with the style each needs, and the new styles part if any."""
-    needs_style = [target for target, item in cells.items() if _wants_style(item)]
+    # Only dates and CellWrites can need a style; the test inline in the
+    # comprehension skips a call per cell of a million-cell write.
+    needs_style = [
+        target for target, item in cells.items()
+        if isinstance(item, _MAY_NEED_STYLE) and _wants_style(item)
+    ]  # fmt: skip
     if not needs_style:
         return cells, {}
     parts = workbook_part_names(archive, workbook)
@@ -86,6 +91,9 @@ def styled_cells(
     merged.update(overlay)
     changed = {parts["styles"]: book.to_bytes()} if book.changed else {}
     return merged, changed
+
+
+_MAY_NEED_STYLE = (dt.date, CellWrite)
 
 
 def _derived_style(book: StyleBook, current: int, fill: str | None, date: bool) -> int:

@@ -28,7 +28,6 @@ from engine.xlsx.patch_cells import (
     parse_row,
     row_cells,
     serial_text,
-    value_and_style,
     value_problem,
 )
 from engine.xlsx.patch_package import SheetPart, TableArea, parse_range
@@ -285,7 +284,9 @@ def refusals(
     )
     for target in targets:
         row, column = target
-        value = value_and_style(writes[target])[0]
+        value = writes[target]
+        if isinstance(value, CellWrite):
+            value = value.value
         reason = _position_problem(scan, sheet.tables, row, column) if check_positions else None
         if type(value) is Decimal and value.is_finite() and value.adjusted() < _MAX_ADJUSTED:
             problem = None  # the usual amount, checked without value_problem's steps
