@@ -197,6 +197,17 @@ BROKEN = [
         ],
     ),
     (
+        "rating limit with a thousands dot",
+        "credit.yaml",
+        "  D: 5000",
+        "  D: 5.000",
+        [
+            "rules/credit.yaml:20:6: 'limit of rating D' is written 5.000, with 3 "
+            "decimals; an amount has at most 2. Write the amount without a thousands "
+            "separator, such as 1500, or with a comma, such as '1,500'."
+        ],
+    ),
+    (
         "two fields compared both ways",
         "credit.yaml",
         "when: days_overdue > 60",

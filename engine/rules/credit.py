@@ -215,7 +215,7 @@ def read_ratings(data, rule_file: RuleFile) -> tuple[RatingBand, ...]:
             continue
         seen[name.upper()] = name
         limit = rule_file.amount_value(
-            value, rule_file.where(table, rating), f"limit of rating {name}"
+            value, rule_file.where(table, rating), f"limit of rating {name}", places=2
         )
         if limit is not None:
             bands.append(RatingBand(name, limit, where))
@@ -304,7 +304,7 @@ def read_salesperson_limits(data, rule_file: RuleFile) -> tuple[SalespersonLimit
     context = "salesperson_limits"
     rule_file.check_keys(table, ("default", "exceptions"), context)
     limits = []
-    default = rule_file.amount(table, "default", context)
+    default = rule_file.amount(table, "default", context, places=2)
     if default is not None:
         limits.append(
             SalespersonLimit(None, default, rule_file.where(table, "default"))
@@ -312,7 +312,8 @@ def read_salesperson_limits(data, rule_file: RuleFile) -> tuple[SalespersonLimit
     exceptions = rule_file.mapping(table, "exceptions", context)
     for code, value in (exceptions or {}).items():
         amount = rule_file.amount_value(
-            value, rule_file.where(exceptions, code), f"limit of salesperson {code}"
+            value, rule_file.where(exceptions, code), f"limit of salesperson {code}",
+            places=2,
         )
         if amount is not None:
             limits.append(

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarfloat import ScalarFloat
 
 from engine.findings import Finding
 from engine.rules.fields import closest
@@ -171,15 +172,23 @@ class RuleFile:
             return default
         return value
 
-    def amount(self, node, key, context: str, *, required=True, positive=False):
+    def amount(self, node, key, context: str, *, required=True, positive=False,
+               places: int | None = None):
         """Read a non-negative Decimal: 40000, 40000.50 or '40,000.50'."""
         if key not in node:
             if required:
                 self.missing(node, key, context)
             return None
-        return self.amount_value(node[key], self.where(node, key), str(key), positive)
+        return self.amount_value(node[key], self.where(node, key), str(key), positive,
+                                 places=places)
 
-    def amount_value(self, value, where: str, label: str, positive=False):
+    def amount_value(self, value, where: str, label: str, positive=False, *,
+                     places: int | None = None):
+        """Return `value` as a Decimal, or None after an error.
+
+        With `places`, a number written with more decimals is an error: a limit
+        written 1.500 is most likely one thousand five hundred.
+        """
         number = to_decimal(value)
         if number is None:
             self.error(
@@ -187,6 +196,17 @@ class RuleFile:
                 f"'{label}' must be an amount such as 40000 or 40000.50, "
                 f"found {describe(value)}.",
                 code="wrong-type",
+            )
+            return None
+        written = written_places(value)
+        if places is not None and written is not None and written > places:
+            self.error(
+                where,
+                f"'{label}' is written {number:.{written}f}, with {written} decimals; "
+                f"an amount has at most {places}.",
+                "Write the amount without a thousands separator, such as 1500, "
+                "or with a comma, such as '1,500'.",
+                code="thousands-separator",
             )
             return None
         if number < 0 or (positive and number == 0):
@@ -245,6 +265,21 @@ class RuleFile:
                 continue
             items.append(item.strip())
         return items
+
+
+def written_places(value: Any) -> int | None:
+    """Return the decimals a number is written with in the YAML text, if known."""
+    if isinstance(value, ScalarFloat):
+        width, dot = getattr(value, "_width", None), getattr(value, "_prec", None)
+        if getattr(value, "_exp", None) or not isinstance(width, int) \
+                or not isinstance(dot, int) or dot < 0:
+            return None
+        return width - dot - 1
+    if isinstance(value, str):
+        number = to_decimal(value)
+        if number is not None and isinstance(number.as_tuple().exponent, int):
+            return max(-number.as_tuple().exponent, 0)
+    return None
 
 
 def to_decimal(value: Any) -> Decimal | None:
