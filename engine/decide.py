@@ -374,6 +374,8 @@ class _Decider:
         self.writer = ReasonWriter(rules)
         self.table = decision_table(rules)
         self.customers = {c.customer_id: c for c in inputs.customers}
+        # Customer ids by their casefold, built for the first unknown id.
+        self.folded_ids: dict[str, str] | None = None
         self.held_customers = {
             row.key: row for row in inputs.held if row.kind == "customers" and row.key
         }
@@ -470,6 +472,16 @@ class _Decider:
                 f"the order could not be computed with amount {order.amount}. "
                 "Check the amount",
             )
+
+    def unknown_customer(self, customer_id: str) -> str:
+        """Return the held reason of an order whose customer id is not in the sheet."""
+        reason = f"customer '{customer_id}' is not in the customers sheet"
+        if self.folded_ids is None:
+            self.folded_ids = {known.casefold(): known for known in self.customers}
+        close = self.folded_ids.get(customer_id.strip().casefold())
+        if close is not None:
+            reason += f". Did you mean '{close}'? Ids must match exactly"
+        return reason
 
     def _held(self, order: Order, reason: str) -> Decision:
         """Return the held decision on `order` with `reason`."""
@@ -609,9 +621,7 @@ class _Decider:
         if state is None:
             customer = self.customers.get(order.customer_id)
             if customer is None:
-                return self._held(
-                order, f"customer '{order.customer_id}' is not in the customers sheet"
-            )
+                return self._held(order, self.unknown_customer(order.customer_id))
             state = self.customer(customer)
         limit = state.limit
         if limit.held_reason:

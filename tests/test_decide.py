@@ -180,6 +180,17 @@ def test_fx_rate_shown_in_reason(rules):
     )
 
 
+def test_unknown_customer_suggests_case(rules):
+    inputs = Inputs([customer("C1-AB")], [order("O1", "c1-ab", "10", 2)])
+
+    [decision] = decide(rules, inputs)
+
+    assert decision.reason == (
+        "Held: customer 'c1-ab' is not in the customers sheet. Did you mean 'C1-AB'? "
+        "Ids must match exactly."
+    )
+
+
 def test_held_cases(rules):
     held_row = HeldRow(
         "orders",
