@@ -452,3 +452,25 @@ def test_workbook_map_checked_too(project):
     (project / "rules" / "workbooks.yaml").write_text(text.replace("version: 1", "version: 7"))
     found = [str(f) for f in check_project(project)]
     assert any(f.startswith("rules/workbooks.yaml:") for f in found)
+
+
+def test_example_names_warning_rule_of_approval(project):
+    edit(
+        project,
+        "credit.yaml",
+        "default: approve",
+        "  - name: small-ok\n    when: exposure_after < 50000\n    outcome: approve\n\n"
+        "default: approve",
+    )
+    # The example expecting a warning by near-limit still passes: small-ok approves
+    # and near-limit warns.
+    assert rule_findings(project) == []
+
+    edit(project, "credit.yaml", "    expect: warn\n", "    expect: block\n")
+
+    [found] = rule_findings(project)
+    assert "example 'near the limit warns' expects block by rule 'near-limit'" in found
+    assert (
+        "the rules give warn by rule 'small-ok', with the warning of rule 'near-limit'."
+        in found
+    )

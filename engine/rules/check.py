@@ -163,9 +163,11 @@ def run_examples(rules: RuleSet, examples: list[Example]) -> list[Finding]:
             )
             continue
         got = outcome_name(result)
-        decided_by = result.rule or result.warning
-        got_rule = decided_by.name if decided_by else "the default"
-        if got != example.expect or (example.rule and example.rule != got_rule):
+        # An approval with a warning has two rules: the one that approved and the
+        # one that warned. An example may name either.
+        rule_names = [rule.name for rule in (result.rule, result.warning) if rule]
+        got_rules = rule_names or ["the default"]
+        if got != example.expect or (example.rule and example.rule not in got_rules):
             expected = example.expect + (
                 f" by rule '{example.rule}'" if example.rule else ""
             )
@@ -173,7 +175,7 @@ def run_examples(rules: RuleSet, examples: list[Example]) -> list[Finding]:
                 Finding(
                     example.where,
                     f"example '{example.name}' expects {expected}, "
-                    f"but the rules give {got} by {_rule_label(got_rule)}.",
+                    f"but the rules give {got} by {_rules_label(result)}.",
                     "Fix the rules or the example; the rules are not applied until "
                     "every example passes.",
                     code="example",
@@ -182,8 +184,13 @@ def run_examples(rules: RuleSet, examples: list[Example]) -> list[Finding]:
     return findings
 
 
-def _rule_label(name: str) -> str:
-    return name if name == "the default" else f"rule '{name}'"
+def _rules_label(result) -> str:
+    """Return the rules behind a table result, as a failed example names them."""
+    if result.rule and result.warning and result.rule is not result.warning:
+        return (f"rule '{result.rule.name}', with the warning of rule "
+                f"'{result.warning.name}'")
+    decided_by = result.rule or result.warning
+    return f"rule '{decided_by.name}'" if decided_by else "the default"
 
 
 def _check_workbook_map(root: Path) -> list[Finding]:
