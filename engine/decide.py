@@ -509,6 +509,9 @@ class _Decider:
         if reason is not None:
             return reason.rstrip(".")
         customer = self.customers.get(order.customer_id)
+        if customer is None and order.customer_id not in self.held_customers:
+            # An unknown customer is the nearer problem, and decide says so.
+            return None
         salesperson = (order.salesperson or "").strip() or (
             customer.salesperson if customer and customer.salesperson else ""
         )

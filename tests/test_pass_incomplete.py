@@ -276,3 +276,29 @@ def test_load_rules_reads_no_workbook(project):
     rules = load_checked_rules(project)
 
     assert "GBP" in rules.fx_rates
+
+
+def test_unknown_customer_outranks_unknown_salesperson_total(project):
+    import dataclasses
+
+    rules = load_rules(Project.at(project))
+    workbook_map = load_workbook_map(project / "rules" / "workbooks.yaml", project)
+    inputs, _, _ = read_inputs(workbook_map, as_of=AS_OF)
+    invoice = next(r for r in inputs.orders if r.ref.row == INVOICE_ROW)
+    inputs.orders.remove(invoice)
+    inputs.held.append(HeldRow("orders", invoice.order_id, invoice.ref, "bad amount",
+                               customer_id=invoice.customer_id))
+    index, order = next((i, o) for i, o in enumerate(inputs.orders)
+                        if o.order_id == BSO_ORDER)
+    inputs.orders[index] = dataclasses.replace(order, customer_id="NO-SUCH",
+                                               salesperson="BSO")
+    incomplete = find_incomplete(rules, inputs)
+    ledger = build_ledger_for(rules, inputs, AS_OF)
+
+    decisions = decide_orders(rules, ledger, inputs, AS_OF, findings=[],
+                              incomplete=incomplete)
+
+    [decision] = [d for d in decisions if d.order_id == BSO_ORDER]
+    assert decision.reason == (
+        "Held: customer 'NO-SUCH' is not in the customers sheet."
+    )
