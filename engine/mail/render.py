@@ -132,6 +132,7 @@ class LetterRenderer:
         self.environment.filters["date_local"] = format_local_date
         self.environment.filters["trim_period"] = trim_period
         self._last_good: dict[str, jinja2.Template] = {}
+        self._folders: dict[tuple[str, str | None], str] = {}
         self._from_header: Any = None
 
     # Templates
@@ -204,7 +205,18 @@ class LetterRenderer:
             raise TemplateBroken(finding, f"templates/{name}", compile_error) from error
 
     def language_for(self, template: str, language: str | None) -> str:
-        """Return the templates/ language folder to use: the customer's, else the fallback."""
+        """Return the templates/ language folder to use: the customer's, else the fallback.
+
+        The folder is looked up once per template and language in this renderer,
+        which lives for one pass.
+        """
+        key = (template, language)
+        folder = self._folders.get(key)
+        if folder is None:
+            folder = self._folders[key] = self._find_language(template, language)
+        return folder
+
+    def _find_language(self, template: str, language: str | None) -> str:
         candidates = []
         locale = parse_locale(language)
         if language:

@@ -94,7 +94,10 @@ class OutboxTransport:
         self.outbox = Path(outbox)
 
     def connect(self) -> SendResult | None:
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        # Delivery connects before every letter. One stat is cheaper than mkdir,
+        # which fails with EEXIST and then checks the folder with a stat anyway.
+        if not self.outbox.is_dir():
+            self.outbox.mkdir(parents=True, exist_ok=True)
         return None
 
     def send(self, raw: bytes, name: str) -> SendResult:
