@@ -112,7 +112,9 @@ class LimitAmounts:
         elif self.fields is None:
             return limit_from(self.rules, customer, history).amount
         else:
-            key = (None, customer.rating, *(history[name] for name in self.fields))
+            # `find_rating` ignores case and surrounding spaces.
+            rating = (customer.rating or "").strip().upper()
+            key = (None, rating, *(history[name] for name in self.fields))
         try:
             return self._amounts[key]
         except KeyError:
