@@ -87,7 +87,10 @@ def number_text(number: Decimal | int) -> str:
         return str(number)
     if not number:
         return "0"
-    text = format(number, "f")
+    # str() is faster and gives format(number, "f") unless it uses an exponent.
+    text = str(number)
+    if "E" in text:
+        text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
@@ -307,9 +310,25 @@ def new_cell_xml(
     return _cell_text(str(number), column, write.value, write.style, style, context).encode()
 
 
-@functools.lru_cache(maxsize=1024)
-def _cell_start(prefix: bytes, column: int) -> str:
-    return f'<{prefix.decode()}c r="{column_letter(column)}'
+@functools.lru_cache(maxsize=4096)
+def _cell_markup(
+    prefix: bytes, column: int, style_index: int | None, style: str | None
+) -> tuple[str, str, str]:
+    """Return the text of a new cell before its row number, after it, and the
+    number's closing tags; a column's cells share them."""
+    p = prefix.decode()
+    if style_index is not None:
+        attribute = f' s="{style_index}"'
+    elif style is not None and style != "0":
+        attribute = f' s="{style}"'
+    else:
+        attribute = ""
+    return f'<{p}c r="{column_letter(column)}', f'"{attribute}', f"</{p}v></{p}c>"
+
+
+@functools.lru_cache(maxsize=16)
+def _value_opening(prefix: bytes) -> str:
+    return f"><{prefix.decode()}v>"
 
 
 def _cell_text(
@@ -321,36 +340,29 @@ def _cell_text(
     context: RowContext,
 ) -> str:
     """Return the markup of a new `<c>` element, as text to be encoded as UTF-8."""
-    start = _cell_start(context.prefix, column) + row_text
-    if style_index is not None:
-        start += f'" s="{style_index}"'
-    elif style is not None and style != "0":
-        start += f'" s="{style}"'
-    else:
-        start += '"'
+    opening, attributes, closing = _cell_markup(context.prefix, column, style_index, style)
     kind = type(value)
     if kind is Decimal:
         text = number_text(value)
     elif value is None:
-        return f"{start}/>"
+        return f"{opening}{row_text}{attributes}/>"
     elif kind is str or isinstance(value, str):
         p = context.prefix.decode()
         text = excel_escape(value).translate(_XML_TEXT)
         return (
-            f'{start} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
+            f'{opening}{row_text}{attributes} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
             f"{text}</{p}t></{p}is></{p}c>"
         )
     elif isinstance(value, bool):
         p = context.prefix.decode()
-        return f'{start} t="b"><{p}v>{int(value)}</{p}v></{p}c>'
+        return f'{opening}{row_text}{attributes} t="b"><{p}v>{int(value)}{closing}'
     elif isinstance(value, (Decimal, int)):
         text = number_text(value)
     else:
         serial = serial_text(value, context.date1904)
         assert serial is not None, "dates before the epoch are rejected earlier"
         text = serial
-    p = context.prefix.decode()
-    return f"{start}><{p}v>{text}</{p}v></{p}c>"
+    return f"{opening}{row_text}{attributes}{_value_opening(context.prefix)}{text}{closing}"
 
 
 def _widen_spans_bytes(start_tag: bytes, columns: list[int]) -> bytes:
