@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
 from email.utils import make_msgid
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +168,10 @@ def aging_chart_png(aging: list[dict[str, Any]], currency: str) -> bytes:
 
 def _chart_key(aging: list[dict[str, Any]], currency: str) -> str:
     """Return a SHA-256 over the chart's data, drawing module, font and Pillow version."""
+    # Imported here: importlib.metadata and its imports take several milliseconds,
+    # and the key is needed only when a manager digest is built.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         pillow_version = version("pillow")
     except PackageNotFoundError:

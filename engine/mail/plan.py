@@ -153,20 +153,17 @@ def _lowest_min_days(rules: RuleSet) -> int | None:
     return min((level.min_days for level in rules.dunning_levels), default=None)
 
 
-def _load_reminder_history(sent, rules: RuleSet, ledger: Any, as_of: dt.date):
-    """Return a lookup with the reminder history of every customer with an item due.
+def _reminder_candidates(rules: RuleSet, ledger: Any) -> tuple[list[str], list[str]]:
+    """Return the customers and items that may be due for a reminder.
 
-    Items and customers are those that may be due, a superset of the ones
-    planning queries, so each of its queries is served from the bulk read.
+    These are the open items at or above the lowest level's days overdue, a
+    superset of the due ones. An account without such an item gets no reminder.
     """
-    lookup = lookup_for(sent)
-    if lookup is None:
-        return sent
     lowest = _lowest_min_days(rules)
+    customer_ids: list[str] = []
+    item_ids: list[str] = []
     if lowest is None:
-        return lookup
-    item_ids = []
-    customer_ids = []
+        return customer_ids, item_ids
     for customer_id, account in ledger.accounts.items():
         candidates = [
             _item_id(item)
@@ -176,10 +173,7 @@ def _load_reminder_history(sent, rules: RuleSet, ledger: Any, as_of: dt.date):
         if candidates:
             item_ids.extend(candidates)
             customer_ids.append(customer_id)
-    lookup.load_item_dates(REMINDER, item_ids)
-    lookup.load_letter_dates(REMINDER, customer_ids)
-    lookup.load_sent_counts(REMINDER, customer_ids, as_of)
-    return lookup
+    return customer_ids, item_ids
 
 
 def _recipients(
@@ -234,8 +228,16 @@ def plan_reminders(
     """
     letters: list[Letter] = []
     findings: list[Finding] = []
-    sent = _load_reminder_history(sent, rules, ledger, as_of)
-    for customer_id, account in sorted(ledger.accounts.items()):
+    customer_ids, item_ids = _reminder_candidates(rules, ledger)
+    lookup = lookup_for(sent)
+    if lookup is not None:
+        # Every send-ledger query below is about these customers and items.
+        lookup.load_item_dates(REMINDER, item_ids)
+        lookup.load_letter_dates(REMINDER, customer_ids)
+        lookup.load_sent_counts(REMINDER, customer_ids, as_of)
+        sent = lookup
+    for customer_id in sorted(customer_ids):
+        account = ledger.accounts[customer_id]
         due = _due_items(customer_id, account, rules, as_of, sent, promised or {})
         if not due:
             continue
@@ -354,6 +356,8 @@ def plan_thank_you_notes(
     """Return thank-you notes for customers who paid everything overdue since a reminder."""
     if not rules.send_thank_you:
         return []
+    # Only customers with a reminder handed over can get a thank-you note.
+    reminded: Iterable[str] = customers
     lookup = lookup_for(sent)
     if lookup is not None:
         lookup.load_letter_dates(REMINDER, customers)
@@ -365,7 +369,8 @@ def plan_thank_you_notes(
         lookup.load_letter_dates(THANK_YOU, reminded)
         sent = lookup
     letters = []
-    for customer_id, customer in sorted(customers.items()):
+    for customer_id in sorted(reminded):
+        customer = customers[customer_id]
         last_reminder = sent.last_letter_date(customer_id, REMINDER)
         if last_reminder is None or not customer.email:
             continue
