@@ -314,10 +314,13 @@ def _run_stages(
         held = {row.key for row in inputs.held if row.kind == "customers"}
         customers = {c.customer_id: c for c in inputs.customers
                      if c.customer_id not in held}
-        limits = customer_limit_amounts(rules, customers, ledger, as_of)
-        customers_writes = plan_writes(
-            reads, decisions, ledger, figures_known(customers, inputs, incomplete),
-            limits, as_of, kinds=("customers",))
+        # The plan's cell keys are tuples the collector tracks, over a million of
+        # them near Excel's row limit.
+        with collector_paused():
+            limits = customer_limit_amounts(rules, customers, ledger, as_of)
+            customers_writes = plan_writes(
+                reads, decisions, ledger, figures_known(customers, inputs, incomplete),
+                limits, as_of, kinds=("customers",))
         result.planned_writes = orders_writes + customers_writes
         if not dry_run:
             apply_writes(state, result, customers_writes)

@@ -18,6 +18,7 @@ other value sends the whole table through openpyxl's cell writer.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import re
@@ -88,6 +89,26 @@ def write_report(
     base_currency: str,
 ) -> None:
     """Write the report workbook to `path`, replacing any earlier report atomically."""
+    # The tables' rows are lists the cyclic collector would traverse again at each
+    # full collection while they are built, though they contain no cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _write_report(path, ledger, customers, limits, salesperson_limits, as_of, base_currency)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _write_report(
+    path: Path,
+    ledger: Ledger,
+    customers: Mapping[str, Customer],
+    limits: Mapping[str, Decimal | None],
+    salesperson_limits: Mapping[str, Decimal | None],
+    as_of: dt.date,
+    base_currency: str,
+) -> None:
     book = Workbook(write_only=True)
     # Both sheets show each account's rounded figures, so they are rounded once.
     figures = {key: _figures(account) for key, account in ledger.accounts.items()}
@@ -123,15 +144,20 @@ def _cents(amount: Decimal) -> Decimal:
 
 def _figures(account: Account) -> list[Decimal]:
     """Return the FIGURE_HEADERS amounts of an account, each rounded to the cent."""
-    amounts = [
+    buckets = account.buckets
+    amounts = (
         account.outstanding,
         account.overdue,
-        *(account.buckets[bucket] for bucket in BUCKETS),
+        *map(buckets.__getitem__, BUCKETS),
         account.credit,
         account.pending,
         account.exposure,
+    )
+    # A nonzero amount in cents is kept as `_cents` would keep it, without the call.
+    return [
+        amount if amount and amount.same_quantum(CENT) else _cents(amount)
+        for amount in amounts
     ]
-    return [_cents(amount) for amount in amounts]
 
 
 def _utilisation(exposure: Decimal, limit: Decimal | None) -> Decimal | None:
@@ -180,25 +206,22 @@ def _fill_by_customer(ws, figures_of, customers, limits) -> None:
 
 def _fill_by_salesperson(ws, figures_of, customers, salesperson_limits) -> None:
     headers = ["Salesperson", "Customers", *FIGURE_HEADERS, "Limit", "Utilisation %"]
-    totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * len(FIGURE_HEADERS))
-    counts: dict[str, int] = defaultdict(int)
+    books: dict[str, list[list[Decimal]]] = defaultdict(list)
     for customer_id, account_figures in figures_of.items():
-        salesperson = _salesperson(customers, customer_id)
-        counts[salesperson] += 1
-        figures = account_figures.copy()
-        # One customer's credit does not lower the exposure of the salesperson's other
-        # customers: the salesperson limit counts each customer at no less than 0.
-        figures[-1] = max(figures[-1], ZERO)
-        totals[salesperson] = _add(totals[salesperson], figures)
+        books[_salesperson(customers, customer_id)].append(account_figures)
 
     rows = []
-    for salesperson in sorted(totals):
+    for salesperson in sorted(books):
         limit = salesperson_limits.get(salesperson)
-        figures = totals[salesperson]
+        *columns, exposures = zip(*books[salesperson], strict=True)
+        figures = [sum(column, ZERO) for column in columns]
+        # One customer's credit does not lower the exposure of the salesperson's other
+        # customers: the salesperson limit counts each customer at no less than 0.
+        figures.append(sum((max(exposure, ZERO) for exposure in exposures), ZERO))
         rows.append(
             [
                 salesperson,
-                counts[salesperson],
+                len(books[salesperson]),
                 *figures,
                 _cents(limit) if limit is not None else None,
                 _utilisation(figures[-1], limit),
@@ -269,10 +292,6 @@ def _fill_about(ws, ledger: Ledger, as_of: dt.date, base_currency: str) -> None:
         styles = [cell.style(None, True), cell.style(number_format, False)]
         rows.append(([label, value], styles))
     _append_rows(ws, rows)
-
-
-def _add(left: Sequence[Decimal], right: Sequence[Decimal]) -> list[Decimal]:
-    return [a + b for a, b in zip(left, right, strict=True)]
 
 
 def _write_table(
