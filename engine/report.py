@@ -318,7 +318,7 @@ def _write_table(
 
     totals: list = ["Total"] + [None] * (len(headers) - 1)
     for column in (*money_columns, *count_columns):
-        # Empty cells and zeros add nothing; `filter` leaves them out without a
+        # Empty cells and zeros add nothing, so `filter` leaves them out without a
         # Python step per row.
         totals[column - 1] = sum(filter(None, map(itemgetter(column - 1), rows)), ZERO)
     # Limits are not amounts owed, so the Limit column has no total.
@@ -453,8 +453,8 @@ def _plain_rows(rows: list[_Row], date_styles: set[int]) -> bool:
     """Return True when the row writer can write every value of the rows.
 
     The values are checked a column of up to BLOCK_ROWS rows at a time, by the
-    set of their types, so a million rows take no Python step per cell. Texts
-    repeat (names, salespeople), so each distinct text is checked once.
+    set of their types, so only text cells take a Python step each. Texts repeat
+    (names, salespeople), so each distinct text is checked once.
     """
     texts: set[str] = set()
     for block in _blocks(rows):
@@ -471,6 +471,26 @@ def _plain_rows(rows: list[_Row], date_styles: set[int]) -> bool:
                 kinds.discard(dt.date)
             if kinds:
                 return False
+    return _plain_texts(texts)
+
+
+def _plain_texts(texts: set[str]) -> bool:
+    """Return True when every text is plain, as `_plain_cell` judges each.
+
+    The texts are first checked together, joined by spaces. Printable text without
+    `_x` is its own Excel text and contains no character lxml or openpyxl rejects.
+    A text after a space that starts with "=" or "#" could be a formula or an error
+    code. Any doubt sends each text through `_plain_cell`.
+    """
+    joined = " " + " ".join(texts)
+    if (
+        joined.isprintable()
+        and "_x" not in joined
+        and " =" not in joined
+        and " #" not in joined
+        and max(map(len, texts), default=0) <= MAX_TEXT
+    ):
+        return True
     return all(_plain_cell(text, False) for text in texts)
 
 
@@ -575,8 +595,8 @@ class _RowWriter(WorksheetWriter):
         for (start, style), value in zip(cells, values):
             kind = type(value)
             if kind is Decimal:
-                # As `_number`, inline for the most common value. Most figures are
-                # zero, which "%.16g" writes as "0" or "-0" after a float conversion.
+                # As `_number`, inline for the most common value. Many figures are
+                # zero (aging buckets), which "%.16g" writes as "0" or "-0".
                 if not value:
                     text = "-0" if value.is_signed() else "0"
                 else:
@@ -591,11 +611,16 @@ class _RowWriter(WorksheetWriter):
                 if not value:
                     append(f'{start}{number}"{style} t="inlineStr"></c>')
                     continue
-                text = _excel_text(value)
+                # The checks of `_excel_text` and `_escape`, inline for the usual text.
+                text = value
+                if "_x" in text or not text.isprintable():
+                    text = _excel_text(text)
                 space = ' xml:space="preserve"' if text != text.strip() else ""
+                if "&" in text or "<" in text or ">" in text or "\r" in text:
+                    text = _escape(text)
                 append(
                     f'{start}{number}"{style} t="inlineStr"><is><t{space}>'
-                    f"{_escape(text)}</t></is></c>"
+                    f"{text}</t></is></c>"
                 )
             else:
                 text = self._serial(value) if kind is dt.date else _number(value)

@@ -118,3 +118,38 @@ def test_plain_rows_by_column_types():
     assert report._plain_rows([(["x", True], [None, None])], set()) is False
     assert report._plain_rows([(["x"], [None, None])], set()) is False
     assert report._plain_rows([(["=SUM(A1)"], [None])], set()) is False
+
+
+TEXTS = [
+    "Reisebüro Müller GmbH",
+    "  Leading and trailing  ",
+    'Tom & Jerry <Travel> "Ltd"',
+    "",
+    "=",
+    "=SUM(A1)",
+    "a =b",
+    "#N/A",
+    "x#y",
+    "#hashtag",
+    "line\nbreak",
+    "tab\there",
+    "bell\x07",
+    "_x0041_",
+    "no\u00a0break",
+    "x" * 32767,
+    "x" * 32768,
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_plain_texts_agree_with_plain_cell(text):
+    expected = report._plain_cell(text, False)
+    assert report._plain_texts({text}) is expected
+    assert report._plain_texts({text, "Plain name"}) is expected
+
+
+def test_plain_texts_of_many():
+    plain = {text for text in TEXTS if report._plain_cell(text, False)}
+    assert report._plain_texts(plain) is True
+    assert report._plain_texts(set(TEXTS)) is False
+    assert report._plain_texts(set()) is True

@@ -124,7 +124,8 @@ class LimitAmounts:
 
 
 def adjustment_fields(rules: RuleSet) -> tuple[str, ...] | None:
-    """Return the fields the limit adjustments read, or None when one does not say."""
+    """Return the fields the limit adjustments read, or None when a condition does
+    not list its fields."""
     names: dict[str, None] = {}
     for adjustment in rules.adjustments:
         fields = getattr(adjustment.condition, "fields", None)
