@@ -77,6 +77,13 @@ def envelope_of(raw: bytes) -> tuple[str, list[str]]:
     return sender, [address for _, address in getaddresses(fields) if address]
 
 
+def _write_synced(path: Path, raw: bytes) -> None:
+    with open(path, "wb") as stream:
+        stream.write(raw)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
 class OutboxTransport:
     """Write each message as a .eml file in the outbox folder, atomically.
 
@@ -92,12 +99,17 @@ class OutboxTransport:
 
     def __init__(self, outbox: Path):
         self.outbox = Path(outbox)
+        self._folder_made = False
 
     def connect(self) -> SendResult | None:
-        # Delivery connects before every letter. One stat is cheaper than mkdir,
-        # which fails with EEXIST and then checks the folder with a stat anyway.
-        if not self.outbox.is_dir():
+        # Delivery connects before every letter, while worker threads stage earlier
+        # ones, and a system call here then waits for the GIL behind them. Making
+        # the folder on the first call only saved about 0.1 ms a letter in a
+        # delivery of 441 letters on the bench VM. `stage` makes it again if it
+        # was removed since.
+        if not self._folder_made:
             self.outbox.mkdir(parents=True, exist_ok=True)
+            self._folder_made = True
         return None
 
     def send(self, raw: bytes, name: str) -> SendResult:
@@ -108,10 +120,12 @@ class OutboxTransport:
         """Write and sync the message under its hidden name; None when written."""
         staged = self._staged_path(name)
         try:
-            with open(staged, "wb") as stream:
-                stream.write(raw)
-                stream.flush()
-                os.fsync(stream.fileno())
+            try:
+                _write_synced(staged, raw)
+            except FileNotFoundError:
+                # The outbox folder was removed during the run.
+                self.outbox.mkdir(parents=True, exist_ok=True)
+                _write_synced(staged, raw)
         except OSError as error:
             staged.unlink(missing_ok=True)
             return SendResult(DEFERRED, f"cannot write {staged}: {error}")
