@@ -98,12 +98,13 @@ def send_mail_for_pass(project, workbook_map, rules, inputs, ledger, customers, 
         log.info("mail left to the next pass: %s changed during this pass", names)
         return
 
-    ahead = start_aging_chart(workbook_map, rules, ledger, customers, incomplete)
     # Each rendered message is a few hundred objects that live until delivery.
     with collector_paused():
         messages, findings = renderer.render_letters(result.letters)
     result.findings.extend(findings)
 
+    # Delivery mostly waits for files and commits, so the chart's work fits there.
+    ahead = start_aging_chart(workbook_map, rules, ledger, customers, incomplete)
     resend = bool(getattr(settings, "resend_uncertain", False))
     recheck = PaymentRecheck(workbook_map, rules, result.as_of, ledger=ledger,
                              result=result)
