@@ -1,12 +1,12 @@
 """The manager digest's aging table and chart, worked out in a thread ahead of use.
 
 Drawing the aging chart of 40 salespeople took about 50 ms on the 2-core bench VM,
-most of it Pillow's PNG encoding, which releases the GIL (Pillow 13.0). A pass starts this work
-before it delivers its letters, which mostly waits for files and commits, so the chart is ready when the manager digest is
-built. The thread only computes, and the digest writes the chart into its cache folder
-when it uses the chart, as `cached_aging_chart` does. When the work failed, the
-digest computes the table and chart itself, so an error surfaces where it did
-before.
+most of it Pillow's PNG encoding, which releases the GIL (Pillow 13.0). A pass
+starts this work before it delivers its letters, which mostly waits for files and
+commits, so the chart is ready when the manager digest is built. The thread only
+computes, and the digest writes the chart into its cache folder when it uses the
+chart, as `cached_aging_chart` does. When the work failed, the digest computes the
+table and chart itself, so an error surfaces where it did before.
 """
 
 from __future__ import annotations
