@@ -138,8 +138,9 @@ def add_changed_cells(
     differs from every value but an empty one, and a text from every other text. A
     number read from the sheet differs from a Decimal of another value.
     """
-    # An empty value is None or "". Not `value != ""`: comparing a Decimal with a
-    # str goes through the numbers ABCs, which took a tenth of the customers plan.
+    # An empty value is None or "". The test avoids `value != ""`, because comparing
+    # a Decimal with a str goes through the numbers ABCs (about a tenth of the plan's
+    # time in a cProfile run at 100,000 rows).
     if not current:
         # A row whose owned cells are all empty, as on a first pass.
         for name, value in new.items():
@@ -196,8 +197,8 @@ def customer_figures(
 # Zero quantized to a step, by the step's exponent and the sign: most customers have several zero
 # figures, and a customers sheet near Excel's row limit plans over a million cells.
 _ZEROS: dict[tuple[int, bool], Decimal] = {}
-# The same for the usual steps, looked up by identity: reading a step's exponent
-# takes longer than the rest of `quantized`.
+# The same for the usual steps, looked up by identity, because reading a step's
+# exponent takes longer than the rest of `quantized`.
 _STEP_ZEROS: dict[tuple[int, bool], Decimal] = {
     (id(step), signed): (Decimal("-0") if signed else Decimal(0)).quantize(step)
     for step in (CENT, TENTH)
