@@ -340,11 +340,7 @@ class ReadMemo:
                 owned[name] = getattr(value, "value", value)
             else:
                 for row, owned in changed.items():
-                    # KeptRows keeps only the rows that show an owned value.
-                    if any(value is not None for value in owned.values()):
-                        read.rows.owned[row] = owned
-                    else:
-                        read.rows.owned.pop(row, None)
+                    read.rows.set_owned(row, owned)
                 read.stamp = stamp
                 kept.key = (kept.key[0], stamp.sha256, *kept.key[2:])
 

@@ -41,7 +41,7 @@ def test_kept_rows_match_full_rows(demo_project):
 def test_kept_rows_store_only_shown_owned_values(demo_project):
     rows = demo_reads(demo_project, keep_values=False)["orders"].rows
 
-    assert all(any(value is not None for value in owned.values())
+    assert all(any(value is not None for value in owned)
                for owned in rows.owned.values())
     assert len(rows.owned) < len(rows)
 

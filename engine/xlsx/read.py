@@ -68,14 +68,17 @@ class KeptRows:
 
     A SheetRow with its RowRef costs about 150 bytes, so at a million rows the
     numbers are kept in an array instead, and owned values only for the rows that
-    show any. Iterating yields SheetRows without their mapped values.
+    show any. Those are kept as tuples in the order of `owned_names`: a customers
+    row shows eleven figures, whose dict takes 464 bytes and tuple 128 (Python 3.11).
+    Iterating yields SheetRows without their mapped values.
     """
 
     def __init__(self, shown: str, sheet: str, owned_names: tuple[str, ...]):
         self.shown = shown
         self.sheet = sheet
+        self.names = owned_names
         self.numbers = array("i")
-        self.owned: dict[int, Mapping[str, object]] = {}
+        self.owned: dict[int, tuple[object, ...]] = {}
         # Every row without owned values shares this all-None mapping.
         self.no_owned: Mapping[str, object] = MappingProxyType(
             dict.fromkeys(owned_names))
@@ -87,11 +90,22 @@ class KeptRows:
         # A read mapping (MappingProxyType) is a sheet's shared all-None or empty one.
         if type(owned) is not MappingProxyType and owned \
                 and any(value is not None for value in owned.values()):
-            self.owned[number] = owned
+            self.set_owned(number, owned)
+
+    def set_owned(self, number: int, owned: Mapping[str, object]) -> None:
+        """Keep the owned values of row `number`, or forget them when all are None."""
+        values = tuple(owned.get(name) for name in self.names)
+        if any(value is not None for value in values):
+            self.owned[number] = values
+        else:
+            self.owned.pop(number, None)
 
     def owned_at(self, number: int) -> Mapping[str, object]:
         """Return the owned values now in row `number` (all None when it shows none)."""
-        return self.owned.get(number, self.no_owned)
+        values = self.owned.get(number)
+        if values is None:
+            return self.no_owned
+        return dict(zip(self.names, values))
 
     def row(self, number: int) -> SheetRow:
         return SheetRow(RowRef(self.shown, self.sheet, number), NO_VALUES,
@@ -113,9 +127,8 @@ def owned_by_row(
 ) -> Iterator[tuple[int, Mapping[str, object]]]:
     """Yield (row number, owned values now in the row) for each kept row."""
     if isinstance(rows, KeptRows):
-        owned, no_owned = rows.owned, rows.no_owned
         for number in rows.numbers:
-            yield number, owned.get(number, no_owned)
+            yield number, rows.owned_at(number)
         return
     for row in rows:
         yield row.ref.row, row.owned
