@@ -254,3 +254,28 @@ def test_styles_without_cellxfs_still_written(tmp_path):
 
     workbook = CalamineWorkbook.from_path(str(path))
     assert workbook.get_sheet_by_name("Orders").to_python()[1][2] == 45473
+
+
+# The root declarations of a styles part Excel saved; its entries inherit them.
+EXCEL_STYLES = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    b' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    b' mc:Ignorable="x14ac x16r2"'
+    b' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
+    b' xmlns:x16r2="http://schemas.microsoft.com/office/spreadsheetml/2015/02/main">'
+    b'<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    b'<fill><patternFill patternType="gray125"/></fill></fills>'
+    b'<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0">'
+    b'<alignment vertical="center"/></xf></cellXfs></styleSheet>'
+)
+
+
+def test_fill_found_again_in_excel_styles():
+    first = StyleBook(EXCEL_STYLES)
+    index = first.with_fill(0, "FFFFC7CE")
+    again = StyleBook(first.to_bytes())
+
+    assert again.with_fill(0, "FFFFC7CE") == index
+    assert not again.changed
+    assert again.to_bytes() == first.to_bytes()

@@ -43,7 +43,7 @@ class StyleBook:
         xfs = root.find(self._tag("cellXfs"))
         if fills is None or xfs is None:
             raise StyleError("styles part has no <fills> or <cellXfs>")
-        self.fills = [etree.tostring(fill) for fill in fills]
+        self.fills = [_element_key(fill) for fill in fills]
         self.xfs = list(xfs)
         self.new_fills: list[bytes] = []
         self.new_xfs: list[bytes] = []
@@ -115,7 +115,7 @@ class StyleBook:
             f'<{p}fill><{p}patternFill patternType="solid"><{p}fgColor rgb="{argb}"/>'
             f'<{p}bgColor indexed="64"/></{p}patternFill></{p}fill>'
         ).encode()
-        parsed = etree.tostring(
+        parsed = _element_key(
             etree.fromstring(_wrapped(fill, self.namespace, self.prefix), _PARSER)[0]
         )
         for index, existing in enumerate(self.fills):
@@ -134,7 +134,22 @@ def _prefix(xml: bytes) -> bytes:
 def _xf_key(xf) -> tuple:
     return (
         tuple(sorted((key, value) for key, value in xf.attrib.items())),
-        b"".join(etree.tostring(child) for child in xf),
+        tuple(_element_key(child) for child in xf),
+    )
+
+
+def _element_key(element) -> tuple:
+    """Return what makes two elements the same entry: names, attributes, text.
+
+    Serialized bytes would not do: an element of a part Excel saved carries the
+    namespace declarations of its root (mc, x14ac, ...), which an element parsed on
+    its own lacks, so the same fill never matched and each pass added another.
+    """
+    return (
+        element.tag,
+        tuple(sorted(element.attrib.items())),
+        (element.text or "").strip(),
+        tuple(_element_key(child) for child in element),
     )
 
 
