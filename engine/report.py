@@ -26,6 +26,7 @@ import secrets
 import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby, repeat
 from operator import itemgetter
@@ -91,37 +92,32 @@ def write_report(
     """Write the report workbook to `path`, replacing any earlier report atomically."""
     # The tables' rows are lists the cyclic collector would traverse again at each
     # full collection while they are built, though they contain no cycles.
+    with _collector_off():
+        book = Workbook(write_only=True)
+        # Both sheets show each account's rounded figures, so they are rounded once.
+        figures = {key: _figures(account) for key, account in ledger.accounts.items()}
+        _fill_by_customer(_add_sheet(book, "By customer"), figures, customers, limits)
+        _fill_by_salesperson(
+            _add_sheet(book, "By salesperson"), figures, customers, salesperson_limits
+        )
+        del figures
+        _fill_open_items(_add_sheet(book, "Open items"), ledger, customers)
+        _fill_about(_add_sheet(book, "About"), ledger, as_of, base_currency)
+        book.properties.title = f"Receivables report on {as_of.isoformat()}"
+        _save_atomically(book, path)
+    log.info("report written to %s for %s", path, as_of)
+
+
+@contextmanager
+def _collector_off():
+    """Turn the cyclic garbage collector off, and back on if it was on."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _write_report(path, ledger, customers, limits, salesperson_limits, as_of, base_currency)
+        yield
     finally:
         if enabled:
             gc.enable()
-
-
-def _write_report(
-    path: Path,
-    ledger: Ledger,
-    customers: Mapping[str, Customer],
-    limits: Mapping[str, Decimal | None],
-    salesperson_limits: Mapping[str, Decimal | None],
-    as_of: dt.date,
-    base_currency: str,
-) -> None:
-    book = Workbook(write_only=True)
-    # Both sheets show each account's rounded figures, so they are rounded once.
-    figures = {key: _figures(account) for key, account in ledger.accounts.items()}
-    _fill_by_customer(_add_sheet(book, "By customer"), figures, customers, limits)
-    _fill_by_salesperson(
-        _add_sheet(book, "By salesperson"), figures, customers, salesperson_limits
-    )
-    del figures
-    _fill_open_items(_add_sheet(book, "Open items"), ledger, customers)
-    _fill_about(_add_sheet(book, "About"), ledger, as_of, base_currency)
-    book.properties.title = f"Receivables report on {as_of.isoformat()}"
-    _save_atomically(book, path)
-    log.info("report written to %s for %s", path, as_of)
 
 
 # Zero in cents, by sign (Decimal keeps the sign of a negative zero).
