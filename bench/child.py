@@ -53,7 +53,8 @@ def openpyxl_round_trip(folder: Path) -> float:
     return time.perf_counter() - started
 
 
-# What a pass imports besides the engine (rule-engine comes through the engine).
+# The libraries a pass imports besides the engine (rule-engine comes through the
+# engine).
 LIBRARIES = (
     "decimal", "email.message", "email.policy", "smtplib", "sqlite3", "zipfile",
     "zoneinfo", "babel.dates", "babel.numbers", "click", "jinja2", "openpyxl",

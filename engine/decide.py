@@ -510,7 +510,7 @@ class _Decider:
             return reason.rstrip(".")
         customer = self.customers.get(order.customer_id)
         if customer is None and order.customer_id not in self.held_customers:
-            # An unknown customer is the nearer problem, and decide says so.
+            # An unknown customer is the nearer problem, which `decide` reports.
             return None
         salesperson = (order.salesperson or "").strip() or (
             customer.salesperson if customer and customer.salesperson else ""

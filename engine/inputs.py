@@ -139,13 +139,14 @@ class RowValues:
         if not self.problems:
             return None
         customer_id = text_of(self.values.get("customer_id")) or ""
-        shown = (None, None)
+        current_status = (None, None)
         if self.source.kind == "orders":
             owned = self.row.owned
-            shown = (text_of(owned.get("status")), text_of(owned.get("reason")))
+            current_status = (text_of(owned.get("status")),
+                              text_of(owned.get("reason")))
         return HeldRow(self.source.kind, self.key, self.row.ref,
                        held_reason(self.problems), customer_id,
-                       self.affects_exposure(), shown)
+                       self.affects_exposure(), current_status)
 
     def affects_exposure(self) -> bool:
         """Return False for an order row that is neither invoiced nor approved."""

@@ -158,7 +158,7 @@ class HeldRow:
     # exposure, so holding it leaves its customer's figures complete.
     affects_exposure: bool = True
     # The status and reason an orders row shows now, as Order.status and reason.
-    shown: tuple[str | None, str | None] = (None, None)
+    current_status: tuple[str | None, str | None] = (None, None)
 
 
 @dataclass(slots=True)

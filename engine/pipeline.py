@@ -262,7 +262,8 @@ def _run_stages(
     # A held orders row has no Order, but its cells show a status too.
     for row in inputs.held:
         if row.kind == "orders" and row.key:
-            result.previous.setdefault(row.key, pairs.setdefault(row.shown, row.shown))
+            status = pairs.setdefault(row.current_status, row.current_status)
+            result.previous.setdefault(row.key, status)
     del pairs
     changes, incomplete = review_inputs(rules, inputs, workbook_map)
     result.findings.extend(incomplete.findings)

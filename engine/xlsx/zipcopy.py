@@ -233,7 +233,8 @@ def _add_on_worker(add: Callable[[bytes], None], batches: Iterator[bytes]) -> No
                 add(batch)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller
             failures.append(exc)
-            # Take what the caller still puts, so it never waits on a full queue.
+            # Drain what the caller still puts, so a caller waiting on the full
+            # queue goes on, sees the failure and stops.
             while queue.get() is not None:
                 pass
 
